@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+//
+// One dynamic library, SwiftPlugin, that Perl loads as the XS module of
+// PVE::Storage::Custom::SwiftPlugin. `make` builds it with the XS glue and the
+// Swift runtime linked in (see the Makefile); plain `swift build` / `swift test`
+// build and test the Swift targets alone.
+import PackageDescription
+
+// `make` generates the XS C file and passes the host perl's compiler flags here;
+// without them the PerlXS target is left out and the library has no Perl entry point.
+let perlCFlags = Context.environment["SPVE_PERL_CFLAGS"]
+    .map { $0.split(separator: " ").map(String.init) }
+
+var targets: [Target] = [
+    // The hand-written C header in include/ is the ABI contract.
+    .systemLibrary(name: "CSwiftPlugin", path: "include"),
+    // Pure Swift: storage semantics, value coding, the system-call seam.
+    .target(name: "SwiftPluginCore"),
+    // Thin @c thunks implementing include/swiftplugin.h on top of the core.
+    .target(name: "SwiftPluginABI", dependencies: ["CSwiftPlugin", "SwiftPluginCore"]),
+    .testTarget(name: "SwiftPluginCoreTests", dependencies: ["SwiftPluginCore"]),
+]
+var libraryTargets = ["SwiftPluginABI"]
+
+if let perlCFlags {
+    targets.append(.target(
+        name: "PerlXS",
+        dependencies: ["CSwiftPlugin"],
+        publicHeadersPath: ".",
+        cSettings: [.headerSearchPath("../../include"), .unsafeFlags(perlCFlags)]))
+    libraryTargets.insert("PerlXS", at: 0)
+}
+
+let package = Package(
+    name: "SwiftPlugin",
+    products: [
+        .library(name: "SwiftPlugin", type: .dynamic, targets: libraryTargets),
+    ],
+    targets: targets,
+    swiftLanguageModes: [.v6]
+)

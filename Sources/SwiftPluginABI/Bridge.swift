@@ -1,0 +1,53 @@
+import CSwiftPlugin
+import SwiftPluginCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one plugin method for the C ABI: decodes the request, calls the core,
+/// encodes the reply into malloc'd memory. Nothing thrown escapes; a failure
+/// fills `error` and returns NULL.
+func serve(
+    _ request: UnsafePointer<UInt8>?, _ requestLength: Int,
+    _ replyLength: UnsafeMutablePointer<Int>?, _ errorOut: UnsafeMutablePointer<spve_v1_error>?,
+    _ method: (Call) throws(StorageError) -> Value
+) -> UnsafeMutablePointer<UInt8>? {
+    errorOut?.pointee = spve_v1_error(code: Int32(SPVE_ERROR_NONE), message: nil)
+    replyLength?.pointee = 0
+    guard let request, requestLength >= 0 else {
+        return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: no request")
+    }
+    let arguments: [String: Value]
+    do throws(ValueCoding.DecodingError) {
+        let decoded = try ValueCoding.decode(UnsafeRawBufferPointer(start: request, count: requestLength))
+        guard let members = decoded.hash else {
+            return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: request is not a hash")
+        }
+        arguments = members
+    } catch {
+        return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: malformed request - \(error)")
+    }
+
+    let call = Call(arguments: arguments)
+    let result: Value
+    do throws(StorageError) {
+        result = try method(call)
+    } catch let failure {
+        return fail(errorOut, code: failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED), failure.message)
+    }
+    let encoded = ValueCoding.encode(call.reply(result))
+    guard let buffer = malloc(max(encoded.count, 1))?.assumingMemoryBound(to: UInt8.self) else {
+        return fail(errorOut, code: ENOMEM, "out of memory")
+    }
+    encoded.withUnsafeBufferPointer { source in
+        if let base = source.baseAddress { buffer.update(from: base, count: source.count) }
+    }
+    replyLength?.pointee = encoded.count
+    return buffer
+}
+
+private func fail(_ error: UnsafeMutablePointer<spve_v1_error>?, code: Int32, _ message: String) -> UnsafeMutablePointer<UInt8>? {
+    error?.pointee = spve_v1_error(code: code, message: strdup(message))
+    return nil
+}

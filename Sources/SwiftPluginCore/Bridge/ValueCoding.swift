@@ -1,0 +1,151 @@
+/// The binary encoding of ``Value`` shared with the XS glue (see include/swiftplugin.h).
+///
+/// Decoding treats its input as untrusted: every length is checked against the
+/// remaining bytes and nesting is bounded, so a malformed request is an error,
+/// never a trap.
+public enum ValueCoding {
+    /// Deeper nesting than this is refused; PVE's structures are a few levels deep.
+    static let maximumDepth = 64
+
+    public struct DecodingError: Error, Equatable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func encode(_ value: Value) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        append(value, to: &output)
+        return output
+    }
+
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> Value {
+        var reader = Reader(bytes: bytes)
+        let value = try reader.value(depth: 0)
+        guard reader.offset == bytes.count else {
+            throw DecodingError(description: "trailing bytes after value")
+        }
+        return value
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> Value {
+        var result: Result<Value, DecodingError> = .failure(DecodingError(description: "empty"))
+        bytes.withUnsafeBytes { buffer in
+            do throws(DecodingError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private static func append(_ value: Value, to output: inout [UInt8]) {
+        switch value {
+        case .undef:
+            output.append(UInt8(ascii: "U"))
+        case .int(let number):
+            output.append(UInt8(ascii: "I"))
+            appendInteger(UInt64(bitPattern: number), to: &output)
+        case .double(let number):
+            output.append(UInt8(ascii: "N"))
+            appendInteger(number.bitPattern, to: &output)
+        case .string(let text):
+            output.append(UInt8(ascii: "S"))
+            appendBytes(text.utf8, to: &output)
+        case .bytes(let bytes):
+            output.append(UInt8(ascii: "S"))
+            appendBytes(bytes, to: &output)
+        case .text(let text):
+            output.append(UInt8(ascii: "T"))
+            appendBytes(text.utf8, to: &output)
+        case .array(let elements):
+            output.append(UInt8(ascii: "A"))
+            appendLength(elements.count, to: &output)
+            for element in elements { append(element, to: &output) }
+        case .hash(let members):
+            output.append(UInt8(ascii: "H"))
+            appendLength(members.count, to: &output)
+            for key in members.keys.sorted() {
+                appendBytes(key.utf8, to: &output)
+                append(members[key] ?? .undef, to: &output)
+            }
+        }
+    }
+
+    private static func appendInteger(_ number: UInt64, to output: inout [UInt8]) {
+        for shift in stride(from: 0, to: 64, by: 8) { output.append(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+    }
+
+    private static func appendLength(_ count: Int, to output: inout [UInt8]) {
+        let length = UInt32(clamping: count)
+        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+    }
+
+    private static func appendBytes<C: Collection>(_ bytes: C, to output: inout [UInt8]) where C.Element == UInt8 {
+        appendLength(bytes.count, to: &output)
+        output.append(contentsOf: bytes)
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        mutating func value(depth: Int) throws(DecodingError) -> Value {
+            guard depth <= ValueCoding.maximumDepth else { throw DecodingError(description: "nesting too deep") }
+            switch try byte() {
+            case UInt8(ascii: "U"): return .undef
+            case UInt8(ascii: "I"): return .int(Int64(bitPattern: try integer(width: 8)))
+            case UInt8(ascii: "N"): return .double(Double(bitPattern: try integer(width: 8)))
+            case UInt8(ascii: "S"):
+                let raw = try data()
+                if let text = String(validating: raw, as: UTF8.self) { return .string(text) }
+                return .bytes(raw)
+            case UInt8(ascii: "T"):
+                let raw = try data()
+                guard let text = String(validating: raw, as: UTF8.self) else {
+                    throw DecodingError(description: "character string is not valid UTF-8")
+                }
+                return .text(text)
+            case UInt8(ascii: "A"):
+                let count = try length()
+                var elements: [Value] = []
+                elements.reserveCapacity(Swift.min(count, bytes.count - offset))
+                for _ in 0..<count { elements.append(try value(depth: depth + 1)) }
+                return .array(elements)
+            case UInt8(ascii: "H"):
+                let count = try length()
+                var members: [String: Value] = [:]
+                for _ in 0..<count {
+                    let key = String(decoding: try data(), as: UTF8.self)
+                    members[key] = try value(depth: depth + 1)
+                }
+                return .hash(members)
+            case let tag:
+                throw DecodingError(description: "unknown value tag \(tag)")
+            }
+        }
+
+        mutating func byte() throws(DecodingError) -> UInt8 {
+            guard offset < bytes.count else { throw DecodingError(description: "truncated value") }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func integer(width: Int) throws(DecodingError) -> UInt64 {
+            guard bytes.count - offset >= width else { throw DecodingError(description: "truncated number") }
+            var number: UInt64 = 0
+            for index in 0..<width { number |= UInt64(bytes[offset + index]) << UInt64(8 * index) }
+            offset += width
+            return number
+        }
+
+        mutating func length() throws(DecodingError) -> Int {
+            let count = Int(try integer(width: 4))
+            // Every element takes at least one byte, so a larger count cannot be honest.
+            guard count <= bytes.count - offset else { throw DecodingError(description: "length exceeds input") }
+            return count
+        }
+
+        mutating func data() throws(DecodingError) -> [UInt8] {
+            let count = try length()
+            defer { offset += count }
+            return Array(bytes[offset..<(offset + count)])
+        }
+    }
+}

@@ -1,0 +1,210 @@
+/// A parsed volume name: the 7-tuple of `parse_volname`.
+public struct VolumeName: Equatable, Sendable {
+    /// `images`, `iso`, `vztmpl`, `backup`, `snippets` or `import`.
+    public var vtype: ContentType
+    /// The file name (for images the name inside `images/<vmid>/`).
+    public var name: String
+    /// Owner VMID (digits as written); for backups the VMID of a standard vzdump name.
+    public var vmid: String?
+    /// Linked clones: the base image's file name and owner.
+    public var baseName: String?
+    public var baseVMID: String?
+    /// A template's image (`base-` name).
+    public var isBase: Bool
+    /// The image format, `raw` for non-image content, the import format for imports.
+    public var format: String
+
+    public init(vtype: ContentType, name: String, vmid: String? = nil, baseName: String? = nil,
+                baseVMID: String? = nil, isBase: Bool = false, format: String = "raw") {
+        self.vtype = vtype
+        self.name = name
+        self.vmid = vmid
+        self.baseName = baseName
+        self.baseVMID = baseVMID
+        self.isBase = isBase
+        self.format = format
+    }
+
+    /// The list `parse_volname` returns: (vtype, name, vmid, basename, basevmid, isBase, format).
+    public var perlList: [Value] {
+        [.string(vtype.rawValue), .string(name), .optional(vmid), .optional(baseName), .optional(baseVMID),
+         isBase ? "base-" : .undef, .string(format)]
+    }
+
+    /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
+    public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
+        let bytes = Array(volname.utf8)
+        if let image = try parseImage(bytes) { return image }
+        let unparsable = StorageError("unable to parse directory volume name '\(volname)'")
+
+        guard let slash = bytes.firstIndex(of: Grammar.slash) else { throw unparsable }
+        let prefix = String(decoding: bytes[..<slash], as: UTF8.self)
+        let rest = Array(bytes[(slash + 1)...])
+        let name = String(decoding: rest, as: UTF8.self)
+        let oneComponent = !rest.isEmpty && !rest.contains(Grammar.slash)
+
+        switch prefix {
+        case "iso" where oneComponent && Grammar.hasSuffix(rest, [".iso", ".img"], caseInsensitive: true):
+            return VolumeName(vtype: .iso, name: name)
+        case "vztmpl" where oneComponent && Grammar.hasSuffix(rest, Grammar.templateExtensions, caseInsensitive: true):
+            return VolumeName(vtype: .vztmpl, name: name)
+        case "backup" where oneComponent && Grammar.hasSuffix(rest, Grammar.backupExtensions, caseInsensitive: false):
+            return VolumeName(vtype: .backup, name: name, vmid: Grammar.vzdumpVMID(rest))
+        case "snippets" where oneComponent:
+            return VolumeName(vtype: .snippets, name: name)
+        case "import":
+            if let format = Grammar.importFormat(rest) {
+                return VolumeName(vtype: .import, name: name, format: format)
+            }
+        default:
+            break
+        }
+        throw unparsable
+    }
+
+    /// Images: `<vmid>/<file>` or the linked-clone form `<basevmid>/<basefile>/<vmid>/<file>`.
+    private static func parseImage(_ bytes: [UInt8]) throws(StorageError) -> VolumeName? {
+        guard !bytes.isEmpty, !bytes.contains(where: Grammar.isWhitespace) else { return nil }
+        let components = bytes.split(separator: Grammar.slash, omittingEmptySubsequences: false).map(Array.init)
+        guard components.count >= 2, Grammar.isDigits(components[0]) else { return nil }
+        let last = components.count - 1
+
+        // Linked clone: the base part is greedy, so the split is at the last `/<digits>/`
+        // that leaves a non-empty base part and a non-empty file part.
+        var split = last - 1
+        while split >= 2 {
+            let base = Array(components[1..<split].joined(separator: [Grammar.slash]))
+            let file = Array(components[(split + 1)...].joined(separator: [Grammar.slash]))
+            if Grammar.isDigits(components[split]), !base.isEmpty, !file.isEmpty {
+                let baseName = String(decoding: base, as: UTF8.self)
+                _ = try parseImageFile(baseName)
+                let name = String(decoding: file, as: UTF8.self)
+                let (format, isBase) = try parseImageFile(name)
+                return VolumeName(vtype: .images, name: name, vmid: String(decoding: components[split], as: UTF8.self),
+                                  baseName: baseName, baseVMID: String(decoding: components[0], as: UTF8.self),
+                                  isBase: isBase, format: format)
+            }
+            split -= 1
+        }
+
+        let file = Array(components[1...].joined(separator: [Grammar.slash]))
+        guard !file.isEmpty else { return nil }
+        let name = String(decoding: file, as: UTF8.self)
+        let (format, isBase) = try parseImageFile(name)
+        return VolumeName(vtype: .images, name: name, vmid: String(decoding: components[0], as: UTF8.self),
+                          isBase: isBase, format: format)
+    }
+
+    /// An image file name (dir-layout.md §2.3): returns its format and whether it is a base image.
+    ///
+    /// PVE tries its standard names (`vm-<n>-…`), then refuses `snap-*.qcow2` (external
+    /// snapshot files), then accepts free-form names; the standard names are a subset of
+    /// the free-form ones with the same result, so only the snapshot rule needs ordering.
+    public static func parseImageFile(_ name: String) throws(StorageError) -> (format: String, isBase: Bool) {
+        let bytes = Array(name.utf8)
+        if Grammar.hasPrefix(bytes, "snap-"), Grammar.hasSuffix(bytes, [".qcow2"], caseInsensitive: false),
+           !bytes.contains(Grammar.newline) {
+            throw StorageError("'\(name)' is a snapshot filename, not a volume!")
+        }
+        let clean = !bytes.contains(Grammar.slash) && !bytes.contains(where: Grammar.isWhitespace)
+        if clean, let format = ImageFormat.allCases.first(where: { Grammar.hasSuffix(bytes, ["." + $0.rawValue], caseInsensitive: false) }) {
+            // `base-` counts only when something is left between it and the extension.
+            let isBase = Grammar.hasPrefix(bytes, "base-") && bytes.count > 5 + format.rawValue.count + 1
+            return (format.rawValue, isBase)
+        }
+        throw StorageError("unable to parse volume filename '\(name)'")
+    }
+}
+
+/// Character classes and suffix tables of the volume-name grammar, on UTF-8 bytes.
+enum Grammar {
+    static let slash = UInt8(ascii: "/")
+    static let newline = UInt8(ascii: "\n")
+
+    static let templateExtensions = [".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
+    static let compressions = ["gz", "lzo", "zst", "bz2"]
+    /// vzdump archive extensions, longest first so the longest match is found.
+    static let backupExtensions: [String] = {
+        var list = [".tgz", ".tar", ".vma"]
+        for container in ["tar", "vma"] { for compression in compressions { list.append(".\(container).\(compression)") } }
+        return list.sorted { $0.count > $1.count }
+    }()
+    static let importExtensions = ["ova", "ovf", "qcow2", "raw", "vmdk"]
+    static let ovaMemberExtensions = ["qcow2", "raw", "vmdk"]
+
+    /// Perl's `\s` on a byte string.
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
+    }
+
+    static func isDigits<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        !bytes.isEmpty && bytes.allSatisfy { (0x30...0x39).contains($0) }
+    }
+
+    /// PVE's SAFE_CHAR_WITH_WHITESPACE class: letters, digits, space and `-.+=_`.
+    static func isSafe(_ byte: UInt8, allowSpace: Bool) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: "_"): return true
+        case 0x20: return allowSpace
+        default: return false
+        }
+    }
+
+    static func hasPrefix(_ bytes: [UInt8], _ prefix: String) -> Bool {
+        bytes.starts(with: prefix.utf8)
+    }
+
+    /// True when `bytes` ends with one of `suffixes` and has at least one byte before it.
+    static func hasSuffix(_ bytes: [UInt8], _ suffixes: [String], caseInsensitive: Bool) -> Bool {
+        matchedSuffix(bytes, suffixes, caseInsensitive: caseInsensitive) != nil
+    }
+
+    static func matchedSuffix(_ bytes: [UInt8], _ suffixes: [String], caseInsensitive: Bool) -> String? {
+        for suffix in suffixes {
+            let tail = Array(suffix.utf8)
+            guard bytes.count > tail.count else { continue }
+            let candidate = bytes[(bytes.count - tail.count)...]
+            let matches = caseInsensitive
+                ? zip(candidate, tail).allSatisfy { lowercase($0) == lowercase($1) }
+                : candidate.elementsEqual(tail)
+            if matches { return String(decoding: candidate, as: UTF8.self) }
+        }
+        return nil
+    }
+
+    static func lowercase(_ byte: UInt8) -> UInt8 {
+        (0x41...0x5A).contains(byte) ? byte + 0x20 : byte
+    }
+
+    /// The VMID of a `vzdump-<openvz|lxc|qemu>-<digits>-<more>` archive name.
+    static func vzdumpVMID(_ bytes: [UInt8]) -> String? {
+        for guest in ["openvz", "lxc", "qemu"] {
+            let prefix = "vzdump-\(guest)-"
+            guard hasPrefix(bytes, prefix) else { continue }
+            let rest = bytes.dropFirst(prefix.utf8.count)
+            let digits = rest.prefix { (0x30...0x39).contains($0) }
+            let after = rest.dropFirst(digits.count)
+            // `.+` in PVE's pattern: at least one character that is not a newline.
+            if !digits.isEmpty, after.first == UInt8(ascii: "-"), after.count >= 2, !after.dropFirst().contains(newline) {
+                return String(decoding: digits, as: UTF8.self)
+            }
+        }
+        return nil
+    }
+
+    /// The format of an import volume name (`<name>.<ext>` or `<name>.ova/<member>.<ext>`), if valid.
+    static func importFormat(_ bytes: [UInt8]) -> String? {
+        let parts = bytes.split(separator: slash, omittingEmptySubsequences: false).map(Array.init)
+        let safe = { (part: [UInt8]) in part.allSatisfy { isSafe($0, allowSpace: true) } }
+        if parts.count == 2, safe(parts[0]), safe(parts[1]),
+           hasSuffix(parts[0], [".ova"], caseInsensitive: false),
+           let member = ovaMemberExtensions.first(where: { hasSuffix(parts[1], ["." + $0], caseInsensitive: false) }) {
+            return "ova+\(member)"
+        }
+        if parts.count == 1, safe(parts[0]) {
+            return importExtensions.first { hasSuffix(parts[0], ["." + $0], caseInsensitive: false) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,49 @@
+/// One call of a plugin method: its named arguments, and what it reports besides
+/// its result (warnings for Perl's `warn`, lines for standard output).
+public final class Call {
+    public let arguments: [String: Value]
+    public let system: any SystemCalls
+    public private(set) var warnings: [String] = []
+    public private(set) var output: [String] = []
+
+    public init(arguments: [String: Value], system: any SystemCalls = LiveSystem()) {
+        self.arguments = arguments
+        self.system = system
+    }
+
+    public convenience init(_ arguments: KeyValuePairs<String, Value>, system: any SystemCalls = LiveSystem()) {
+        self.init(arguments: Dictionary(arguments.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }), system: system)
+    }
+
+    public subscript(name: String) -> Value { arguments[name] ?? .undef }
+
+    /// The Perl class the method was called on (for messages naming it).
+    public var className: String { self["class"].string ?? "PVE::Storage::Custom::SwiftPlugin" }
+
+    /// A required string argument.
+    public func string(_ name: String) throws(StorageError) -> String {
+        guard let text = self[name].string else {
+            if case .bytes(let raw) = self[name] {
+                throw StorageError("invalid \(name) '\(String(decoding: raw, as: UTF8.self))' - not valid UTF-8")
+            }
+            throw StorageError("missing argument '\(name)'")
+        }
+        return text
+    }
+
+    /// The storage the call is about, from its `storeid` and `scfg` arguments.
+    public func storage() throws(StorageError) -> DirectoryStorage {
+        DirectoryStorage(id: self["storeid"].string ?? "", config: try StorageConfig(self["scfg"]), system: system)
+    }
+
+    public func warn(_ line: String) { warnings.append(line) }
+    public func print(_ line: String) { output.append(line) }
+
+    /// The reply record of include/swiftplugin.h for `result`.
+    public func reply(_ result: Value) -> Value {
+        var members: [String: Value] = ["result": result]
+        if !warnings.isEmpty { members["warnings"] = .array(warnings.map(Value.string)) }
+        if !output.isEmpty { members["output"] = .array(output.map(Value.string)) }
+        return .hash(members)
+    }
+}

@@ -1,0 +1,190 @@
+/// A directory-backed storage: PVE's `dir` semantics on one configured path.
+///
+/// Every file-system access goes through ``system``; the type itself holds no state
+/// beyond the configuration, so each plugin call builds a fresh one.
+public struct DirectoryStorage: Sendable {
+    public var id: String
+    public var config: StorageConfig
+    public var system: any SystemCalls
+
+    /// How long a probe of the storage path may take before the storage counts as unreachable.
+    public static let probeTimeout = 2
+
+    public init(id: String, config: StorageConfig, system: any SystemCalls = LiveSystem()) {
+        self.id = id
+        self.config = config
+        self.system = system
+    }
+
+    // MARK: - Paths
+
+    /// The configured path; PVE's message when there is none.
+    public func basePath() throws(StorageError) -> String {
+        guard let path = config.path else { throw StorageError("storage definition has no path") }
+        return path
+    }
+
+    /// `get_subdir`: the directory of a content type, honouring `content-dirs`.
+    public func subdirectory(for vtype: String) throws(StorageError) -> String {
+        let path = try basePath()
+        guard let type = ContentType(rawValue: vtype) else { throw StorageError("unknown vtype '\(vtype)'") }
+        let subdirectory = config.contentDirectories[vtype] ?? type.defaultSubdirectory
+        return "\(path)/\(subdirectory)"
+    }
+
+    /// `filesystem_path`: where a volume (or, for qcow2, its snapshot) lives.
+    ///
+    /// `snapshot` follows Perl: undef means "the volume"; any defined value asks for
+    /// a snapshot, which only qcow2 (and qed) volumes have.
+    public func filesystemPath(_ volname: String, snapshot: Value = .undef) throws(StorageError)
+        -> (path: String, volume: VolumeName)
+    {
+        let volume = try VolumeName.parse(volname)
+        var name = volume.name
+        if config.snapshotAsVolumeChain, snapshot.isTrue, let snap = snapshot.string, snap != "current" {
+            name = "snap-\(snap)-\(name)"
+        }
+        if snapshot.isDefined, volume.format != "qcow2", volume.format != "qed" {
+            throw StorageError("can't snapshot this image format")
+        }
+        var directory = try subdirectory(for: volume.vtype.rawValue)
+        if volume.vtype == .images, let vmid = volume.vmid { directory += "/\(vmid)" }
+        return ("\(directory)/\(name)", volume)
+    }
+
+    // MARK: - Activation and status
+
+    /// The mount point the storage must sit on (`is_mountpoint`), or nil when none is required.
+    public var requiredMountPoint: String? {
+        guard let setting = config.isMountpoint else { return nil }
+        switch setting.lowercased() {
+        case "1", "on", "yes", "true": return config.path
+        case "0", "off", "no", "false": return nil
+        default: return setting
+        }
+    }
+
+    /// Whether `mountPoint` (symlinks resolved) is a mount point in /proc/mounts.
+    public func isMounted(_ mountPoint: String) -> Bool {
+        guard let resolved = try? system.realPath(mountPoint),
+              let table = try? system.readFile("/proc/mounts") else { return false }
+        return MountTable.mountPoints(String(decoding: table, as: UTF8.self)).contains(resolved)
+    }
+
+    /// `activate_storage`: checks the mount point, creates the path and content
+    /// directories as configured, and refuses content types sharing one directory.
+    public func activate() throws(StorageError) {
+        if let mountPoint = requiredMountPoint, !isMounted(mountPoint) {
+            throw StorageError("unable to activate storage '\(id)' - directory is expected to be a mount point but is not mounted: '\(mountPoint)'")
+        }
+        let path = try basePath()
+        if config.flag("create-base-path") ?? config.flag("mkdir") ?? true {
+            do { try system.makeDirectories(path) } catch {
+                throw StorageError("unable to create storage directory '\(path)' - \(error)", errno: error)
+            }
+        }
+        guard directoryIsReachable(path) else {
+            throw StorageError("unable to activate storage '\(id)' - directory '\(path)' does not exist or is unreachable")
+        }
+        guard let content = config.content else { return }
+
+        if config.flag("create-subdirs") ?? true, config.flag("mkdir") ?? true {
+            for type in ContentType.allCases.sorted(by: { $0.rawValue < $1.rawValue })
+            where content.contains(type.rawValue) || (type == .backup && content.contains(ContentType.rootdir.rawValue)) {
+                try createContentDirectory(for: type)
+            }
+        }
+
+        var seen: Set<String> = []
+        for vtype in content {
+            let directory = try subdirectory(for: vtype)
+            guard let resolved = try? system.realPath(directory) else { continue }
+            guard seen.insert(resolved).inserted else {
+                throw StorageError("storage '\(id)' uses directory \(resolved) for multiple content types")
+            }
+        }
+    }
+
+    private func createContentDirectory(for type: ContentType) throws(StorageError) {
+        let directory = try subdirectory(for: type.rawValue)
+        do { try system.makeDirectories(directory) } catch {
+            var message = "failed to create content directory '\(directory)' for content '\(type.rawValue)' - mkdir \(directory): \(error)"
+            if error == .permissionDenied || error == .readOnlyFileSystem {
+                message += " - ensure that you have read and write access to your storage!"
+            }
+            throw StorageError(message, errno: error)
+        }
+    }
+
+    /// `-d $path`, bounded in time: a hung network mount must not hang the PVE daemon.
+    func directoryIsReachable(_ path: String) -> Bool {
+        let system = self.system
+        let answer = system.probe(timeout: Self.probeTimeout) { system.isDirectory(path) ? [1] : [0] }
+        return answer == [1]
+    }
+
+    /// `status`: (total, available, used) in bytes, or nil when the storage is unavailable.
+    public func usage() throws(StorageError) -> FileSystemUsage? {
+        if let mountPoint = requiredMountPoint, !isMounted(mountPoint) { return nil }
+        let path = try basePath()
+        let system = self.system
+        let numbers = system.probe(timeout: Self.probeTimeout) {
+            guard let usage = try? system.fileSystemUsage(path) else { return nil }
+            return [usage.total, usage.available, usage.used]
+        }
+        guard let numbers, numbers.count == 3, numbers[0] > 0 else { return nil }
+        return FileSystemUsage(total: numbers[0], available: numbers[1], used: numbers[2])
+    }
+
+    // MARK: - Configuration
+
+    /// The `dir` rule for a new storage's path: a restricted character set, then canonicalised.
+    public static func validatedPath(_ path: String) throws(StorageError) -> String {
+        let allowed = path.utf8.allSatisfy { byte in
+            switch byte {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+            case UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "@"): return true
+            default: return false
+            }
+        }
+        guard path.hasPrefix("/"), path.utf8.count >= 2, allowed else {
+            throw StorageError("illegal path for directory storage: \(path)")
+        }
+        return FilePath.canonical(path)
+    }
+}
+
+/// The mount table format of /proc/mounts.
+public enum MountTable {
+    /// The mount-point column of every entry, with the kernel's octal escapes decoded.
+    public static func mountPoints(_ table: String) -> Set<String> {
+        var points: Set<String> = []
+        for line in table.split(separator: "\n") {
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            guard !trimmed.isEmpty, trimmed.first != "#" else { continue }
+            let fields = trimmed.split(omittingEmptySubsequences: false, whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2 else { continue }
+            points.insert(decode(String(fields[1])))
+        }
+        return points
+    }
+
+    /// Decodes `\040` (space), `\011` (tab), `\012` (newline) and `\134` / `\\` (backslash).
+    static func decode(_ field: String) -> String {
+        var result = ""
+        var rest = Substring(field)
+        while let escape = rest.firstIndex(of: "\\") {
+            result += rest[..<escape]
+            let after = rest[rest.index(after: escape)...]
+            if let (text, length) = [("040", " "), ("011", "\t"), ("012", "\n"), ("134", "\\"), ("\\", "\\")]
+                .lazy.first(where: { after.hasPrefix($0.0) }).map({ ($0.1, $0.0.count) }) {
+                result += text
+                rest = after.dropFirst(length)
+            } else {
+                result += "\\"
+                rest = after
+            }
+        }
+        return result + rest
+    }
+}

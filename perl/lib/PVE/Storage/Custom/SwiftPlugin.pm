@@ -1,0 +1,243 @@
+package PVE::Storage::Custom::SwiftPlugin;
+
+use strict;
+use warnings;
+
+use PVE::Storage::Plugin;
+use PVE::Storage::Custom::SwiftPlugin::Bindings;
+
+use base qw(PVE::Storage::Plugin);
+
+our $VERSION = '0.1.0';
+
+# The newest PVE storage API (APIVER) this plugin implements.
+use constant NEWEST_API => 15;
+
+# The storage methods are XSUBs from SwiftPlugin.so, bound by the generated glue
+# (perl/methods.txt lists them). If the library cannot be loaded, every one of
+# them dies with the reason, so PVE neither falls back to PVE::Storage::Plugin's
+# Perl implementations nor loses the storage's configuration.
+our $LOAD_ERROR;
+{
+    local $@;
+    eval {
+        require XSLoader;
+        XSLoader::load(__PACKAGE__, $VERSION);
+        1;
+    } or $LOAD_ERROR = $@ || "unknown error\n";
+}
+if (defined($LOAD_ERROR)) {
+    chomp(my $reason = $LOAD_ERROR);
+    no strict 'refs';
+    for my $method (@PVE::Storage::Custom::SwiftPlugin::Bindings::METHODS) {
+        *{ __PACKAGE__ . "::$method" } = sub { die "swift storage plugin unavailable: $reason\n" };
+    }
+    for my $method (@PVE::Storage::Custom::SwiftPlugin::Bindings::NATIVE) {
+        *{ __PACKAGE__ . "::Native::$method" } = sub { die "swift storage plugin unavailable: $reason\n" };
+    }
+}
+
+# Configuration
+
+# The host's APIVER, capped at the newest version implemented here, and never below
+# the oldest the host accepts (APIVER - APIAGE): reporting the host's own version
+# keeps PVE's version-dependent behaviour aligned with it (rename from 10,
+# on_update_hook_full from 13, ...), and staying within the accepted range keeps the
+# plugin loaded so its storages do not vanish from the configuration.
+sub api {
+    my ($apiver, $apiage) = host_api_version();
+    return NEWEST_API if !defined($apiver);
+    my $api = $apiver < NEWEST_API ? $apiver : NEWEST_API;
+    my $oldest = $apiver - ($apiage // 0);
+    return $api < $oldest ? $oldest : $api;
+}
+
+sub host_api_version {
+    no strict 'refs';
+    return if !defined(&{'PVE::Storage::APIVER'});
+    my $apiage = defined(&{'PVE::Storage::APIAGE'}) ? &{'PVE::Storage::APIAGE'}() : 0;
+    return (&{'PVE::Storage::APIVER'}(), $apiage);
+}
+
+sub type {
+    return 'swift';
+}
+
+sub plugindata {
+    return {
+        content => [
+            {
+                images => 1,
+                rootdir => 1,
+                vztmpl => 1,
+                iso => 1,
+                backup => 1,
+                snippets => 1,
+                none => 1,
+                import => 1,
+            },
+            { images => 1, rootdir => 1 },
+        ],
+        format => [{ raw => 1, qcow2 => 1, vmdk => 1, subvol => 1 }, 'raw'],
+        'sensitive-properties' => {},
+    };
+}
+
+# Every option comes from PVE's shared property namespace (declared by the base
+# plugin and DirPlugin); declaring any of them again would make PVE::Storage fail
+# to load ("duplicate property").
+sub properties {
+    return {};
+}
+
+my $DIR_OPTIONS = {
+    path => { fixed => 1 },
+    'content-dirs' => { optional => 1 },
+    nodes => { optional => 1 },
+    shared => { optional => 1 },
+    disable => { optional => 1 },
+    'prune-backups' => { optional => 1 },
+    'max-protected-backups' => { optional => 1 },
+    content => { optional => 1 },
+    format => { optional => 1 },
+    mkdir => { optional => 1 },
+    'create-base-path' => { optional => 1 },
+    'create-subdirs' => { optional => 1 },
+    is_mountpoint => { optional => 1 },
+    bwlimit => { optional => 1 },
+    preallocation => { optional => 1 },
+    'snapshot-as-volume-chain' => { optional => 1, fixed => 1 },
+};
+
+# The options of PVE's dir storage that this host defines: PVE 8 lacks some of
+# them, and naming an undefined property would make PVE::Storage fail to load.
+sub options {
+    my $defined = PVE::Storage::Plugin->private()->{propertyList} // {};
+    return { map { $_ => { $DIR_OPTIONS->{$_}->%* } } grep { $defined->{$_} } keys $DIR_OPTIONS->%* };
+}
+
+# SectionConfig's generic checks first, then the directory rules (in Swift).
+sub check_config {
+    my ($class, $section_id, $config, $create, $skip_schema_check) = @_;
+    my $opts = $class->SUPER::check_config($section_id, $config, $create, $skip_schema_check);
+    my $path = PVE::Storage::Custom::SwiftPlugin::Native::check_config(
+        $class, $section_id, $opts, $create, $skip_schema_check,
+    );
+    $opts->{path} = $path if defined($path);
+    return $opts;
+}
+
+# Storage implementation
+
+# PVE's own lock (a flock on the node, or the cluster file system's lock for a
+# shared storage), so allocations serialise with PVE's tools and other nodes.
+sub cluster_lock_storage {
+    my ($class, @args) = @_;
+    return $class->SUPER::cluster_lock_storage(@args);
+}
+
+1;
+
+__END__
+
+=head1 NAME
+
+PVE::Storage::Custom::SwiftPlugin - a directory storage for Proxmox VE, written in Swift
+
+=head1 SYNOPSIS
+
+    pvesm add swift fast --path /mnt/fast --content images,rootdir,iso,vztmpl,backup,snippets,import
+
+    # /etc/pve/storage.cfg
+    swift: fast
+            path /mnt/fast
+            content images,rootdir,iso,vztmpl,backup,snippets,import
+            prune-backups keep-last=3,keep-weekly=2
+            is_mountpoint yes
+
+=head1 DESCRIPTION
+
+This module is the storage type C<swift> for Proxmox VE. It keeps guest disks,
+container volumes, ISO images, container templates, backups, snippets and import
+sources in a directory, with the same layout, volume names and behaviour as PVE's
+own C<dir> storage, so a directory can be moved between the two types.
+
+The storage logic is a Swift library (F<SwiftPlugin.so>, in Perl's vendorarch
+F<auto/> directory) reached through generated XS glue. This Perl module holds the
+definitions PVE's configuration system needs and binds every storage method to
+the library. Errors reach PVE as ordinary exceptions with PVE's messages.
+
+PVE loads the module from F</usr/share/perl5/PVE/Storage/Custom/> in every PVE
+process. If the library cannot be loaded (for example a package built for another
+Perl), the type stays registered and every storage operation fails with the
+reason, instead of the storage disappearing from the configuration.
+
+=head1 OPTIONS
+
+The options are those of the C<dir> storage:
+
+=over
+
+=item C<path> (required, fixed)
+
+The directory. Only C</>, letters, digits, C<->, C<_>, C<.> and C<@> are accepted;
+it is canonicalised (repeated and trailing slashes, C</./>) when the storage is created.
+
+=item C<content>
+
+Any of C<images>, C<rootdir>, C<vztmpl>, C<iso>, C<backup>, C<snippets>, C<import>,
+or C<none>. Default: C<images,rootdir>.
+
+=item C<content-dirs>
+
+Overrides of the sub-directory per content type, e.g. C<iso=isos,backup=dumps>.
+Defaults: F<images>, F<private>, F<template/iso>, F<template/cache>, F<dump>,
+F<snippets>, F<import>.
+
+=item C<create-base-path>, C<create-subdirs>, C<mkdir> (deprecated)
+
+Whether activation creates the path and the content sub-directories (default: yes).
+
+=item C<is_mountpoint>
+
+C<yes> when C<path> is a mount point, or the path of the mount point the storage
+lives on: the storage is then reported inactive and refuses activation while
+nothing is mounted there, so nothing is written to the underlying directory.
+
+=item C<format>, C<preallocation>, C<snapshot-as-volume-chain> (fixed)
+
+Default image format (C<raw>, C<qcow2>, C<vmdk>, C<subvol>; default C<raw>),
+qcow2/raw preallocation, and qcow2 snapshots as separate files (PVE 9).
+
+=item C<shared>, C<nodes>, C<disable>, C<prune-backups>, C<max-protected-backups>, C<bwlimit>
+
+As for every PVE storage.
+
+=back
+
+On a PVE 8 host, options that host does not know (C<snapshot-as-volume-chain>)
+are simply not offered.
+
+=head1 STORAGE API VERSION
+
+C<api()> reports the host's C<PVE::Storage::APIVER>, capped at 15 (the newest
+version implemented), so the same package loads on PVE 8 (API 10 and 11) and
+PVE 9 (API 12 to 15) without the "older storage API" warning.
+
+=head1 STATUS
+
+Storage activation, status, volume names and paths, and the configuration hooks
+run in Swift. Methods whose implementation has not landed yet die with
+C<< <method> is not implemented yet by the swift storage plugin >>.
+
+=head1 FILES
+
+F</usr/share/perl5/PVE/Storage/Custom/SwiftPlugin.pm>,
+F</usr/share/perl5/PVE/Storage/Custom/SwiftPlugin/Bindings.pm> (generated list of
+bound methods), F<.../perl5/auto/PVE/Storage/Custom/SwiftPlugin/SwiftPlugin.so>.
+
+=head1 SEE ALSO
+
+L<PVE::Storage::Plugin>, C<pvesm(1)>, the project's README.
+
+=cut
