@@ -31,7 +31,8 @@ XS_C     := Sources/PerlXS/SwiftPlugin.c
 # The library links the Swift runtime statically: a PVE node has no Swift toolchain.
 SCRATCH     := .build-plugin
 SWIFT_FLAGS := -c release --scratch-path $(SCRATCH) -Xswiftc -static-stdlib \
-               -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+               -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now \
+               -Xlinker --version-script=$(CURDIR)/include/swiftplugin.map
 # Read by Package.swift: compiling the XS C file needs the host perl's headers and flags.
 export SPVE_PERL_CFLAGS = -I$(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VERSION)" \
                           -DXS_VERSION="$(VERSION)" -Wno-unused-variable -Wno-unused-parameter

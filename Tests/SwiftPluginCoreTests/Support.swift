@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+/// The message a throwing call fails with, or nil when it succeeds.
+func failure<T>(_ body: () throws -> T) -> String? {
+    do {
+        _ = try body()
+        return nil
+    } catch let error as StorageError {
+        return error.message
+    } catch {
+        return "unexpected error: \(error)"
+    }
+}
+
+/// A fresh temporary directory, removed when the test's scope ends.
+final class TemporaryDirectory {
+    let path: String
+
+    init() {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("swiftplugin-test-XXXXXX").path
+        var buffer = Array(template.utf8CString)
+        path = buffer.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func create(_ relative: String, directory: Bool = false) {
+        let full = path + "/" + relative
+        if directory {
+            try? FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        } else {
+            try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: full, contents: Data())
+        }
+    }
+
+    func isDirectory(_ relative: String) -> Bool {
+        var directory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path + "/" + relative, isDirectory: &directory) && directory.boolValue
+    }
+}
+
+/// The live system with selected calls replaced: the fault-injection seam.
+struct ScriptedSystem: SystemCalls {
+    var live = LiveSystem()
+    var makeDirectoryError: (@Sendable (String) -> Errno?)? = nil
+    var usage: FileSystemUsage? = nil
+    var mounts: String? = nil
+    /// Simulates a hung mount: probes time out.
+    var probesHang = false
+
+    func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
+        try live.status(path, followSymlinks: followSymlinks)
+    }
+    func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
+        if let error = makeDirectoryError?(path) { throw error }
+        try live.makeDirectory(path, mode: mode)
+    }
+    func realPath(_ path: String) throws(Errno) -> String { try live.realPath(path) }
+    func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage {
+        if let usage { return usage }
+        return try live.fileSystemUsage(path)
+    }
+    func readFile(_ path: String) throws(Errno) -> [UInt8] {
+        if path == "/proc/mounts", let mounts { return Array(mounts.utf8) }
+        return try live.readFile(path)
+    }
+    func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? {
+        probesHang ? nil : body()
+    }
+}
+
+/// One case of ../shared/spec/test-vectors.json: input, and the expected value or message.
+struct SharedVector: Sendable, CustomTestStringConvertible {
+    var id: String
+    var input: Value
+    var expected: Value?
+    var message: String?
+    var testDescription: String { id }
+
+    /// The vectors of one suite; empty when the file is missing (a test asserts they are there).
+    static func suite(_ name: String) -> [SharedVector] {
+        let url = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/spec/test-vectors.json")
+        guard let data = try? Data(contentsOf: url),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let vectors = root["vectors"] as? [[String: Any]] else { return [] }
+        return vectors.filter { $0["suite"] as? String == name }.map { vector in
+            let expect = vector["expect"] as? [String: Any] ?? [:]
+            return SharedVector(id: vector["id"] as? String ?? "?", input: value(fromJSON: vector["input"]),
+                                expected: expect["ok"].map { value(fromJSON: $0) }, message: expect["die"] as? String)
+        }
+    }
+}
+
+/// A JSON value as the Perl glue would pass it.
+func value(fromJSON object: Any?) -> Value {
+    switch object {
+    case nil, is NSNull: return .undef
+    case let text as String: return .string(text)
+    case let number as NSNumber: return .int(number.int64Value)
+    case let list as [Any]: return .array(list.map(value(fromJSON:)))
+    case let members as [String: Any]: return .hash(members.mapValues(value(fromJSON:)))
+    default: return .undef
+    }
+}
