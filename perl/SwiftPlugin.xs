@@ -119,9 +119,9 @@ static void spve_encode(pTHX_ SV *buffer, SV *sv, int depth) {
         SV *target = SvRV(sv);
         if (SvTYPE(target) == SVt_PVHV) spve_encode_hash(aTHX_ buffer, (HV *)target, depth);
         else if (SvTYPE(target) == SVt_PVAV) spve_encode_array(aTHX_ buffer, (AV *)target, depth);
-        else if (SvTYPE(target) < SVt_PVAV) spve_encode(aTHX_ buffer, target, depth + 1); /* e.g. JSON booleans */
-        else spve_put_tag(aTHX_ buffer, 'U'); /* code, glob: nothing Swift can use */
-    } else if (!SvOK(sv)) {
+        else if (SvTYPE(target) <= SVt_PVMG) spve_encode(aTHX_ buffer, target, depth + 1); /* e.g. JSON booleans */
+        else spve_put_tag(aTHX_ buffer, 'U'); /* code, glob, I/O: nothing Swift can use */
+    } else if (!SvOK(sv) || isGV_with_GP(sv)) {
         spve_put_tag(aTHX_ buffer, 'U');
     } else if (SvPOK(sv)) {
         spve_encode_string(aTHX_ buffer, sv);
@@ -292,12 +292,17 @@ static void spve_emit(pTHX_ HV *reply, SV *logfunc, SV *push_target) {
     }
 }
 
-/* The file descriptor of a Perl file handle, after flushing what Perl buffered for it. */
+/* The file descriptor of a Perl file handle (a glob, a reference to one, or an I/O
+ * object), after flushing what Perl buffered for it; -1 for anything else, which the
+ * library refuses with its own message. */
 static IV spve_file_descriptor(pTHX_ SV *handle) {
+    SV *target = SvROK(handle) ? SvRV(handle) : handle;
     IO *io;
     PerlIO *file;
-    if (!SvOK(handle)) return -1;
-    io = sv_2io(handle);
+    if (isGV_with_GP(target)) io = GvIO((GV *)target);
+    else if (SvTYPE(target) == SVt_PVIO) io = (IO *)target;
+    else return -1;
+    if (!io) return -1;
     file = IoOFP(io) ? IoOFP(io) : IoIFP(io);
     if (!file) return -1;
     if (IoOFP(io)) PerlIO_flush(file);

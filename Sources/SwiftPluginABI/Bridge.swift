@@ -47,7 +47,10 @@ func serve(
     return buffer
 }
 
+/// Fills the error; a NUL inside the message (from a hostile name) is shown as `\0`
+/// instead of cutting the C string short.
 private func fail(_ error: UnsafeMutablePointer<spve_v1_error>?, code: Int32, _ message: String) -> UnsafeMutablePointer<UInt8>? {
-    error?.pointee = spve_v1_error(code: code, message: strdup(message))
+    let printable = message.contains("\0") ? message.split(separator: "\0", omittingEmptySubsequences: false).joined(separator: "\\0") : message
+    error?.pointee = spve_v1_error(code: code, message: strdup(printable))
     return nil
 }

@@ -76,14 +76,37 @@ extension Value {
         hash?[key] ?? .undef
     }
 
-    /// A short, printable description of the value for error messages.
+    /// A short, printable description of the value for error messages; bytes that
+    /// are not UTF-8 are shown as `\xNN`.
     public var printable: String {
         switch self {
-        case .bytes(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .bytes(let bytes): return Self.escaped(bytes)
         case .array: return "ARRAY"
         case .hash: return "HASH"
         default: return string ?? ""
         }
+    }
+}
+
+extension Value {
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length = lead < 0x80 ? 1 : (0xC2...0xDF).contains(lead) ? 2 : (0xE0...0xEF).contains(lead) ? 3
+                : (0xF0...0xF4).contains(lead) ? 4 : 0
+            if length > 0, index + length <= bytes.count,
+               let character = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
+                text += character
+                index += length
+            } else {
+                let hex = String(lead, radix: 16)
+                text += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+                index += 1
+            }
+        }
+        return text
     }
 }
 

@@ -34,8 +34,10 @@ public struct VolumeName: Equatable, Sendable {
     /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
     public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)
-        if let image = try parseImage(bytes) { return image }
         let unparsable = StorageError("unable to parse directory volume name '\(volname)'")
+        // A NUL would cut the path short at the C boundary; no file name contains one.
+        guard !bytes.contains(0) else { throw unparsable }
+        if let image = try parseImage(bytes) { return image }
 
         guard let slash = bytes.firstIndex(of: Grammar.slash) else { throw unparsable }
         let prefix = String(decoding: bytes[..<slash], as: UTF8.self)

@@ -23,8 +23,8 @@ public final class Call {
     /// A required string argument.
     public func string(_ name: String) throws(StorageError) -> String {
         guard let text = self[name].string else {
-            if case .bytes(let raw) = self[name] {
-                throw StorageError("invalid \(name) '\(String(decoding: raw, as: UTF8.self))' - not valid UTF-8")
+            if case .bytes = self[name] {
+                throw StorageError("invalid \(name) '\(self[name].printable)' - not valid UTF-8")
             }
             throw StorageError("missing argument '\(name)'")
         }

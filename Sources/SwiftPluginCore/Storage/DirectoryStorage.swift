@@ -18,9 +18,13 @@ public struct DirectoryStorage: Sendable {
 
     // MARK: - Paths
 
-    /// The configured path; PVE's message when there is none.
+    /// The configured path; PVE's message when there is none. PVE only accepts
+    /// absolute paths; anything else is refused before it can reach the file system.
     public func basePath() throws(StorageError) -> String {
         guard let path = config.path else { throw StorageError("storage definition has no path") }
+        guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+            throw StorageError("storage path '\(path)' is not an absolute path")
+        }
         return path
     }
 

@@ -136,6 +136,13 @@ sub cluster_lock_storage {
     return $class->SUPER::cluster_lock_storage(@args);
 }
 
+# Validation and file access are Swift's; parsing an OVF will use PVE's own parser,
+# as dir does, once import metadata is implemented.
+sub get_import_metadata {
+    my ($class, $scfg, $volname, $storeid) = @_;
+    return PVE::Storage::Custom::SwiftPlugin::Native::get_import_metadata($class, $scfg, $volname, $storeid);
+}
+
 1;
 
 __END__

@@ -1,0 +1,49 @@
+#!/usr/bin/perl -T
+# Contract: parse_volname($volname) returns (vtype, name, vmid, basename, basevmid,
+# isBase, format) by the grammar of dir-layout.md §2; isBase is the string 'base-' or
+# undef; unparsable names die with PVE's messages. All shared vectors pass through
+# the Perl class.
+use strict;
+use warnings;
+
+use lib 'perl/t/testlib';
+use Test::More;
+use SwiftPluginTest;
+use Encode ();
+
+load_host();
+
+my @vectors = vectors('parse_volname');
+ok(@vectors >= 20, 'shared vectors found');
+for my $vector (@vectors) {
+    my $volname = $vector->{input}->{volname};
+    if (exists $vector->{expect}->{die}) {
+        is(dies { PLUGIN->parse_volname($volname) }, $vector->{expect}->{die}, "$vector->{id}: dies");
+    } else {
+        is_deeply([PLUGIN->parse_volname($volname)], $vector->{expect}->{ok}, "$vector->{id}: $vector->{label}");
+    }
+}
+
+is_deeply(
+    [PLUGIN->parse_volname(taint('100/base-100-disk-0.raw'))],
+    ['images', 'base-100-disk-0.raw', '100', undef, undef, 'base-', 'raw'],
+    'tainted input; isBase is the string base-',
+);
+my @list = PLUGIN->parse_volname('100/vm-100-disk-0.raw');
+ok(!utf8::is_utf8($list[1]), 'names come back as byte strings');
+
+is(
+    dies { PLUGIN->parse_volname('100/snap-s1-vm-100-disk-0.qcow2') },
+    "'snap-s1-vm-100-disk-0.qcow2' is a snapshot filename, not a volume!\n",
+    'snapshot files of a volume chain are not volumes',
+);
+is(dies { PLUGIN->parse_volname('../../../etc/passwd') },
+    "unable to parse directory volume name '../../../etc/passwd'\n", 'no escape from the storage');
+is(dies { PLUGIN->parse_volname(undef) }, "missing argument 'volname'\n", 'undef');
+is(dies { PLUGIN->parse_volname("iso/\xff\xe2\x98\xba.iso") }, "invalid volname 'iso/\\xff\xe2\x98\xba.iso' - not valid UTF-8\n",
+    'bytes that are not UTF-8 are refused');
+my $name = "snippets/\x{263a}.yaml";
+my @parsed = PLUGIN->parse_volname($name);
+is($parsed[1], Encode::encode('UTF-8', "\x{263a}.yaml"), 'a character string is handled as its UTF-8 bytes, as Perl\'s file functions do');
+
+done_testing();
