@@ -167,7 +167,7 @@ struct ActivationTests {
         let usage = FileSystemUsage(total: 1000, available: 300, used: 650)
         #expect(try storage(directory, system: ScriptedSystem(usage: usage)).usage() == usage)
         #expect(try storage(directory, system: ScriptedSystem(usage: FileSystemUsage(total: 0, available: 0, used: 0))).usage() == nil)
-        let live = try #require(try storage(directory).usage())
+        let live = try #require(try DirectoryStorage(id: "s", config: StorageConfig(path: directory.path)).usage())
         #expect(live.total > 0 && live.available <= live.total)
         #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: nil)).usage() } == "storage definition has no path")
     }

@@ -52,5 +52,6 @@ struct ValueCodingTests {
         #expect(Value.string("00").isTrue && Value.string("a").isTrue && Value.int(-1).isTrue && Value.hash([:]).isTrue)
         #expect(Value.int(7).string == "7" && Value.double(2).string == "2" && Value.string("12").int == 12)
         #expect(Value.undef.string == nil && Value.bytes([0xff]).string == nil)
+        #expect(Value.bytes([0x61, 0xff, 0xe2, 0x98, 0xba, 0xc3]).printable == "a\\xff☺\\xc3")
     }
 }
