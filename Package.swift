@@ -14,8 +14,10 @@ let perlCFlags = Context.environment["SPVE_PERL_CFLAGS"]
 var targets: [Target] = [
     // The hand-written C header in include/ is the ABI contract.
     .systemLibrary(name: "CSwiftPlugin", path: "include"),
+    // C shims for system calls Swift cannot call directly (ioctl, renameat2, wait macros).
+    .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
     // Pure Swift: storage semantics, value coding, the system-call seam.
-    .target(name: "SwiftPluginCore"),
+    .target(name: "SwiftPluginCore", dependencies: ["CSystemShims"]),
     // Thin @c thunks implementing include/swiftplugin.h on top of the core.
     .target(name: "SwiftPluginABI", dependencies: ["CSwiftPlugin", "SwiftPluginCore"]),
     .testTarget(name: "SwiftPluginCoreTests", dependencies: ["SwiftPluginCore"]),

@@ -50,6 +50,8 @@ struct ScriptedSystem: SystemCalls {
     var mounts: String? = nil
     /// Simulates a hung mount: probes time out.
     var probesHang = false
+    var writeError: (@Sendable (String) -> Errno?)? = nil
+    var commandResult: (@Sendable (Command) -> CommandResult)? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try live.status(path, followSymlinks: followSymlinks)
@@ -69,6 +71,25 @@ struct ScriptedSystem: SystemCalls {
     }
     func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? {
         probesHang ? nil : body()
+    }
+    func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { try live.listDirectory(path) }
+    func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
+        try live.readBytes(path, offset: offset, count: count)
+    }
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+        if let error = writeError?(path) { throw error }
+        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive)
+    }
+    func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
+        try live.rename(source, to: target, replacing: replacing)
+    }
+    func removeFile(_ path: String) throws(Errno) { try live.removeFile(path) }
+    func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
+    func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
+    func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try live.setImmutable(path, immutable) }
+    func run(_ command: Command) throws(Errno) -> CommandResult {
+        if let commandResult { return commandResult(command) }
+        return try live.run(command)
     }
 }
 

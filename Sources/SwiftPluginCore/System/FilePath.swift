@@ -9,6 +9,11 @@ public enum FilePath {
         return components.isEmpty ? "." : components.joined(separator: "/")
     }
 
+    /// The last component of `path` ("/a/b" → "b").
+    public static func name(of path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
     /// Removes repeated and trailing slashes and `.` components, as Perl's
     /// File::Spec->canonpath does on Unix (`..` is kept: it is not lexical).
     public static func canonical(_ path: String) -> String {

@@ -1,3 +1,5 @@
+import CSystemShims
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -133,15 +135,103 @@ public struct LiveSystem: SystemCalls {
         }
     }
 
+    public func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] {
+        guard let directory = opendir(path) else { throw Errno(rawValue: errno) }
+        defer { closedir(directory) }
+        var entries: [DirectoryEntry] = []
+        while true {
+            errno = 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw Errno(rawValue: errno) }
+                return entries
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            if name == [0x2e] || name == [0x2e, 0x2e] { continue }
+            entries.append(DirectoryEntry(rawName: name))
+        }
+    }
+
+    public func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(descriptor) }
+        var buffer = [UInt8](repeating: 0, count: max(count, 0))
+        var filled = 0
+        while filled < buffer.count {
+            let got = buffer[filled...].withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset) + off_t(filled)) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw Errno(rawValue: errno)
+            }
+            if got == 0 { break }
+            filled += got
+        }
+        return Array(buffer[0..<filled])
+    }
+
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : O_TRUNC)
+        let descriptor = open(path, flags, mode_t(mode))
+        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
+        var failure: Errno?
+        var offset = 0
+        while offset < contents.count {
+            let written = contents[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = Errno(rawValue: errno)
+                break
+            }
+            offset += written
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = Errno(rawValue: errno) }
+        if close(descriptor) != 0, failure == nil { failure = Errno(rawValue: errno) }
+        if let failure {
+            unlink(path)
+            throw failure
+        }
+        // The mode is exact, whatever the umask of the PVE daemon.
+        guard chmod(path, mode_t(mode)) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
+        let result = replacing ? Glibc.rename(source, target) : spve_rename_noreplace(source, target)
+        guard result == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func removeFile(_ path: String) throws(Errno) {
+        guard unlink(path) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func removeDirectory(_ path: String) throws(Errno) {
+        guard rmdir(path) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func setMode(_ path: String, _ mode: UInt32) throws(Errno) {
+        guard chmod(path, mode_t(mode)) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(descriptor) }
+        var flags: Int32 = 0
+        guard spve_get_inode_flags(descriptor, &flags) == 0 else { throw Errno(rawValue: errno) }
+        let updated = immutable ? flags | spve_immutable_flag() : flags & ~spve_immutable_flag()
+        guard updated == flags || spve_set_inode_flags(descriptor, updated) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    public func run(_ command: Command) throws(Errno) -> CommandResult {
+        try Subprocess.run(command)
+    }
+
     /// Waits for `child`, retrying on EINTR, so it never lingers as a zombie; returns its
     /// exit code, or -1 when it was killed by a signal or could not be waited for.
     private func reap(_ child: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 {
-            if errno != EINTR { return -1 }
-        }
-        // WIFEXITED / WEXITSTATUS are macros Swift cannot import.
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : -1
+        guard let status = Subprocess.wait(for: child) else { return -1 }
+        return spve_wait_exited(status) != 0 ? spve_wait_exit_status(status) : -1
     }
 }
 
@@ -152,4 +242,9 @@ enum Monotonic {
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
+}
+
+/// The current process, for names of temporary files.
+public enum ProcessIdentity {
+    public static var current: Int32 { getpid() }
 }

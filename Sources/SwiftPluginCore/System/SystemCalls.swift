@@ -35,6 +35,18 @@ public struct FileSystemUsage: Equatable, Sendable {
     }
 }
 
+/// One entry of a directory listing. PVE's names are bytes; `name` is nil when
+/// they are not valid UTF-8 (such an entry is never used as a volume).
+public struct DirectoryEntry: Equatable, Sendable {
+    public var name: String?
+    public var rawName: [UInt8]
+
+    public init(rawName: [UInt8]) {
+        self.rawName = rawName
+        name = String(validating: rawName, as: UTF8.self)
+    }
+}
+
 /// Every operating-system call the storage makes goes through this seam.
 ///
 /// ``LiveSystem`` is the real implementation; tests substitute one that
@@ -48,6 +60,22 @@ public protocol SystemCalls: Sendable {
     /// Runs `body` in a forked child and returns what it returned, or nil when
     /// the child did not finish within `seconds` (a hung network mount) or failed.
     func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]?
+
+    /// The entries of a directory, without `.` and `..`, in no particular order.
+    func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry]
+    /// Up to `count` bytes at `offset` (fewer at the end of the file).
+    func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8]
+    /// Creates `path` with `contents`; with `exclusive`, fails if it exists.
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno)
+    /// Renames; without `replacing`, fails with EEXIST rather than replace the target.
+    func rename(_ source: String, to target: String, replacing: Bool) throws(Errno)
+    func removeFile(_ path: String) throws(Errno)
+    func removeDirectory(_ path: String) throws(Errno)
+    func setMode(_ path: String, _ mode: UInt32) throws(Errno)
+    /// Sets or clears the immutable attribute (`chattr +i`).
+    func setImmutable(_ path: String, _ immutable: Bool) throws(Errno)
+    /// Runs a program (never through a shell) and waits for it, at most its timeout.
+    func run(_ command: Command) throws(Errno) -> CommandResult
 }
 
 extension SystemCalls {
@@ -74,5 +102,35 @@ extension SystemCalls {
 
     public func exists(_ path: String) -> Bool {
         (try? status(path, followSymlinks: true)) != nil
+    }
+}
+
+extension SystemCalls {
+    /// Writes a file so that it appears complete or not at all: a temporary file in
+    /// the same directory, then a rename over the target.
+    public func writeFileAtomically(_ path: String, contents: [UInt8], mode: UInt32) throws(Errno) {
+        let temporary = FilePath.parent(of: path) + "/.tmp." + FilePath.name(of: path) + ".\(ProcessIdentity.current)"
+        try writeFile(temporary, contents: contents, mode: mode, exclusive: false)
+        do {
+            try rename(temporary, to: path, replacing: true)
+        } catch {
+            try? removeFile(temporary)
+            throw error
+        }
+    }
+
+    /// Removes a directory tree without following symbolic links out of it.
+    public func removeTree(_ path: String) throws(Errno) {
+        let info = try status(path, followSymlinks: false)
+        guard info.kind == .directory else { return try removeFile(path) }
+        for entry in try listDirectory(path) {
+            let child = path + "/" + String(decoding: entry.rawName, as: UTF8.self)
+            if entry.name == nil {
+                // Cannot be spelled as a String path; refuse rather than remove the wrong file.
+                throw Errno.invalidArgument
+            }
+            try removeTree(child)
+        }
+        try removeDirectory(path)
     }
 }

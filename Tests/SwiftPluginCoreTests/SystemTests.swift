@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+@Suite("the live system seam", .serialized)
+struct SystemTests {
+    let system = LiveSystem()
+
+    @Test("directory listings keep names that are not UTF-8, without . and ..")
+    func listing() throws {
+        let directory = TemporaryDirectory()
+        directory.create("plain.raw")
+        directory.create("sub", directory: true)
+        let hostile = directory.path + "/bad-\u{FFFD}"
+        _ = hostile
+        let rawPath = Array((directory.path + "/bad-").utf8) + [0xff, 0]
+        let descriptor = rawPath.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_CREAT | O_WRONLY, 0o644) }
+        #expect(descriptor >= 0)
+        close(descriptor)
+        let entries = try system.listDirectory(directory.path)
+        #expect(Set(entries.compactMap(\.name)) == ["plain.raw", "sub"])
+        #expect(entries.contains { $0.name == nil && $0.rawName == Array("bad-".utf8) + [0xff] })
+    }
+
+    @Test("rename without replacing refuses an existing target")
+    func noReplace() throws {
+        let directory = TemporaryDirectory()
+        directory.create("a")
+        directory.create("b")
+        #expect(throws: Errno.fileExists) { try system.rename(directory.path + "/a", to: directory.path + "/b", replacing: false) }
+        try system.rename(directory.path + "/a", to: directory.path + "/c", replacing: false)
+        #expect(system.exists(directory.path + "/c") && !system.exists(directory.path + "/a"))
+    }
+
+    @Test("files are written with the exact mode; exclusive creation refuses an existing file")
+    func writing() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/notes"
+        try system.writeFile(path, contents: Array("hello".utf8), mode: 0o644, exclusive: true)
+        #expect(try system.readBytes(path, offset: 1, count: 100) == Array("ello".utf8))
+        #expect(try system.status(path, followSymlinks: false).mode == 0o644)
+        #expect(throws: Errno.fileExists) { try system.writeFile(path, contents: [], mode: 0o644, exclusive: true) }
+        try system.writeFileAtomically(path, contents: Array("new".utf8), mode: 0o600)
+        #expect(try system.readFile(path) == Array("new".utf8))
+        #expect(try system.listDirectory(directory.path).compactMap(\.name) == ["notes"], "no temporary file left")
+    }
+
+    @Test("removing a tree does not follow a symlink out of it")
+    func removeTree() throws {
+        let directory = TemporaryDirectory()
+        directory.create("outside/keep")
+        directory.create("tree/a/b")
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/tree/link", withDestinationPath: directory.path + "/outside")
+        try system.removeTree(directory.path + "/tree")
+        #expect(!system.exists(directory.path + "/tree"))
+        #expect(system.exists(directory.path + "/outside/keep"))
+    }
+
+    @Test("programs run with an argument vector, a fixed environment and their output")
+    func run() throws {
+        let result = try system.run(Command("/bin/sh", ["-c", "printf '%s' \"$1\"; echo err >&2; env | sort; exit 3", "sh", "a b;c"], timeout: 5))
+        #expect(result.exitStatus == 3 && !result.timedOut)
+        #expect(String(decoding: result.output, as: UTF8.self) == "a b;cLC_ALL=C\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\nPWD=" + FileManager.default.currentDirectoryPath + "\n")
+        #expect(result.errorText == "err")
+    }
+
+    @Test("a program past its timeout is killed")
+    func timeout() throws {
+        let started = Date()
+        let result = try system.run(Command("/bin/sleep", ["30"], timeout: 1))
+        #expect(result.timedOut && !result.succeeded && result.signal == SIGKILL)
+        #expect(Date().timeIntervalSince(started) < 10)
+    }
+
+    @Test("a missing program is an error, not a crash")
+    func missingProgram() {
+        #expect(throws: Errno.noSuchFileOrDirectory) { try system.run(Command("/nonexistent/qemu-img", [], timeout: 1)) }
+    }
+}
