@@ -35,16 +35,18 @@ SWIFT_FLAGS := -c release --scratch-path $(SCRATCH) -Xswiftc -static-stdlib \
                -Xlinker --version-script=$(CURDIR)/include/swiftplugin.map
 # Read by Package.swift: compiling the XS C file needs the host perl's headers and flags.
 export SPVE_PERL_CFLAGS = -I$(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VERSION)" \
-                          -DXS_VERSION="$(VERSION)" -Wno-unused-variable -Wno-unused-parameter
+                          -DXS_VERSION="$(VERSION)" -D_FORTIFY_SOURCE=2 -O2 \
+                          -Wno-unused-variable -Wno-unused-parameter
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
-.PHONY: all install check deb deps test-swift test-glue test-header test-library test-perl \
-        test-package clean
+.PHONY: all install check check-real-pve deb deps test-swift test-glue test-header test-library \
+        test-perl test-package clean distclean
 
 all: $(STAGE_SO)
 
 $(XS_C): perl/SwiftPlugin.xs
+	mkdir -p $(@D)
 	$(XSUBPP) -typemap $(PERL_PRIVLIB)/ExtUtils/typemap -output $@ $<
 
 $(STAGE_SO): $(XS_C) FORCE
@@ -91,5 +93,14 @@ deb: deps
 	packaging/build-deb.sh bookworm $(BUILD)
 	packaging/build-deb.sh trixie $(BUILD)
 
+# Side by side with PVE's real dir storage; needs Proxmox's sources (see the script).
+check-real-pve: all
+	tools/check-real-pve
+
+# Keeps build/roots, the debootstrap cache of `make deb` and the package test.
 clean:
-	rm -rf $(BUILD) $(SCRATCH) .build $(XS_C)
+	rm -rf $(STAGE) $(BUILD)/deb-work $(BUILD)/logs $(BUILD)/*.deb $(BUILD)/*.changes \
+		$(BUILD)/*.buildinfo $(SCRATCH) .build $(XS_C)
+
+distclean: clean
+	rm -rf $(BUILD)

@@ -2,7 +2,7 @@
 # Contract: status($storeid, $scfg, $cache) returns (total, available, used, active)
 # in bytes from statvfs of the path: available is what unprivileged users may use,
 # used = total - free; an unreachable or zero-sized file system gives the empty list
-# (the storage shows inactive), as does an is_mountpoint that is not mounted.
+# (undef), which the storage layer shows as inactive, as does an is_mountpoint that is not mounted.
 # No path -> die "storage definition has no path\n".
 use strict;
 use warnings;
@@ -29,9 +29,9 @@ my ($df_total, $df_used, $df_avail) = split(' ', $line);
 is($total, $df_total, 'total matches df');
 ok(abs($avail - $df_avail) < 64 * 1024 * 1024, 'available matches df (within concurrent writes)');
 
-is_deeply([PLUGIN->status('s', { type => 'swift', path => "$dir/missing" }, {})], [], 'missing path: inactive');
-is_deeply([PLUGIN->status('s', { type => 'swift', path => $dir, is_mountpoint => 'yes' }, {})], [],
-    'not mounted: inactive');
+is_deeply([PLUGIN->status('s', { type => 'swift', path => "$dir/missing" }, {})], [undef], 'missing path: (undef), inactive');
+is_deeply([PLUGIN->status('s', { type => 'swift', path => $dir, is_mountpoint => 'yes' }, {})], [undef],
+    'not mounted: (undef), inactive');
 is(dies { PLUGIN->status('s', { type => 'swift' }, {}) }, "storage definition has no path\n", 'no path');
 
 done_testing();

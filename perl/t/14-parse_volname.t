@@ -39,11 +39,12 @@ is(
 );
 is(dies { PLUGIN->parse_volname('../../../etc/passwd') },
     "unable to parse directory volume name '../../../etc/passwd'\n", 'no escape from the storage');
-is(dies { PLUGIN->parse_volname(undef) }, "missing argument 'volname'\n", 'undef');
+is(dies { PLUGIN->parse_volname(undef) }, "unable to parse directory volume name ''\n", 'undef reads as the empty string, as in Perl');
 is(dies { PLUGIN->parse_volname("iso/\xff\xe2\x98\xba.iso") }, "invalid volname 'iso/\\xff\xe2\x98\xba.iso' - not valid UTF-8\n",
     'bytes that are not UTF-8 are refused');
-my $name = "snippets/\x{263a}.yaml";
-my @parsed = PLUGIN->parse_volname($name);
-is($parsed[1], Encode::encode('UTF-8', "\x{263a}.yaml"), 'a character string is handled as its UTF-8 bytes, as Perl\'s file functions do');
+my @parsed = PLUGIN->parse_volname("snippets/\x{263a}.yaml");
+is($parsed[1], "\x{263a}.yaml", 'a character string (as decoded from the API) comes back as characters');
+my @bytes = PLUGIN->parse_volname(Encode::encode('UTF-8', "snippets/\x{263a}.yaml"));
+is($bytes[1], Encode::encode('UTF-8', "\x{263a}.yaml"), 'a byte string (as read from the disk) comes back as bytes');
 
 done_testing();

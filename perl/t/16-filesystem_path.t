@@ -36,6 +36,11 @@ is(dies { PLUGIN->filesystem_path($scfg, 'iso/a.iso', 's') }, "can't snapshot th
 my $chain = { %$scfg, 'snapshot-as-volume-chain' => 1 };
 is(scalar(PLUGIN->filesystem_path($chain, '100/vm-100-disk-0.qcow2', 's1')), '/st/images/100/snap-s1-vm-100-disk-0.qcow2', 'chain snapshot file');
 is(scalar(PLUGIN->filesystem_path($chain, '100/vm-100-disk-0.qcow2', 'current')), '/st/images/100/vm-100-disk-0.qcow2', 'current');
+my $decoded = "snippets/\x{e9}t\x{e9}.yaml";
+utf8::upgrade($decoded);    # as JSON-decoded API parameters are
+my $path = PLUGIN->filesystem_path($scfg, $decoded);
+is($path, "/st/snippets/\x{e9}t\x{e9}.yaml", 'a character-string volname gives the same characters in the path');
+ok(utf8::is_utf8($path), '... as a character string, as Perl concatenation does');
 is(dies { PLUGIN->filesystem_path($scfg, 'bogus') }, "unable to parse directory volume name 'bogus'\n", 'bad volname');
 
 done_testing();

@@ -21,6 +21,8 @@ is(dies { PLUGIN->check_config('fast', { type => 'swift', path => '/mnt/my disk'
     "illegal path for directory storage: /mnt/my disk\n", 'illegal path');
 is(dies { PLUGIN->check_config('fast', { type => 'swift', path => taint('/mnt/x;rm') }, 1, 1) },
     "illegal path for directory storage: /mnt/x;rm\n", 'illegal path, schema check skipped (as when reading storage.cfg)');
+is(dies { PLUGIN->check_config('fast', { type => 'swift', path => "/mnt/caf\xe9" }, 1, 1) },
+    "illegal path for directory storage: /mnt/caf\\xe9\n", 'a path that is not UTF-8 is named, its bytes escaped');
 is(dies { PLUGIN->check_config('fast', { type => 'swift', content => 'images' }, 1, 0) },
     "missing value for required option 'path'\n", 'path is required');
 is(dies { PLUGIN->check_config('fast', { path => '/mnt/other' }, 0, 0) },

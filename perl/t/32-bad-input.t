@@ -20,9 +20,9 @@ my $cursor = $deep;
 $cursor = ($cursor->{x} = {}) for 1 .. 200;
 
 my @cases = (
-    [parse_volname => [{ a => 1 }], qr/^unable to parse directory volume name 'HASH'|^missing argument 'volname'\n$/],
-    [parse_volname => [[1, 2]], qr/^missing argument 'volname'\n$/],
-    [parse_volname => [sub { 1 }], qr/^missing argument 'volname'\n$/],
+    [parse_volname => [{ a => 1 }], qr/^invalid volname - not a string\n$/],
+    [parse_volname => [[1, 2]], qr/^invalid volname - not a string\n$/],
+    [parse_volname => [sub { 1 }], qr/^unable to parse directory volume name ''\n$/],
     [parse_volname => ['x' x 10_000_000], qr/^unable to parse directory volume name 'xxxx/],
     [parse_volname => ["100/vm-100-disk-0.raw\n"], qr/^unable to parse directory volume name '100\/vm-100-disk-0.raw\n'\n$/],
     [parse_volname => ["iso/a\0b.iso"], qr/^unable to parse directory volume name 'iso\/a\\0b.iso'\n$/],

@@ -20,15 +20,25 @@ public final class Call {
     /// The Perl class the method was called on (for messages naming it).
     public var className: String { self["class"].string ?? "PVE::Storage::Custom::SwiftPlugin" }
 
-    /// A required string argument.
+    /// A string argument as Perl reads it: undef is the empty string. Bytes that
+    /// are not UTF-8 are refused: no volume or path of this storage has them.
     public func string(_ name: String) throws(StorageError) -> String {
-        guard let text = self[name].string else {
-            if case .bytes = self[name] {
-                throw StorageError("invalid \(name) '\(self[name].printable)' - not valid UTF-8")
-            }
-            throw StorageError("missing argument '\(name)'")
+        switch self[name] {
+        case .undef:
+            return ""
+        case .bytes:
+            throw StorageError("invalid \(name) '\(self[name].printable)' - not valid UTF-8")
+        case let value:
+            guard let text = value.string else { throw StorageError("invalid \(name) - not a string") }
+            return text
         }
-        return text
+    }
+
+    /// `text` as a string of the same kind as the argument `name`: derived from a
+    /// Perl character string, it is returned as one (as Perl's own string operations do).
+    public func string(_ text: String, like name: String) -> Value {
+        if case .text = self[name] { return .text(text) }
+        return .string(text)
     }
 
     /// The storage the call is about, from its `storeid` and `scfg` arguments.

@@ -16,14 +16,15 @@ extension PluginMethods {
 
     public static func deactivateStorage(_ call: Call) throws(StorageError) -> Value { .undef }
 
-    /// (total, available, used, active) in bytes; the empty list for an unavailable storage.
+    /// (total, available, used, active) in bytes; (undef) for an unavailable storage, as dir.
     public static func status(_ call: Call) throws(StorageError) -> Value {
-        guard let usage = try call.storage().usage() else { return [] }
+        guard let usage = try call.storage().usage() else { return [.undef] }
         return [.int(usage.total), .int(usage.available), .int(usage.used), 1]
     }
 
     public static func parseVolname(_ call: Call) throws(StorageError) -> Value {
-        .array(try VolumeName.parse(call.string("volname")).perlList)
+        let list = try VolumeName.parse(call.string("volname")).perlList
+        return .array(list.map { element in element.string.map { call.string($0, like: "volname") } ?? element })
     }
 
     public static func getSubdir(_ call: Call) throws(StorageError) -> Value {
@@ -33,7 +34,7 @@ extension PluginMethods {
     /// (path, vmid, vtype); the glue returns only the path in scalar context.
     public static func filesystemPath(_ call: Call) throws(StorageError) -> Value {
         let (path, volume) = try call.storage().filesystemPath(call.string("volname"), snapshot: call["snapname"])
-        return [.string(path), .optional(volume.vmid), .string(volume.vtype.rawValue)]
+        return [call.string(path, like: "volname"), .optional(volume.vmid), .string(volume.vtype.rawValue)]
     }
 
     /// `path` is `filesystem_path` for a directory storage.
@@ -60,8 +61,9 @@ extension PluginMethods {
     /// Returns the path to store, or undef when nothing changes.
     public static func checkConfig(_ call: Call) throws(StorageError) -> Value {
         guard call["create"].isTrue else { return .undef }
-        let path = call["config"]["path"].string ?? ""
-        return .string(try DirectoryStorage.validatedPath(path))
+        let path = call["config"]["path"]
+        guard let text = path.string else { throw StorageError("illegal path for directory storage: \(path.printable)") }
+        return .string(try DirectoryStorage.validatedPath(text))
     }
 
     /// Creating a storage needs no preparation: activation creates its directories.
