@@ -515,6 +515,16 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
         }
         count++;
     }
+    {
+        /* Test-only: metadata the tests substitute for stat() and image inspection
+         * (the shared list_volumes vectors need it). Empty in production. */
+        HV *overrides = get_hv("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", 0);
+        if (overrides && HvUSEDKEYS(overrides)) {
+            spve_put_bytes(aTHX_ members, "test_metadata", 13);
+            spve_encode_hash(aTHX_ members, overrides, 1);
+            count++;
+        }
+    }
     spve_put_tag(aTHX_ request, 'H');
     spve_put_u32(aTHX_ request, count);
     sv_catsv(request, members);

@@ -41,9 +41,17 @@ public final class Call {
         return .string(text)
     }
 
+    /// Test-only metadata overrides (see ``MetadataOverrides``); nil in production.
+    public var overrides: MetadataOverrides? { MetadataOverrides(self["test_metadata"]) }
+
     /// The storage the call is about, from its `storeid` and `scfg` arguments.
     public func storage() throws(StorageError) -> DirectoryStorage {
-        DirectoryStorage(id: self["storeid"].string ?? "", config: try StorageConfig(self["scfg"]), system: system)
+        var storage = DirectoryStorage(id: self["storeid"].string ?? "", config: try StorageConfig(self["scfg"]), system: system)
+        if let overrides {
+            storage.system = OverridingSystem(base: system, overrides: overrides)
+            storage.overrides = overrides
+        }
+        return storage
     }
 
     public func warn(_ line: String) { warnings.append(line) }

@@ -6,6 +6,8 @@ public struct DirectoryStorage: Sendable {
     public var id: String
     public var config: StorageConfig
     public var system: any SystemCalls
+    /// Test-only substitutes for inspected image sizes (``MetadataOverrides``).
+    public var overrides: MetadataOverrides?
 
     /// How long a probe of the storage path may take before the storage counts as unreachable.
     public static let probeTimeout = 2

@@ -1,0 +1,68 @@
+/// Metadata tests substitute for what the file system and image inspection report,
+/// as the shared `list_volumes` vectors require (every `stat` reports one size and
+/// ctime; inspection reports one virtual and one allocated size). Perl tests set them
+/// through `%PVE::Storage::Custom::SwiftPlugin::TEST_METADATA`; production never does.
+public struct MetadataOverrides: Equatable, Sendable {
+    public var fileSize: Int64?
+    public var changeTime: Int64?
+    public var imageVirtualSize: Int64?
+    public var imageAllocatedSize: Int64?
+
+    public init(fileSize: Int64? = nil, changeTime: Int64? = nil, imageVirtualSize: Int64? = nil, imageAllocatedSize: Int64? = nil) {
+        self.fileSize = fileSize
+        self.changeTime = changeTime
+        self.imageVirtualSize = imageVirtualSize
+        self.imageAllocatedSize = imageAllocatedSize
+    }
+
+    /// From the test hash (`stat_size`, `stat_ctime`, `image_virtual_size`, `image_actual_size`,
+    /// the names of the vectors' mocks); nil when it sets nothing.
+    public init?(_ value: Value) {
+        guard let members = value.hash, !members.isEmpty else { return nil }
+        fileSize = members["stat_size"]?.int
+        changeTime = members["stat_ctime"]?.int
+        imageVirtualSize = members["image_virtual_size"]?.int
+        imageAllocatedSize = members["image_actual_size"]?.int
+    }
+}
+
+/// The system with `stat` answers replaced by the overrides (size and ctime of files).
+public struct OverridingSystem: SystemCalls {
+    public var base: any SystemCalls
+    public var overrides: MetadataOverrides
+
+    public init(base: any SystemCalls, overrides: MetadataOverrides) {
+        self.base = base
+        self.overrides = overrides
+    }
+
+    public func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
+        var info = try base.status(path, followSymlinks: followSymlinks)
+        if info.kind != .directory {
+            info.size = overrides.fileSize ?? info.size
+        }
+        info.changeTime = overrides.changeTime ?? info.changeTime
+        return info
+    }
+
+    public func makeDirectory(_ path: String, mode: UInt32) throws(Errno) { try base.makeDirectory(path, mode: mode) }
+    public func realPath(_ path: String) throws(Errno) -> String { try base.realPath(path) }
+    public func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage { try base.fileSystemUsage(path) }
+    public func readFile(_ path: String) throws(Errno) -> [UInt8] { try base.readFile(path) }
+    public func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? { base.probe(timeout: seconds, body) }
+    public func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { try base.listDirectory(path) }
+    public func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
+        try base.readBytes(path, offset: offset, count: count)
+    }
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+        try base.writeFile(path, contents: contents, mode: mode, exclusive: exclusive)
+    }
+    public func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
+        try base.rename(source, to: target, replacing: replacing)
+    }
+    public func removeFile(_ path: String) throws(Errno) { try base.removeFile(path) }
+    public func removeDirectory(_ path: String) throws(Errno) { try base.removeDirectory(path) }
+    public func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try base.setMode(path, mode) }
+    public func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try base.setImmutable(path, immutable) }
+    public func run(_ command: Command) throws(Errno) -> CommandResult { try base.run(command) }
+}
