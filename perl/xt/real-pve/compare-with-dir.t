@@ -54,8 +54,6 @@ use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
 use RealPVEHost;
-use Cwd ();
-use Scalar::Util qw(blessed);
 
 no warnings 'once';
 
