@@ -25,11 +25,11 @@
  *   'T' uint32 len, UTF-8 bytes      character string (Perl string with UTF-8 flag)
  *   'A' uint32 count, values         array
  *   'H' uint32 count, (uint32 len, key bytes, value)*   hash
- * A request is a hash of the method's named arguments plus "class". A reply
- * is a hash: "result" (the return value), and optionally "warnings" (array of
- * lines the caller emits with Perl's warn) and "output" (array of lines the
- * caller prints to standard output), "log" (array of [level, text] pairs for
- * the method's log function).
+ * A request is a hash of the method's named arguments plus "class". A reply is
+ * the method's return value followed by optional sections, each a tag byte and
+ * an array value: 'W' lines the caller emits with Perl's warn, 'O' lines it
+ * prints to standard output, 'L' [level, text] pairs for the method's log
+ * function, 'P' values it appends to the array reference argument of kind push.
  */
 #ifndef SWIFTPLUGIN_H
 #define SWIFTPLUGIN_H

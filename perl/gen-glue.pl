@@ -254,9 +254,16 @@ static void spve_encode_array(pTHX_ SV *buffer, AV *array, int depth) {
 }
 
 static void spve_encode_hash(pTHX_ SV *buffer, HV *hash, int depth) {
-    SV *members = sv_2mortal(newSVpvs(""));
+    /* A tied hash does not know its size up front: count while encoding into a
+     * separate buffer. An ordinary one is written in place. */
+    int tied = SvRMAGICAL(hash) != 0;
+    SV *members = tied ? sv_2mortal(newSVpvs("")) : buffer;
     U32 count = 0;
     HE *entry;
+    if (!tied) {
+        spve_put_tag(aTHX_ buffer, 'H');
+        spve_put_u32(aTHX_ buffer, (U32)HvUSEDKEYS(hash));
+    }
     hv_iterinit(hash);
     while ((entry = hv_iternext(hash))) {
         STRLEN key_length;
@@ -265,9 +272,11 @@ static void spve_encode_hash(pTHX_ SV *buffer, HV *hash, int depth) {
         spve_encode(aTHX_ members, hv_iterval(hash, entry), depth + 1);
         count++;
     }
-    spve_put_tag(aTHX_ buffer, 'H');
-    spve_put_u32(aTHX_ buffer, count);
-    sv_catsv(buffer, members);
+    if (tied) {
+        spve_put_tag(aTHX_ buffer, 'H');
+        spve_put_u32(aTHX_ buffer, count);
+        sv_catsv(buffer, members);
+    }
 }
 
 static void spve_encode(pTHX_ SV *buffer, SV *sv, int depth) {
@@ -394,43 +403,30 @@ static SV *spve_decode(pTHX_ spve_reader *reader, int depth) {
 
 /* ---- the call ----------------------------------------------------------- */
 
-static AV *spve_reply_array(pTHX_ HV *reply, const char *key) {
-    SV **entry = hv_fetch(reply, key, (I32)strlen(key), 0);
-    if (!entry || !SvROK(*entry) || SvTYPE(SvRV(*entry)) != SVt_PVAV) return NULL;
-    return (AV *)SvRV(*entry);
-}
-
-/* Emits what the library reported besides the result, in Perl's terms. */
-static void spve_emit(pTHX_ HV *reply, SV *logfunc, SV *push_target) {
-    AV *lines;
-    SSize_t i;
-    if ((lines = spve_reply_array(aTHX_ reply, "warnings"))) {
-        for (i = 0; i <= av_len(lines); i++) {
-            SV **line = av_fetch(lines, i, 0);
-            if (line) warn_sv(sv_2mortal(newSVpvf("%" SVf "\n", SVfARG(*line))));
-        }
-    }
-    if ((lines = spve_reply_array(aTHX_ reply, "output"))) {
-        IO *io = GvIO(PL_defoutgv);
-        PerlIO *out = io && IoOFP(io) ? IoOFP(io) : PerlIO_stdout();
-        for (i = 0; i <= av_len(lines); i++) {
-            SV **line = av_fetch(lines, i, 0);
+/* Emits one section of the reply (include/swiftplugin.h): warnings through warn,
+ * output lines to the selected handle, log entries to the log function, values
+ * onto the push argument. Perl code may run here, so it happens after the
+ * library's buffers are freed. */
+static void spve_emit(pTHX_ char tag, AV *lines, SV *logfunc, SV *push_target) {
+    SSize_t i, last = av_len(lines);
+    for (i = 0; i <= last; i++) {
+        SV **entry = av_fetch(lines, i, 0);
+        if (!entry) continue;
+        if (tag == 'W') {
+            warn_sv(sv_2mortal(newSVpvf("%" SVf "\n", SVfARG(*entry))));
+        } else if (tag == 'O') {
+            IO *io = GvIO(PL_defoutgv);
+            PerlIO *out = io && IoOFP(io) ? IoOFP(io) : PerlIO_stdout();
             STRLEN length;
-            const char *text;
-            if (!line) continue;
-            text = SvPV(*line, length);
+            const char *text = SvPV(*entry, length);
             PerlIO_write(out, text, length);
             PerlIO_write(out, "\n", 1);
-        }
-    }
-    if ((lines = spve_reply_array(aTHX_ reply, "log")) && logfunc && SvROK(logfunc)
-        && SvTYPE(SvRV(logfunc)) == SVt_PVCV) {
-        for (i = 0; i <= av_len(lines); i++) {
-            SV **entry = av_fetch(lines, i, 0);
+        } else if (tag == 'L') {
             AV *pair;
             SV **level, **message;
             dSP;
-            if (!entry || !SvROK(*entry) || SvTYPE(SvRV(*entry)) != SVt_PVAV) continue;
+            if (!logfunc || !SvROK(logfunc) || SvTYPE(SvRV(logfunc)) != SVt_PVCV) return;
+            if (!SvROK(*entry) || SvTYPE(SvRV(*entry)) != SVt_PVAV) continue;
             pair = (AV *)SvRV(*entry);
             level = av_fetch(pair, 0, 0);
             message = av_fetch(pair, 1, 0);
@@ -443,13 +439,9 @@ static void spve_emit(pTHX_ HV *reply, SV *logfunc, SV *push_target) {
             call_sv(logfunc, G_DISCARD);
             FREETMPS;
             LEAVE;
-        }
-    }
-    if ((lines = spve_reply_array(aTHX_ reply, "push")) && push_target && SvROK(push_target)
-        && SvTYPE(SvRV(push_target)) == SVt_PVAV) {
-        for (i = 0; i <= av_len(lines); i++) {
-            SV **value = av_fetch(lines, i, 0);
-            av_push((AV *)SvRV(push_target), value ? newSVsv(*value) : newSV(0));
+        } else if (tag == 'P') {
+            if (!push_target || !SvROK(push_target) || SvTYPE(SvRV(push_target)) != SVt_PVAV) return;
+            av_push((AV *)SvRV(push_target), newSVsv(*entry));
         }
     }
 }
@@ -472,13 +464,16 @@ static IV spve_file_descriptor(pTHX_ SV *handle) {
 }
 
 /* Calls one method with the XSUB's arguments (ST(0) is the class); returns the
- * reply's result, owned by a mortal. Croaks only after the library's buffers are freed. */
+ * reply's result as a mortal. Croaks only after the library's buffers are freed. */
 static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
-    SV *members = sv_2mortal(newSVpvs(""));
-    SV *request = sv_2mortal(newSVpvs(""));
-    SV *logfunc = NULL, *push_target = NULL, *decoded, **result;
+    SV *members = sv_2mortal(newSV(512));
+    SV *request = sv_2mortal(newSV(512));
+    SV *logfunc = NULL, *push_target = NULL, *result;
+    AV *sections;
     U32 count = 1;
     size_t i, reply_length = 0;
+    sv_setpvs(members, "");
+    sv_setpvs(request, "");
     spve_v1_error error = { 0, NULL };
     uint8_t *reply;
     spve_reader reader;
@@ -536,44 +531,57 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
         if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
         croak_sv(message);
     }
+    /* The result, then the sections, all decoded before the buffer is freed. */
     reader.position = reply;
     reader.end = reply + reply_length;
-    decoded = spve_decode(aTHX_ &reader, 0);
-    malformed = !decoded || reader.position != reader.end;
+    result = spve_decode(aTHX_ &reader, 0);
+    malformed = result == NULL;
+    if (result) sv_2mortal(result);
+    sections = (AV *)sv_2mortal((SV *)newAV());
+    while (!malformed && reader.position < reader.end) {
+        char tag = (char)*reader.position++;
+        SV *section = spve_decode(aTHX_ &reader, 0);
+        if (!section || !SvROK(section) || SvTYPE(SvRV(section)) != SVt_PVAV || !strchr("WOLP", tag)) {
+            if (section) SvREFCNT_dec(section);
+            malformed = 1;
+            break;
+        }
+        av_push(sections, newSViv(tag));
+        av_push(sections, section);
+    }
     spve_v1_free(reply);
-    if (decoded) sv_2mortal(decoded);
-    if (malformed || !SvROK(decoded) || SvTYPE(SvRV(decoded)) != SVt_PVHV)
-        croak("SwiftPlugin: malformed reply from %s\n", binding->name);
+    if (malformed) croak("SwiftPlugin: malformed reply from %s\n", binding->name);
 
-    spve_emit(aTHX_ (HV *)SvRV(decoded), logfunc, push_target);
-    result = hv_fetchs((HV *)SvRV(decoded), "result", 0);
-    return result ? *result : &PL_sv_undef;
+    for (i = 0; (SSize_t)i + 1 <= av_len(sections); i += 2) {
+        SV **tag = av_fetch(sections, (SSize_t)i, 0);
+        SV **lines = av_fetch(sections, (SSize_t)i + 1, 0);
+        if (tag && lines) spve_emit(aTHX_ (char)SvIV(*tag), (AV *)SvRV(*lines), logfunc, push_target);
+    }
+    return result;
+}
+
+/* A list element as a return value: kept alive by the stack (no copy). */
+static SV *spve_element(pTHX_ AV *list, SSize_t index) {
+    SV **element = av_fetch(list, index, 0);
+    return element ? sv_2mortal(SvREFCNT_inc_simple_NN(*element)) : &PL_sv_undef;
 }
 
 /* Pushes a result the way the method's shape says; returns the new stack pointer. */
 static SV **spve_push(pTHX_ SV **sp, SV *result, int shape) {
     AV *list = SvROK(result) && SvTYPE(SvRV(result)) == SVt_PVAV ? (AV *)SvRV(result) : NULL;
     SSize_t i, last;
-    if (shape == SPVE_SHAPE_SCALAR || (shape == SPVE_SHAPE_LIST && !list)) {
+    if (shape == SPVE_SHAPE_SCALAR || !list) {
         if (shape == SPVE_SHAPE_LIST && !SvOK(result)) return sp;
-        XPUSHs(sv_mortalcopy(result));
-        return sp;
-    }
-    if (!list) {
-        XPUSHs(sv_mortalcopy(result));
+        XPUSHs(result);
         return sp;
     }
     if (shape == SPVE_SHAPE_CONTEXT && GIMME_V != G_LIST) {
-        SV **first = av_fetch(list, 0, 0);
-        XPUSHs(first ? sv_mortalcopy(*first) : &PL_sv_undef);
+        XPUSHs(spve_element(aTHX_ list, 0));
         return sp;
     }
     last = av_len(list);
     EXTEND(sp, last + 1);
-    for (i = 0; i <= last; i++) {
-        SV **element = av_fetch(list, i, 0);
-        PUSHs(element ? sv_mortalcopy(*element) : &PL_sv_undef);
-    }
+    for (i = 0; i <= last; i++) PUSHs(spve_element(aTHX_ list, i));
     return sp;
 }
 

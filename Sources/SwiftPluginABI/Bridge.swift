@@ -36,7 +36,7 @@ func serve(
     } catch let failure {
         return fail(errorOut, code: failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED), failure.message)
     }
-    let encoded = ValueCoding.encode(call.reply(result))
+    let encoded = call.reply(result)
     guard let buffer = malloc(max(encoded.count, 1))?.assumingMemoryBound(to: UInt8.self) else {
         return fail(errorOut, code: ENOMEM, "out of memory")
     }

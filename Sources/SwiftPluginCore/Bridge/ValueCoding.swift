@@ -18,6 +18,18 @@ public enum ValueCoding {
         return output
     }
 
+    /// A reply: the result, then each section as its tag byte and value.
+    public static func encodeReply(_ result: Value, sections: [(tag: UInt8, value: Value)]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        append(result, to: &output)
+        for section in sections {
+            output.append(section.tag)
+            append(section.value, to: &output)
+        }
+        return output
+    }
+
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> Value {
         var reader = Reader(bytes: bytes)
         let value = try reader.value(depth: 0)
@@ -61,9 +73,9 @@ public enum ValueCoding {
         case .hash(let members):
             output.append(UInt8(ascii: "H"))
             appendLength(members.count, to: &output)
-            for key in members.keys.sorted() {
+            for (key, member) in members {
                 appendBytes(key.utf8, to: &output)
-                append(members[key] ?? .undef, to: &output)
+                append(member, to: &output)
             }
         }
     }
@@ -95,10 +107,9 @@ public enum ValueCoding {
             case UInt8(ascii: "S"):
                 let raw = try data()
                 if let text = String(validating: raw, as: UTF8.self) { return .string(text) }
-                return .bytes(raw)
+                return .bytes(Array(raw))
             case UInt8(ascii: "T"):
-                let raw = try data()
-                guard let text = String(validating: raw, as: UTF8.self) else {
+                guard let text = String(validating: try data(), as: UTF8.self) else {
                     throw DecodingError(description: "character string is not valid UTF-8")
                 }
                 return .text(text)
@@ -111,6 +122,7 @@ public enum ValueCoding {
             case UInt8(ascii: "H"):
                 let count = try length()
                 var members: [String: Value] = [:]
+                members.reserveCapacity(count)
                 for _ in 0..<count {
                     let key = String(decoding: try data(), as: UTF8.self)
                     members[key] = try value(depth: depth + 1)
@@ -142,10 +154,11 @@ public enum ValueCoding {
             return count
         }
 
-        mutating func data() throws(DecodingError) -> [UInt8] {
+        /// The next `length`-prefixed bytes, as a view into the input (no copy).
+        mutating func data() throws(DecodingError) -> Slice<UnsafeRawBufferPointer> {
             let count = try length()
             defer { offset += count }
-            return Array(bytes[offset..<(offset + count)])
+            return bytes[offset..<(offset + count)]
         }
     }
 }

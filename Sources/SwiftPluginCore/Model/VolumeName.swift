@@ -67,34 +67,33 @@ public struct VolumeName: Equatable, Sendable {
     /// Images: `<vmid>/<file>` or the linked-clone form `<basevmid>/<basefile>/<vmid>/<file>`.
     private static func parseImage(_ bytes: [UInt8]) throws(StorageError) -> VolumeName? {
         guard !bytes.isEmpty, !bytes.contains(where: Grammar.isWhitespace) else { return nil }
-        let components = bytes.split(separator: Grammar.slash, omittingEmptySubsequences: false).map(Array.init)
-        guard components.count >= 2, Grammar.isDigits(components[0]) else { return nil }
-        let last = components.count - 1
+        let slashes = bytes.indices.filter { bytes[$0] == Grammar.slash }
+        guard let first = slashes.first, Grammar.isDigits(bytes[..<first]) else { return nil }
+        let text = { (range: Range<Int>) in String(decoding: bytes[range], as: UTF8.self) }
 
         // Linked clone: the base part is greedy, so the split is at the last `/<digits>/`
         // that leaves a non-empty base part and a non-empty file part.
-        var split = last - 1
+        var split = slashes.count - 1
         while split >= 2 {
-            let base = Array(components[1..<split].joined(separator: [Grammar.slash]))
-            let file = Array(components[(split + 1)...].joined(separator: [Grammar.slash]))
-            if Grammar.isDigits(components[split]), !base.isEmpty, !file.isEmpty {
-                let baseName = String(decoding: base, as: UTF8.self)
+            let vmid = (slashes[split - 1] + 1)..<slashes[split]
+            let base = (first + 1)..<slashes[split - 1]
+            let file = (slashes[split] + 1)..<bytes.count
+            if Grammar.isDigits(bytes[vmid]), !base.isEmpty, !file.isEmpty {
+                let baseName = text(base)
                 _ = try parseImageFile(baseName)
-                let name = String(decoding: file, as: UTF8.self)
+                let name = text(file)
                 let (format, isBase) = try parseImageFile(name)
-                return VolumeName(vtype: .images, name: name, vmid: String(decoding: components[split], as: UTF8.self),
-                                  baseName: baseName, baseVMID: String(decoding: components[0], as: UTF8.self),
-                                  isBase: isBase, format: format)
+                return VolumeName(vtype: .images, name: name, vmid: text(vmid), baseName: baseName,
+                                  baseVMID: text(0..<first), isBase: isBase, format: format)
             }
             split -= 1
         }
 
-        let file = Array(components[1...].joined(separator: [Grammar.slash]))
+        let file = (first + 1)..<bytes.count
         guard !file.isEmpty else { return nil }
-        let name = String(decoding: file, as: UTF8.self)
+        let name = text(file)
         let (format, isBase) = try parseImageFile(name)
-        return VolumeName(vtype: .images, name: name, vmid: String(decoding: components[0], as: UTF8.self),
-                          isBase: isBase, format: format)
+        return VolumeName(vtype: .images, name: name, vmid: text(0..<first), isBase: isBase, format: format)
     }
 
     /// An image file name (dir-layout.md §2.3): returns its format and whether it is a base image.

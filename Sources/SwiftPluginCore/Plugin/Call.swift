@@ -1,10 +1,13 @@
 /// One call of a plugin method: its named arguments, and what it reports besides
-/// its result (warnings for Perl's `warn`, lines for standard output).
+/// its result (warnings for Perl's `warn`, lines for standard output, entries for
+/// the method's log function, values for its push argument).
 public final class Call {
     public let arguments: [String: Value]
     public let system: any SystemCalls
     public private(set) var warnings: [String] = []
     public private(set) var output: [String] = []
+    public private(set) var logEntries: [(level: String, message: String)] = []
+    public private(set) var pushed: [Value] = []
 
     public init(arguments: [String: Value], system: any SystemCalls = LiveSystem()) {
         self.arguments = arguments
@@ -56,12 +59,20 @@ public final class Call {
 
     public func warn(_ line: String) { warnings.append(line) }
     public func print(_ line: String) { output.append(line) }
+    /// An entry for the method's log function (e.g. prune's `$logfunc->($level, $message)`).
+    public func log(_ level: String, _ message: String) { logEntries.append((level, message)) }
+    /// A value for the method's push argument (e.g. the blockers of a rollback).
+    public func push(_ value: Value) { pushed.append(value) }
 
-    /// The reply record of include/swiftplugin.h for `result`.
-    public func reply(_ result: Value) -> Value {
-        var members: [String: Value] = ["result": result]
-        if !warnings.isEmpty { members["warnings"] = .array(warnings.map(Value.string)) }
-        if !output.isEmpty { members["output"] = .array(output.map(Value.string)) }
-        return .hash(members)
+    /// The reply of include/swiftplugin.h: `result`, then the sections that have entries.
+    public func reply(_ result: Value) -> [UInt8] {
+        var sections: [(UInt8, Value)] = []
+        if !warnings.isEmpty { sections.append((UInt8(ascii: "W"), .array(warnings.map(Value.string)))) }
+        if !output.isEmpty { sections.append((UInt8(ascii: "O"), .array(output.map(Value.string)))) }
+        if !logEntries.isEmpty {
+            sections.append((UInt8(ascii: "L"), .array(logEntries.map { [.string($0.level), .string($0.message)] })))
+        }
+        if !pushed.isEmpty { sections.append((UInt8(ascii: "P"), .array(pushed))) }
+        return ValueCoding.encodeReply(result, sections: sections)
     }
 }
