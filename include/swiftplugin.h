@@ -138,6 +138,9 @@ SPVE_V1_METHOD(volume_import_formats);
 SPVE_V1_METHOD(get_import_metadata);
 SPVE_V1_METHOD(new_backup_provider);
 
+/* Storage-layer helpers */
+SPVE_V1_METHOD(archive_info);
+
 #ifdef __cplusplus
 }
 #endif

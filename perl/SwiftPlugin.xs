@@ -592,8 +592,9 @@ static const spve_arg spve_args_list_volumes[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"vmid", SPVE_ARG_VALUE},
     {"content_types", SPVE_ARG_VALUE},
+    {"vmlist", SPVE_ARG_VALUE},
 };
-static const spve_binding spve_bind_list_volumes = {"list_volumes", spve_v1_list_volumes, spve_args_list_volumes, 4};
+static const spve_binding spve_bind_list_volumes = {"list_volumes", spve_v1_list_volumes, spve_args_list_volumes, 5};
 
 static const spve_arg spve_args_get_volume_attribute[] = {
     {"scfg", SPVE_ARG_VALUE},
@@ -838,8 +839,9 @@ static const spve_arg spve_args_get_import_metadata[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_VALUE},
+    {"ovf", SPVE_ARG_VALUE},
 };
-static const spve_binding spve_bind_get_import_metadata = {"get_import_metadata", spve_v1_get_import_metadata, spve_args_get_import_metadata, 3};
+static const spve_binding spve_bind_get_import_metadata = {"get_import_metadata", spve_v1_get_import_metadata, spve_args_get_import_metadata, 4};
 
 static const spve_arg spve_args_new_backup_provider[] = {
     {"scfg", SPVE_ARG_VALUE},
@@ -847,6 +849,11 @@ static const spve_arg spve_args_new_backup_provider[] = {
     {"log_function", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_new_backup_provider = {"new_backup_provider", spve_v1_new_backup_provider, spve_args_new_backup_provider, 3};
+
+static const spve_arg spve_args_archive_info[] = {
+    {"archive", SPVE_ARG_VALUE},
+};
+static const spve_binding spve_bind_archive_info = {"archive_info", spve_v1_archive_info, spve_args_archive_info, 1};
 
 MODULE = PVE::Storage::Custom::SwiftPlugin  PACKAGE = PVE::Storage::Custom::SwiftPlugin
 
@@ -958,11 +965,6 @@ free_image(...)
         SPVE_RETURN(spve_bind_free_image, SPVE_SHAPE_SCALAR);
 
 void
-list_volumes(...)
-    PPCODE:
-        SPVE_RETURN(spve_bind_list_volumes, SPVE_SHAPE_SCALAR);
-
-void
 get_volume_attribute(...)
     PPCODE:
         SPVE_RETURN(spve_bind_get_volume_attribute, SPVE_SHAPE_SCALAR);
@@ -1058,11 +1060,6 @@ rename_volume(...)
         SPVE_RETURN(spve_bind_rename_volume, SPVE_SHAPE_SCALAR);
 
 void
-prune_backups(...)
-    PPCODE:
-        SPVE_RETURN(spve_bind_prune_backups, SPVE_SHAPE_SCALAR);
-
-void
 qemu_blockdev_options(...)
     PPCODE:
         SPVE_RETURN(spve_bind_qemu_blockdev_options, SPVE_SHAPE_SCALAR);
@@ -1112,7 +1109,22 @@ check_config(...)
         SPVE_RETURN(spve_bind_check_config, SPVE_SHAPE_SCALAR);
 
 void
+list_volumes(...)
+    PPCODE:
+        SPVE_RETURN(spve_bind_list_volumes, SPVE_SHAPE_SCALAR);
+
+void
+prune_backups(...)
+    PPCODE:
+        SPVE_RETURN(spve_bind_prune_backups, SPVE_SHAPE_SCALAR);
+
+void
 get_import_metadata(...)
     PPCODE:
         SPVE_RETURN(spve_bind_get_import_metadata, SPVE_SHAPE_SCALAR);
+
+void
+archive_info(...)
+    PPCODE:
+        SPVE_RETURN(spve_bind_archive_info, SPVE_SHAPE_SCALAR);
 

@@ -274,3 +274,8 @@ public func spve_v1_get_import_metadata(_ request: Request, _ length: Int, _ rep
 public func spve_v1_new_backup_provider(_ request: Request, _ length: Int, _ replyLength: ReplyLength, _ error: ErrorOut) -> Reply {
     serve(request, length, replyLength, error, PluginMethods.newBackupProvider)
 }
+
+@c @implementation
+public func spve_v1_archive_info(_ request: Request, _ length: Int, _ replyLength: ReplyLength, _ error: ErrorOut) -> Reply {
+    serve(request, length, replyLength, error, PluginMethods.archiveInfo)
+}

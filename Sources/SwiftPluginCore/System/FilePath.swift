@@ -26,3 +26,15 @@ public enum FilePath {
         return joined.isEmpty ? (path.isEmpty ? "" : ".") : joined
     }
 }
+
+extension FilePath {
+    /// File::Basename's `basename`: the last component, trailing slashes ignored.
+    public static func lastComponent(of path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")), bytes.count > 1 else {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return String(decoding: bytes[(slash + 1)...], as: UTF8.self)
+    }
+}

@@ -7,6 +7,8 @@ public struct MetadataOverrides: Equatable, Sendable {
     public var changeTime: Int64?
     public var imageVirtualSize: Int64?
     public var imageAllocatedSize: Int64?
+    /// ctime per file name (`stat_ctime_by_name`), before `changeTime`.
+    public var changeTimes: [String: Int64] = [:]
 
     public init(fileSize: Int64? = nil, changeTime: Int64? = nil, imageVirtualSize: Int64? = nil, imageAllocatedSize: Int64? = nil) {
         self.fileSize = fileSize
@@ -23,6 +25,7 @@ public struct MetadataOverrides: Equatable, Sendable {
         changeTime = members["stat_ctime"]?.int
         imageVirtualSize = members["image_virtual_size"]?.int
         imageAllocatedSize = members["image_actual_size"]?.int
+        changeTimes = (members["stat_ctime_by_name"]?.hash ?? [:]).compactMapValues(\.int)
     }
 }
 
@@ -41,7 +44,7 @@ public struct OverridingSystem: SystemCalls {
         if info.kind != .directory {
             info.size = overrides.fileSize ?? info.size
         }
-        info.changeTime = overrides.changeTime ?? info.changeTime
+        info.changeTime = overrides.changeTimes[FilePath.name(of: path)] ?? overrides.changeTime ?? info.changeTime
         return info
     }
 

@@ -136,11 +136,42 @@ sub cluster_lock_storage {
     return $class->SUPER::cluster_lock_storage(@args);
 }
 
-# Validation and file access are Swift's; parsing an OVF will use PVE's own parser,
-# as dir does, once import metadata is implemented.
+# The cluster's VM list tells which guests are containers, so their images are
+# listed as rootdir; the listing itself is Swift's.
+sub list_volumes {
+    my ($class, $storeid, $scfg, $vmid, $content_types) = @_;
+    require PVE::Cluster;
+    my $vmlist = PVE::Cluster::get_vmlist() // {};
+    return PVE::Storage::Custom::SwiftPlugin::Native::list_volumes(
+        $class, $storeid, $scfg, $vmid, $content_types, $vmlist,
+    );
+}
+
+# Swift marks and removes; the log function runs here (PVE's default prints), and
+# a failed removal is reported after every entry has been logged.
+sub prune_backups {
+    my ($class, $scfg, $storeid, $keep, $vmid, $type, $dryrun, $logfunc) = @_;
+    $logfunc //= sub { print "$_[1]\n" };
+    my $res = PVE::Storage::Custom::SwiftPlugin::Native::prune_backups(
+        $class, $scfg, $storeid, $keep, $vmid, $type, $dryrun, $logfunc,
+    );
+    die "$res->{error}\n" if defined($res->{error});
+    return $res->{list};
+}
+
+# Validation and file access are Swift's; the OVF is parsed by PVE's own parser,
+# as dir does, and Swift turns its result into the import metadata.
 sub get_import_metadata {
     my ($class, $scfg, $volname, $storeid) = @_;
-    return PVE::Storage::Custom::SwiftPlugin::Native::get_import_metadata($class, $scfg, $volname, $storeid);
+    my $source = PVE::Storage::Custom::SwiftPlugin::Native::get_import_metadata(
+        $class, $scfg, $volname, $storeid, undef,
+    );
+    eval { require PVE::GuestImport::OVF; 1 }
+        or die "cannot read import metadata - PVE::GuestImport::OVF is not available\n";
+    my $ovf = PVE::GuestImport::OVF::parse_ovf($source->{path}, $source->{ova});
+    return PVE::Storage::Custom::SwiftPlugin::Native::get_import_metadata(
+        $class, $scfg, $volname, $storeid, $ovf,
+    );
 }
 
 1;

@@ -26,7 +26,6 @@ our @METHODS = qw(
     clone_image
     alloc_image
     free_image
-    list_volumes
     get_volume_attribute
     update_volume_attribute
     volume_size_info
@@ -46,7 +45,6 @@ our @METHODS = qw(
     activate_volume
     deactivate_volume
     rename_volume
-    prune_backups
     qemu_blockdev_options
     get_volume_notes
     update_volume_notes
@@ -60,7 +58,10 @@ our @METHODS = qw(
 # Methods it defines in PVE::Storage::Custom::SwiftPlugin::Native, called by Perl wrappers.
 our @NATIVE = qw(
     check_config
+    list_volumes
+    prune_backups
     get_import_metadata
+    archive_info
 );
 
 1;

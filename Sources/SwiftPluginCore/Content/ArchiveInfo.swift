@@ -1,0 +1,138 @@
+/// What a vzdump archive name says about the backup (PVE's `archive_info`,
+/// dir-layout.md §5.2): guest type, container format, compression and, for the
+/// standard name `vzdump-<type>-<vmid>-<YYYY_MM_DD-hh_mm_ss>.<ext>`, the guest,
+/// the time of the backup and the names of its companion files.
+public struct ArchiveInfo: Equatable, Sendable {
+    /// The archive's file name (the input's last path component).
+    public var filename: String
+    /// `qemu`, `lxc` or `openvz`.
+    public var type: String
+    /// `tar` or `vma`.
+    public var format: String
+    /// `gz`, `lzo`, `zst`, `bz2`, or nil for an uncompressed archive.
+    public var compression: String?
+    /// The command prefix that decompresses the archive, nil when uncompressed.
+    public var decompressor: [String]?
+    /// The archive extension as written (`vma.zst`, `tgz`, ...).
+    public var fileExtension: String
+    /// Set only for standard names.
+    public var standard: StandardName?
+
+    /// The parts of a standard vzdump name.
+    public struct StandardName: Equatable, Sendable {
+        public var vmid: Int64
+        /// The name's timestamp as local time, in seconds since the epoch.
+        public var ctime: Int64
+        /// `vzdump-<type>-<vmid>-<stamp>.log`
+        public var logFilename: String
+        /// `<filename>.notes`
+        public var notesFilename: String
+    }
+
+    public static let guestTypes = ["lxc", "openvz", "qemu"]
+}
+
+extension ArchiveInfo {
+
+    /// Parses an archive path, volume name or file name; only the last path component counts.
+    /// Fails with PVE's message (quoting the whole input) when it is not a vzdump archive name.
+    public init(_ archive: String) throws(StorageError) {
+        guard let info = try ArchiveInfo.parse(archive) else {
+            throw StorageError("ERROR: couldn't determine archive info from '\(archive)'")
+        }
+        self = info
+    }
+
+    /// The archive info, or nil when the name is not a vzdump archive name (the
+    /// listing and pruning treat such names as "unknown", as PVE's `eval` does).
+    /// Throws only for a standard name whose timestamp is not a valid date.
+    public static func parse(_ archive: String) throws(StorageError) -> ArchiveInfo? {
+        var bytes = Array(FilePath.lastComponent(of: archive).utf8)
+        // Perl's `$` also matches before a final newline; no other newline can match.
+        if bytes.last == Grammar.newline { bytes.removeLast() }
+        guard !bytes.contains(Grammar.newline),
+              let type = guestTypes.first(where: { Grammar.hasPrefix(bytes, "vzdump-\($0)-") }),
+              let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false),
+              bytes.count - matched.utf8.count > "vzdump-\(type)-".utf8.count
+        else { return nil }
+
+        let filename = String(decoding: bytes, as: UTF8.self)
+        let fileExtension = String(matched.dropFirst())
+        let parts = fileExtension.split(separator: ".", maxSplits: 1).map(String.init)
+        var format = parts[0]
+        var compression = parts.count > 1 ? parts[1] : nil
+        if format == "tgz" {
+            format = "tar"
+            compression = "gz"
+        }
+        var info = ArchiveInfo(filename: filename, type: type, format: format, compression: compression,
+                               decompressor: compression.flatMap { decompressors[format]?[$0] },
+                               fileExtension: fileExtension, standard: nil)
+        info.standard = try standardName(bytes, type: type, extensionLength: matched.utf8.count)
+        return info
+    }
+
+    static let decompressors: [String: [String: [String]]] = [
+        "tar": ["gz": ["tar", "-z"], "lzo": ["tar", "--lzop"], "zst": ["tar", "--zstd"], "bz2": ["tar", "--bzip2"]],
+        "vma": ["gz": ["zcat"], "lzo": ["lzop", "-d", "-c"], "zst": ["zstd", "-q", "-d", "-c"], "bz2": ["bzcat", "-q"]],
+    ]
+
+    /// `vzdump-<type>-<VMID>-YYYY_MM_DD-hh_mm_ss` directly followed by the extension.
+    private static func standardName(_ bytes: [UInt8], type: String, extensionLength: Int) throws(StorageError) -> StandardName? {
+        let prefixLength = "vzdump-\(type)-".utf8.count
+        let stem = Array(bytes[prefixLength..<(bytes.count - extensionLength)])
+        // <vmid>-YYYY_MM_DD-hh_mm_ss: the stamp is the last 20 bytes.
+        guard stem.count >= 3 + 20 else { return nil }
+        let vmidBytes = stem[..<(stem.count - 20)]
+        let stamp = Array(stem[(stem.count - 20)...])
+        guard (3...9).contains(vmidBytes.count), Grammar.isDigits(vmidBytes), vmidBytes.first != UInt8(ascii: "0"),
+              stamp[0] == UInt8(ascii: "-") else { return nil }
+        let shape = Array("-DDDD_DD_DD-DD_DD_DD".utf8)
+        for (byte, expected) in zip(stamp, shape) {
+            if expected == UInt8(ascii: "D") {
+                guard Grammar.isDigits([byte]) else { return nil }
+            } else if byte != expected {
+                return nil
+            }
+        }
+        func number(_ range: Range<Int>) -> Int {
+            stamp[range].reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        let time = LocalTime(year: timeLocalYear(number(1..<5)), month: number(6..<8), day: number(9..<11),
+                             hour: number(12..<14), minute: number(15..<17), second: number(18..<20))
+        let vmid = vmidBytes.reduce(Int64(0)) { $0 * 10 + Int64($1 - 0x30) }
+        let base = String(decoding: bytes[..<(bytes.count - extensionLength)], as: UTF8.self)
+        let filename = String(decoding: bytes, as: UTF8.self)
+        return StandardName(vmid: vmid, ctime: try time.epoch(), logFilename: base + ".log",
+                            notesFilename: filename + ".notes")
+    }
+
+    /// Time::Local's reading of a year: 4-digit years as written, 100-999 as years
+    /// since 1900, 0-99 within 50 years of the current year.
+    static func timeLocalYear(_ year: Int) -> Int {
+        if year >= 1000 { return year }
+        if year >= 100 { return year + 1900 }
+        let thisYear = LocalTime.now?.year ?? 2000
+        let breakpoint = (thisYear + 50) % 100
+        var nextCentury = thisYear - thisYear % 100
+        if breakpoint < 50 { nextCentury += 100 }
+        return year + (year > breakpoint ? nextCentury - 100 : nextCentury)
+    }
+
+    /// The hash PVE's `archive_info` returns.
+    public var perlValue: Value {
+        var members: [String: Value] = [
+            "filename": .string(filename), "type": .string(type), "format": .string(format),
+            "compression": .optional(compression),
+            "decompressor": decompressor.map { .array($0.map(Value.string)) } ?? .undef,
+            "is_std_name": standard == nil ? 0 : 1,
+        ]
+        if let standard {
+            members["vmid"] = .int(standard.vmid)
+            members["ctime"] = .int(standard.ctime)
+            members["logfilename"] = .string(standard.logFilename)
+            members["notesfilename"] = .string(standard.notesFilename)
+        }
+        return .hash(members)
+    }
+}

@@ -1,0 +1,220 @@
+/// One listed volume of a content directory (iso, vztmpl, backup, snippets, import):
+/// the item hash `list_volumes` returns for it (dir-layout.md §4, §5.4).
+public struct ContentItem: Equatable, Sendable {
+    public var volid: String
+    public var format: String
+    public var size: Int64
+    public var ctime: Int64
+    public var content: ContentType
+    /// Backups: the guest type of a vzdump name, else `unknown`.
+    public var subtype: String?
+    /// Backups: the owning guest (the filter, or the `-<vmid>-` in the name).
+    public var vmid: String?
+    /// Backups: the first line of the notes (a character string, or bytes when not UTF-8).
+    public var notes: Value?
+    /// Backups: a `.protected` marker exists.
+    public var isProtected: Bool = false
+
+    public var perlItem: Value {
+        var members: [String: Value] = [
+            "volid": .string(volid), "format": .string(format), "size": .int(size), "ctime": .int(ctime),
+            "content": .string(content.rawValue),
+        ]
+        if let subtype { members["subtype"] = .string(subtype) }
+        if let vmid { members["vmid"] = .string(vmid) }
+        if let notes { members["notes"] = notes }
+        if isProtected { members["protected"] = 1 }
+        return .hash(members)
+    }
+}
+
+/// A file found in a content directory, with its `stat` (symlinks resolved).
+struct ContentFile {
+    var name: String
+    var path: String
+    var status: FileStatus
+}
+
+extension DirectoryStorage {
+    /// `list_volumes`: the volumes of the requested content types, in that order.
+    /// Images come from the image listing and count as `rootdir` when `guestTypes`
+    /// (the cluster's VM list, vmid → `qemu`/`lxc`) says their owner is a container.
+    public func listVolumes(vmid: String?, contentTypes: [String], guestTypes: [String: String]) throws(StorageError) -> [Value] {
+        var items: [Value] = []
+        for type in contentTypes {
+            if type == ContentType.images.rawValue || type == ContentType.rootdir.rawValue {
+                for image in try listImages(vmid: vmid, volumes: nil) {
+                    let content: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
+                    guard content.rawValue == type, var members = image.perlItem.hash else { continue }
+                    members["content"] = .string(content.rawValue)
+                    items.append(.hash(members))
+                }
+                continue
+            }
+            guard config.path != nil else { continue }
+            // As dir: the directory is looked up first, so an unknown type is an error.
+            _ = try subdirectory(for: type)
+            guard let content = ContentType(rawValue: type) else { continue }
+            switch content {
+            case .iso, .vztmpl:
+                if vmid != nil { continue }
+            case .backup, .snippets, .import:
+                break
+            case .images, .rootdir:
+                continue
+            }
+            items += try listContent(content, vmid: vmid).map(\.perlItem)
+        }
+        return items
+    }
+
+    /// The volumes of one content directory; backups are filtered by `vmid`.
+    public func listContent(_ content: ContentType, vmid: String? = nil) throws(StorageError) -> [ContentItem] {
+        var items: [ContentItem] = []
+        for file in try contentFiles(content) {
+            let bytes = Array(file.name.utf8)
+            var item: ContentItem
+            var nameTime: Int64?
+            switch content {
+            case .iso:
+                guard Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true) else { continue }
+                item = ContentItem(volid: "\(id):iso/\(file.name)", format: "iso", size: 0, ctime: 0, content: content)
+            case .vztmpl:
+                guard let format = ContentNames.templateFormat(bytes) else { continue }
+                item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
+            case .backup:
+                guard let backup = try backupItem(file, vmid: vmid) else { continue }
+                (item, nameTime) = backup
+            case .snippets:
+                item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
+            case .import:
+                guard let format = ContentNames.importFormat(bytes) else { continue }
+                item = ContentItem(volid: "\(id):import/\(file.name)", format: format, size: 0, ctime: 0, content: content)
+            case .images, .rootdir:
+                return []
+            }
+            item.size = file.status.size
+            item.ctime = nameTime ?? file.status.changeTime
+            items.append(item)
+        }
+        return items
+    }
+
+    /// A backup's item, and the time in its name when it is a standard vzdump name.
+    private func backupItem(_ file: ContentFile, vmid: String?) throws(StorageError) -> (ContentItem, Int64?)? {
+        let bytes = Array(file.name.utf8)
+        guard let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) else { return nil }
+        // Only the name is matched against the VMID, not the directory (false positives).
+        if let vmid, !ContentNames.containsGuestID(bytes, vmid) { return nil }
+        let format = String(matched.dropFirst())
+        var item = ContentItem(volid: "\(id):backup/\(file.name)", format: format, size: 0, ctime: 0, content: .backup)
+        let archive = try? ArchiveInfo.parse(file.name)
+        item.subtype = archive?.type ?? "unknown"
+        item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
+        item.notes = try BackupSidecars(system: system, archivePath: file.path).firstLineOfNotes()
+        item.isProtected = BackupSidecars(system: system, archivePath: file.path).isProtected
+        return (item, archive?.standard?.ctime)
+    }
+
+    /// The entries of a content directory that can be volumes: visible (no leading dot,
+    /// as dir's glob), valid UTF-8, free of newlines, not directories, and symlinks
+    /// only when they resolve inside the storage. In the order of Perl's glob.
+    func contentFiles(_ content: ContentType) throws(StorageError) -> [ContentFile] {
+        let directory = try subdirectory(for: content.rawValue)
+        // A missing or unreadable directory lists nothing, as dir's glob does.
+        guard let entries = try? system.listDirectory(directory) else { return [] }
+        var boundaries: [String] = []
+        for root in [try basePath(), directory] {
+            if let resolved = try? system.realPath(root) { boundaries.append(resolved == "/" ? "/" : resolved + "/") }
+        }
+        var files: [ContentFile] = []
+        for entry in entries {
+            guard let name = entry.name, !name.hasPrefix("."), !entry.rawName.contains(Grammar.newline),
+                  !entry.rawName.contains(0) else { continue }
+            let path = directory + "/" + name
+            guard let own = try? system.status(path, followSymlinks: false) else { continue }
+            if own.kind == .symlink {
+                guard let target = try? system.realPath(path),
+                      boundaries.contains(where: { target.hasPrefix($0) }) else { continue }
+            }
+            guard let status = try? system.status(path, followSymlinks: true), status.kind != .directory else { continue }
+            files.append(ContentFile(name: name, path: path, status: status))
+        }
+        return files.sorted { GlobOrder.precedes($0.name, $1.name) }
+    }
+}
+
+/// The name rules of the content listings (dir-layout.md §4, §5.5), on UTF-8 bytes.
+enum ContentNames {
+    /// A container template's listed format: `tar`, or `t` + the compression as written
+    /// (`tgz`, `txz`, `tzst`, `tbz2`); a `.tar` written in other case keeps its spelling (`tTAR`).
+    static func templateFormat(_ bytes: [UInt8]) -> String? {
+        for compression in ["gz", "xz", "zst", "bz2"] {
+            if let matched = Grammar.matchedSuffix(bytes, [".tar.\(compression)"], caseInsensitive: true) {
+                return "t" + matched.suffix(compression.count)
+            }
+        }
+        guard let matched = Grammar.matchedSuffix(bytes, [".tar"], caseInsensitive: true) else { return nil }
+        let text = String(matched.dropFirst())
+        return text == "tar" ? text : "t" + text
+    }
+
+    /// An import source: safe characters only (no spaces) and an importable extension
+    /// in any case; the format is the extension as written.
+    static func importFormat(_ bytes: [UInt8]) -> String? {
+        guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
+        let extensions = Grammar.importExtensions.map { "." + $0 }
+        return Grammar.matchedSuffix(bytes, extensions, caseInsensitive: true).map { String($0.dropFirst()) }
+    }
+
+    /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.
+    static func containsGuestID(_ bytes: [UInt8], _ vmid: String) -> Bool {
+        let needle = Array("-\(vmid)-".utf8)
+        guard bytes.count >= needle.count + 2 else { return false }
+        var start = 1
+        while start + needle.count < bytes.count {
+            if bytes[start..<(start + needle.count)].elementsEqual(needle),
+               !Grammar.isWhitespace(bytes[start - 1]), !Grammar.isWhitespace(bytes[start + needle.count]) {
+                return true
+            }
+            start += 1
+        }
+        return false
+    }
+
+    /// The owner of a backup without a VMID filter: the first `-<VMID>-` (3-9 digits,
+    /// no leading zero) with at least one byte between it and the extension.
+    static func backupOwner(_ bytes: [UInt8], extensionLength: Int) -> String? {
+        let extensionStart = bytes.count - extensionLength
+        var index = 0
+        while index < extensionStart {
+            defer { index += 1 }
+            guard bytes[index] == UInt8(ascii: "-") else { continue }
+            var end = index + 1
+            while end < bytes.count, (0x30...0x39).contains(bytes[end]) { end += 1 }
+            let digits = bytes[(index + 1)..<end]
+            guard (3...9).contains(digits.count), digits.first != UInt8(ascii: "0"),
+                  end < bytes.count, bytes[end] == UInt8(ascii: "-"), end + 1 < extensionStart else { continue }
+            return String(decoding: digits, as: UTF8.self)
+        }
+        return nil
+    }
+}
+
+/// The order of Perl's glob (File::Glob's GLOB_ALPHASORT): ASCII letters compared
+/// without case, bytes as signed chars; ties broken by the bytes (strcmp).
+enum GlobOrder {
+    static func precedes(_ left: String, _ right: String) -> Bool {
+        let a = Array(left.utf8), b = Array(right.utf8)
+        var index = 0
+        while index < a.count, index < b.count, fold(a[index]) == fold(b[index]) { index += 1 }
+        let x = index < a.count ? fold(a[index]) : 0
+        let y = index < b.count ? fold(b[index]) : 0
+        if x != y { return x < y }
+        return a.lexicographicallyPrecedes(b)
+    }
+
+    private static func fold(_ byte: UInt8) -> Int {
+        Int(Int8(bitPattern: Grammar.lowercase(byte)))
+    }
+}

@@ -1,0 +1,16 @@
+package PVE::Cluster;
+
+# Stand-in for PVE::Cluster, as far as the plugin reads it: the cluster's VM
+# list ({ids => {vmid => {type => 'qemu'|'lxc', node => ...}}}). Tests set
+# $PVE::Cluster::VMLIST.
+
+use strict;
+use warnings;
+
+our $VMLIST = { ids => {} };
+
+sub get_vmlist {
+    return $VMLIST;
+}
+
+1;
