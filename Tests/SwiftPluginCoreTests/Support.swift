@@ -52,6 +52,7 @@ struct ScriptedSystem: SystemCalls {
     var probesHang = false
     var writeError: (@Sendable (String) -> Errno?)? = nil
     var commandResult: (@Sendable (Command) -> CommandResult)? = nil
+    var removeFileError: (@Sendable (String) -> Errno?)? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try live.status(path, followSymlinks: followSymlinks)
@@ -83,7 +84,10 @@ struct ScriptedSystem: SystemCalls {
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
         try live.rename(source, to: target, replacing: replacing)
     }
-    func removeFile(_ path: String) throws(Errno) { try live.removeFile(path) }
+    func removeFile(_ path: String) throws(Errno) {
+        if let error = removeFileError?(path) { throw error }
+        try live.removeFile(path)
+    }
     func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try live.setImmutable(path, immutable) }

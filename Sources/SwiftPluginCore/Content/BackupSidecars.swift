@@ -52,7 +52,9 @@ public struct BackupSidecars: Sendable {
             line += bytes
             if bytes.count < chunk { break }
         }
-        return line.isEmpty ? nil : Self.decoded(line)
+        // An empty file has no first line (Perl's readline returns undef).
+        if line.isEmpty { return nil }
+        return Self.decoded(line)
     }
 
     /// Sets the notes: a non-empty value is written atomically (a temporary file, then

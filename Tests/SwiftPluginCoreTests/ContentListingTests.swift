@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+/// Whether the image listing (issue 3) is present in this build.
+let imageListingAvailable: Bool = {
+    let storage = DirectoryStorage(id: "s", config: StorageConfig(path: "/nonexistent"))
+    return failure { try storage.listImages(vmid: nil, volumes: nil) } != "list_images is not implemented yet by the swift storage plugin"
+}()
+
+/// A storage on a fresh directory, with the vectors' metadata overrides when given.
+func storage(_ directory: TemporaryDirectory, id: String = "local", content: [String]? = nil,
+             extra: [String: Value] = [:], overrides: MetadataOverrides? = nil) -> DirectoryStorage {
+    var storage = DirectoryStorage(id: id, config: StorageConfig(path: directory.path, content: content, extra: extra))
+    if let overrides {
+        storage.system = OverridingSystem(base: LiveSystem(), overrides: overrides)
+        storage.overrides = overrides
+    }
+    return storage
+}
+
+func write(_ directory: TemporaryDirectory, _ relative: String, _ text: String) {
+    directory.create(relative)
+    FileManager.default.createFile(atPath: directory.path + "/" + relative, contents: Data(text.utf8))
+}
+
+@Suite("list_volumes: iso, vztmpl, backup, snippets and import (dir-layout.md §4, §5)")
+struct ContentListingTests {
+    static let vectors = SharedVector.suite("list_volumes")
+
+    static func expectsImages(_ vector: SharedVector) -> Bool {
+        (vector.expected?.array ?? []).contains { ["images", "rootdir"].contains($0["content"].string) }
+    }
+
+    /// Runs a vector; without the image listing, images and rootdir are not requested.
+    static func run(_ vector: SharedVector, withImages: Bool) throws -> Value {
+        useUTC()
+        let directory = TemporaryDirectory()
+        for step in vector.input["setup"].array ?? [] {
+            let path = (step["path"].string ?? "").replacingOccurrences(of: "${STORAGE_DIR}/", with: "")
+            directory.create(path, directory: step["create"].string == "dir")
+        }
+        var scfg = vector.input["scfg"].hash ?? [:]
+        scfg["path"] = .string(directory.path)
+        scfg["content"] = .hash(Dictionary(uniqueKeysWithValues: (scfg["content"]?.array ?? []).compactMap(\.string).map { ($0, Value.int(1)) }))
+        var storage = DirectoryStorage(id: vector.input["storeid"].string ?? "", config: try StorageConfig(.hash(scfg)))
+        let overrides = MetadataOverrides(vector.input["mocks"])!
+        storage.system = OverridingSystem(base: LiveSystem(), overrides: overrides)
+        storage.overrides = overrides
+        var types = (vector.input["content_types"].array ?? []).compactMap(\.string)
+        if !withImages { types.removeAll { $0 == "images" || $0 == "rootdir" } }
+        let guests = (vector.input["vmlist"].hash ?? [:]).compactMapValues(\.string)
+        return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypes: types, guestTypes: guests))
+    }
+
+    @Test("the shared vectors are present")
+    func vectorsPresent() {
+        #expect(Self.vectors.count >= 4)
+    }
+
+    @Test("shared vectors without image items", arguments: Self.vectors.filter { !expectsImages($0) })
+    func sharedVector(vector: SharedVector) throws {
+        let result = try Self.run(vector, withImages: imageListingAvailable)
+        #expect(perlNormalized(result) == vector.expected.map(perlNormalized))
+    }
+
+    @Test("shared vectors with image items", .enabled(if: imageListingAvailable, "needs the image listing of issue 3 (list_images)"),
+          arguments: Self.vectors.filter(expectsImages))
+    func imageVector(vector: SharedVector) throws {
+        #expect(perlNormalized(try Self.run(vector, withImages: true)) == vector.expected.map(perlNormalized))
+    }
+
+    @Test("name rules: case of extensions, compressions, .tgz, import names")
+    func nameRules() throws {
+        useUTC()
+        let directory = TemporaryDirectory()
+        for name in ["template/iso/A.ISO", "template/iso/b.img", "template/iso/.iso", "template/iso/c.iso.gz",
+                     "template/cache/X.TAR.GZ", "template/cache/y.TAR", "template/cache/z.tar.Zst", "template/cache/w.tgz",
+                     "template/cache/v.tar.lzo",
+                     "dump/vzdump-qemu-100-2020_01_01-00_00_00.VMA", "dump/vzdump-lxc-100-2020_01_01-00_00_00.tgz",
+                     "dump/foo-123-bar.vma", "dump/vzdump-qemu-99-2020_01_01-00_00_00.vma", "dump/x.vma.xz",
+                     "dump/vzdump-qemu-100-2020_01_01-00_00_00.log", "dump/vzdump-lxc-100-2020_01_01-00_00_00.tgz.notes",
+                     "import/disk.QCOW2", "import/my vm.ova", "import/a+b=c.vmdk", "import/x.iso", "import/y.ovf",
+                     "snippets/hook.pl", "snippets/.hidden"] {
+            directory.create(name)
+        }
+        directory.create("template/iso/dir.iso", directory: true)
+        directory.create("snippets/subdir", directory: true)
+        let store = storage(directory, overrides: MetadataOverrides(fileSize: 7, changeTime: 99))
+
+        #expect(try store.listContent(.iso).map(\.volid) == ["local:iso/A.ISO", "local:iso/b.img"])
+        #expect(try store.listContent(.vztmpl).map(\.format) == ["tGZ", "tTAR", "tZst"])
+        let backups = try store.listContent(.backup)
+        #expect(backups.map(\.volid) == ["local:backup/foo-123-bar.vma", "local:backup/vzdump-lxc-100-2020_01_01-00_00_00.tgz",
+                                         "local:backup/vzdump-qemu-99-2020_01_01-00_00_00.vma"])
+        #expect(backups.map(\.vmid) == ["123", "100", nil])
+        #expect(backups.map(\.subtype) == ["unknown", "lxc", "qemu"])
+        #expect(backups.map(\.format) == ["vma", "tgz", "vma"])
+        #expect(backups.map(\.ctime) == [99, 1_577_836_800, 99])
+        #expect(try store.listContent(.import).map(\.volid) == ["local:import/a+b=c.vmdk", "local:import/disk.QCOW2", "local:import/y.ovf"])
+        #expect(try store.listContent(.import).map(\.format) == ["vmdk", "QCOW2", "ovf"])
+        #expect(try store.listContent(.snippets).map(\.perlItem) == [
+            ["volid": "local:snippets/hook.pl", "format": "snippet", "size": 7, "ctime": 99, "content": "snippets"],
+        ])
+    }
+
+    @Test("the VMID filter of backups, and iso/vztmpl only without one")
+    func vmidFilter() throws {
+        let directory = TemporaryDirectory()
+        for name in ["dump/vzdump-qemu-100-2020_01_01-00_00_00.vma", "dump/vzdump-qemu-1000-2020_01_01-00_00_00.vma",
+                     "dump/-100-x.vma", "dump/a-100-.vma", "template/iso/a.iso", "snippets/s"] {
+            directory.create(name)
+        }
+        let store = storage(directory)
+        let listed = try store.listVolumes(vmid: "100", contentTypes: ["iso", "vztmpl", "backup", "snippets"], guestTypes: [:])
+        #expect(listed.map { $0["volid"] } == ["local:backup/a-100-.vma", "local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma", "local:snippets/s"])
+        #expect(listed.first?["vmid"] == "100")
+        // Without a path nothing but images is listed.
+        let pathless = DirectoryStorage(id: "x", config: StorageConfig(path: nil))
+        #expect(try pathless.listVolumes(vmid: nil, contentTypes: ["iso", "backup"], guestTypes: [:]) == [])
+        // As dir: the content directory is looked up first, so `none` is an error.
+        #expect(failure { try store.listVolumes(vmid: nil, contentTypes: ["none"], guestTypes: [:]) } == "unknown vtype 'none'")
+    }
+
+    @Test("backup items carry the first line of their notes and the protection marker")
+    func sidecarsInListing() throws {
+        let directory = TemporaryDirectory()
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
+        directory.create("dump/vzdump-qemu-101-2020_01_01-00_00_00.vma.zst")
+        directory.create("dump/vzdump-qemu-102-2020_01_01-00_00_00.vma.zst")
+        write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", "first ☺\nsecond\n")
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.protected")
+        FileManager.default.createFile(atPath: directory.path + "/dump/vzdump-qemu-101-2020_01_01-00_00_00.vma.zst.notes",
+                                       contents: Data([0x61, 0xFF, 0x0A]))
+        write(directory, "dump/vzdump-qemu-102-2020_01_01-00_00_00.vma.zst.notes", "")
+        let items = try storage(directory).listContent(.backup)
+        #expect(items.map(\.notes) == [.text("first ☺"), .bytes([0x61, 0xFF]), nil])
+        #expect(items.map(\.isProtected) == [true, false, false])
+        #expect(items[0].perlItem["protected"] == 1 && items[1].perlItem.hash?["protected"] == nil)
+    }
+
+    @Test("hostile names are skipped, symlinks never lead outside the storage")
+    func hostileNames() throws {
+        let outside = TemporaryDirectory()
+        write(outside, "secret.iso", "x")
+        write(outside, "secret", "top secret\n")
+        let directory = TemporaryDirectory()
+        directory.create("template/iso/inside.iso")
+        directory.create("template/iso/ok.iso")
+        for (link, target) in [("template/iso/escape.iso", outside.path + "/secret.iso"),
+                               ("template/iso/dangling.iso", directory.path + "/nothing"),
+                               ("template/iso/inner.iso", directory.path + "/template/iso/inside.iso"),
+                               ("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma", directory.path + "/template/iso/inside.iso"),
+                               ("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes", outside.path + "/secret")] {
+            directory.create(FilePath.parent(of: link).replacingOccurrences(of: directory.path + "/", with: ""), directory: true)
+            try FileManager.default.createSymbolicLink(atPath: directory.path + "/" + link, withDestinationPath: target)
+        }
+        directory.create("template/iso/new\nline.iso")
+        directory.create("template/iso/..iso")
+        // A name that is not UTF-8, created with the C library.
+        let name = Array(directory.path.utf8) + Array("/template/iso/bad".utf8) + [0xFF] + Array(".iso".utf8) + [0]
+        name.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { close(open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644)) }
+        }
+        let store = storage(directory)
+        #expect(try store.listContent(.iso).map(\.volid) == ["local:iso/inner.iso", "local:iso/inside.iso", "local:iso/ok.iso"])
+        let backups = try store.listContent(.backup)
+        #expect(backups.count == 1 && backups.first?.notes == nil)
+        #expect(try store.listVolumes(vmid: nil, contentTypes: ["iso", "vztmpl", "backup", "snippets", "import"], guestTypes: [:]).count == 4)
+    }
+
+    @Test("glob order: letters without case, then bytes")
+    func globOrder() {
+        let names = ["b.iso", "A.iso", "a.iso", "_x.iso", "Z.iso", "ä.iso", "1.iso"]
+        #expect(names.sorted(by: GlobOrder.precedes) == ["ä.iso", "1.iso", "_x.iso", "A.iso", "a.iso", "b.iso", "Z.iso"])
+    }
+}

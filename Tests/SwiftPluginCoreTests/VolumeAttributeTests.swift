@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+@Suite("get/update_volume_attribute: notes and protection of backups (plugin-api.md §6.2, §6.3)")
+struct VolumeAttributeTests {
+    static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
+
+    func call(_ directory: TemporaryDirectory, _ arguments: [String: Value]) -> Call {
+        var members = arguments
+        members["scfg"] = ["path": .string(directory.path), "type": "swift"]
+        members["storeid"] = "s"
+        return Call(arguments: members)
+    }
+
+    func get(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String) throws -> Value {
+        try PluginMethods.getVolumeAttribute(call(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
+    }
+
+    func update(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String, _ value: Value) throws {
+        _ = try PluginMethods.updateVolumeAttribute(call(directory, ["volname": .string(volname), "attribute": .string(attribute), "value": value]))
+    }
+
+    func bytes(_ directory: TemporaryDirectory, _ relative: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: directory.path + "/" + relative).map(Array.init)
+    }
+
+    @Test("notes: written as UTF-8, read back whole, removed when emptied")
+    func notes() throws {
+        let directory = TemporaryDirectory()
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
+        #expect(try get(directory, Self.backup, "notes") == .text(""))
+        try update(directory, Self.backup, "notes", .text("Grüße ☺\nline two"))
+        #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes") == Array("Grüße ☺\nline two".utf8))
+        #expect(try get(directory, Self.backup, "notes") == .text("Grüße ☺\nline two"))
+        let mode = try LiveSystem().status(directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", followSymlinks: false).mode
+        #expect(mode & 0o777 == 0o644)
+        // A byte string is taken as Latin-1 characters, as Perl's encode does.
+        try update(directory, Self.backup, "notes", .string("é"))
+        #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes") == [0xC3, 0x83, 0xC2, 0xA9])
+        try update(directory, Self.backup, "notes", .text(""))
+        #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes") == nil)
+        try update(directory, Self.backup, "notes", .undef)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"])
+    }
+
+    @Test("notes that are not UTF-8 come back as bytes")
+    func invalidNotes() throws {
+        let directory = TemporaryDirectory()
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes")
+        FileManager.default.createFile(atPath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", contents: Data([0xFF, 0x41]))
+        #expect(try get(directory, Self.backup, "notes") == .bytes([0xFF, 0x41]))
+    }
+
+    @Test("protection: a marker file, 0644, no-op when unchanged")
+    func protection() throws {
+        let directory = TemporaryDirectory()
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
+        #expect(try get(directory, Self.backup, "protected") == 0)
+        try update(directory, Self.backup, "protected", 1)
+        try update(directory, Self.backup, "protected", "1")
+        #expect(try get(directory, Self.backup, "protected") == 1)
+        #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.protected") == [])
+        try update(directory, Self.backup, "protected", 0)
+        try update(directory, Self.backup, "protected", .undef)
+        #expect(try get(directory, Self.backup, "protected") == 0)
+    }
+
+    @Test("dir's answers for other volumes and attributes")
+    func otherAnswers() throws {
+        let directory = TemporaryDirectory()
+        #expect(try get(directory, "iso/x.iso", "notes") == .undef)
+        #expect(try get(directory, "100/vm-100-disk-0.raw", "protected") == .undef)
+        #expect(try get(directory, Self.backup, "bogus") == .undef)
+        #expect(failure { try update(directory, "iso/x.iso", "notes", "n") } == "only backups can have notes")
+        #expect(failure { try update(directory, "100/vm-100-disk-0.raw", "protected", 1) } == "only backups support attribute 'protected'")
+        #expect(failure { try update(directory, Self.backup, "bogus", 1) } == "attribute 'bogus' is not supported for storage type 'swift'")
+        #expect(failure { try get(directory, "../etc/passwd", "notes") } == "unable to parse directory volume name '../etc/passwd'")
+    }
+
+    @Test("write failures leave no temporary file and keep the old notes")
+    func writeFailure() throws {
+        let directory = TemporaryDirectory()
+        write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", "old")
+        var system = ScriptedSystem()
+        system.writeError = { _ in .noSpace }
+        let sidecars = BackupSidecars(system: system, archivePath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
+        let message = failure { try sidecars.setNotes(.text("new")) }
+        #expect(message?.hasPrefix("unable to open file '\(sidecars.notesPath).tmp.") == true)
+        #expect(message?.hasSuffix("' - No space left on device") == true)
+        #expect(try sidecars.notes() == .text("old"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes"])
+    }
+
+    @Test("a notes symlink is never followed")
+    func notesSymlink() throws {
+        let outside = TemporaryDirectory()
+        write(outside, "secret", "secret")
+        let directory = TemporaryDirectory()
+        directory.create("dump", directory: true)
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes",
+                                                   withDestinationPath: outside.path + "/secret")
+        #expect(try get(directory, Self.backup, "notes") == .text(""))
+    }
+
+    @Test("import metadata: volume checks and dir's result shape")
+    func importMetadata() throws {
+        let directory = TemporaryDirectory()
+        let store = storage(directory, id: "s")
+        #expect(failure { try store.importSource("iso/x.iso") } == "invalid content type 'iso'")
+        #expect(failure { try store.importSource("import/x.qcow2") } == "invalid format")
+        #expect(try store.importSource("import/vm.ova") == ImportSource(path: directory.path + "/import/vm.ova", isOVA: true))
+        let outside = TemporaryDirectory()
+        outside.create("evil.ovf")
+        directory.create("import", directory: true)
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/import/evil.ovf", withDestinationPath: outside.path + "/evil.ovf")
+        #expect(failure { try store.importSource("import/evil.ovf") } == "import source 'import/evil.ovf' is a symbolic link leading outside the storage")
+
+        let ovf: Value = ["qm": ["bios": "ovmf", "name": "vm"], "net": ["net0": ["model": "e1000"]],
+                          "disks": [["disk_address": "scsi0", "virtual_size": 1024, "relative_path": "disk1.vmdk"],
+                                    ["disk_address": "scsi1", "relative_path": "disk2.vmdk"]]]
+        let ova = ImportMetadata(storeid: "s", volname: "import/vm.ova", isOVA: true, ovf: ovf).perlValue
+        #expect(ova == [
+            "type": "vm", "source": "import/vm.ova", "create-args": ["bios": "ovmf", "name": "vm"],
+            "disks": ["scsi0": ["volid": "s:import/vm.ova/disk1.vmdk", "size": 1024], "scsi1": ["volid": "s:import/vm.ova/disk2.vmdk"],
+                      "efidisk0": 1],
+            "warnings": [["type": "ova-needs-extracting"], ["type": "efi-state-lost", "key": "bios", "value": "ovmf"]],
+            "net": ["net0": ["model": "e1000"]],
+        ])
+        let plain = ImportMetadata(storeid: "s", volname: "import/vm.ovf", isOVA: false, ovf: ["qm": [:], "disks": [["disk_address": "sata0", "relative_path": "d.vmdk"]]]).perlValue
+        #expect(plain["disks"] == ["sata0": ["volid": "s:import/d.vmdk"]] && plain["warnings"] == [] && plain["net"] == .undef)
+    }
+}
