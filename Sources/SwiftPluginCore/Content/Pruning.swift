@@ -10,6 +10,7 @@ public enum PrunePlan {
     /// The prune entries of `backups` (the backup listing, in its order): grouped per
     /// guest and type and marked by `keep`; backups of another `type` are left out.
     public static func mark(_ backups: [ContentItem], keep: Value, vmid: String?, type: String?) throws(StorageError) -> [PruneEntry] {
+        LocalTime.readTimeZone()
         var entries: [PruneEntry] = []
         var groups: [String: [Int]] = [:]
         var groupOrder: [String] = []

@@ -116,6 +116,10 @@ public struct LocalTime: Equatable, Sendable {
 }
 
 extension LocalTime {
+    /// Reads the time zone (`TZ`) again, as Perl's `localtime` does on each call;
+    /// `localtime_r` alone may keep using the zone it saw first.
+    public static func readTimeZone() { tzset() }
+
     /// The current local time.
     public static var now: LocalTime? { LocalTime(epoch: Int64(time(nil))) }
 }

@@ -10,9 +10,11 @@ use Exporter qw(import);
 use File::Temp ();
 use JSON::PP ();
 use Cwd ();
+use File::Path ();
 
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
+    make_file make_setup image_listing_available prune_vectors
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -92,6 +94,53 @@ sub warnings_of(&) {
     local $SIG{__WARN__} = sub { push @warnings, @_ };
     my @result = $code->();
     return (\@warnings, @result);
+}
+
+# Creates a file (and its parent directories) with $content (default empty).
+sub make_file {
+    my ($path, $content) = @_;
+    my $parent = $path =~ s{/[^/]*$}{}r;
+    File::Path::make_path($parent);
+    open(my $fh, '>', $path) or die "cannot create $path: $!\n";
+    print $fh $content // '';
+    close($fh) or die "cannot close $path: $!\n";
+}
+
+# Creates a vector's `setup` entries in $dir: directories, empty files, and images
+# made with qemu-img (format, size, optional backing file) as the vectors describe.
+sub make_setup {
+    my ($dir, $setup) = @_;
+    for my $step ($setup->@*) {
+        my $path = untaint($step->{path} =~ s/\$\{STORAGE_DIR\}/$dir/r);
+        if ($step->{create} eq 'dir') {
+            File::Path::make_path($path);
+        } elsif ($step->{create} eq 'qemu-img' && -x '/usr/bin/qemu-img' && $step->{format} ne 'raw') {
+            make_file($path);
+            local $ENV{PATH} = '/usr/bin:/bin';
+            my @backing = defined($step->{backing})
+                ? ('-u', '-b', untaint($step->{backing}), '-F', untaint($step->{backing_format})) : ();
+            system('/usr/bin/qemu-img', 'create', '-q', '-f', untaint($step->{format}), @backing, $path,
+                untaint($step->{size})) == 0 or die "qemu-img create $path failed\n";
+        } else {
+            make_file($path);
+        }
+    }
+}
+
+# Whether the image listing (list_images) is implemented in this build.
+sub image_listing_available {
+    my $dir = storage_dir();
+    my $err = dies { PLUGIN->list_images('s', { type => 'swift', path => $dir }, undef) };
+    return $err !~ /^list_images is not implemented yet/;
+}
+
+# The prune vectors of ../shared/spec/prune.md §8 (the JSON block).
+sub prune_vectors {
+    my $file = project_file('../shared/spec/prune.md');
+    open(my $fh, '<', $file) or die "cannot read $file: $!\n";
+    my $text = do { local $/; <$fh> };
+    my ($json) = $text =~ m/```json\n(.*?)```/s or die "no JSON block in $file\n";
+    return JSON::PP::decode_json($json);
 }
 
 1;

@@ -36,6 +36,8 @@ package PVE::Storage;
 use strict;
 use warnings;
 
+use Cwd ();
+
 use PVE::JSONSchema;
 use PVE::Storage::Plugin;
 use PVE::Storage::DirPlugin;
@@ -152,6 +154,54 @@ sub storage_config {
 sub parse_volume_id {
     my ($volid, $noerr) = @_;
     return PVE::Storage::Plugin::parse_volume_id($volid, $noerr);
+}
+
+# --- mapping a file path to a volume ------------------------------------------
+
+# The storage layer's path_to_volume_id contract (plugin-api.md §0.3): a volid is
+# parsed by its storage's plugin; a path is canonicalised, then matched against
+# each path-based storage's content directories (from the plugin's get_subdir);
+# image paths are confirmed through the plugin's list_images and path.
+my $SAFE = qr/[a-zA-Z0-9\-\.\+\=\_]/;
+my %NAME_RULES = (
+    iso => qr/[^\/]+\.(?:iso|img)/i,
+    vztmpl => qr/[^\/]+\.(?:tar(?!\.)|tar\.(?:gz|xz|zst|bz2))/i,
+    backup => qr/[^\/]+\.(?:tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst|bz2))?)/,
+    snippets => qr/[^\/]+/,
+    import => qr/$SAFE+\.(?:ova|ovf|qcow2|raw|vmdk)/,
+);
+
+sub path_to_volume_id {
+    my ($cfg, $path) = @_;
+
+    my ($sid, $volname) = parse_volume_id($path, 1);
+    if ($sid) {
+        my $scfg = $cfg->{ids}->{$sid};
+        return ('') if !$scfg || !$scfg->{path};
+        my ($vtype) = PVE::Storage::Plugin->lookup($scfg->{type})->parse_volname($volname);
+        return ($vtype, $path);
+    }
+
+    $path = Cwd::abs_path($path) || $path;
+    for my $storeid (keys $cfg->{ids}->%*) {
+        my $scfg = $cfg->{ids}->{$storeid};
+        next if !$scfg->{path};
+        my $plugin = PVE::Storage::Plugin->lookup($scfg->{type});
+        my $images = $plugin->get_subdir($scfg, 'images');
+        if ($path =~ m!^\Q$images\E/(\d+)/[^/\s]+$!) {
+            for my $info ($plugin->list_images($storeid, $scfg, $1)->@*) {
+                my (undef, $name) = parse_volume_id($info->{volid});
+                return ('images', $info->{volid}) if $plugin->path($scfg, $name, $storeid) eq $path;
+            }
+            next;
+        }
+        for my $vtype (qw(iso vztmpl backup snippets import)) {
+            my $dir = $plugin->get_subdir($scfg, $vtype);
+            my $rule = $NAME_RULES{$vtype};
+            return ($vtype, "$storeid:$vtype/$1") if $path =~ m!^\Q$dir\E/($rule)$!;
+        }
+    }
+    return ('');
 }
 
 1;
