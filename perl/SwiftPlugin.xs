@@ -372,6 +372,9 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
     /* The result, then the sections, all decoded before the buffer is freed. */
     reader.position = reply;
     reader.end = reply + reply_length;
+    /* The reply is the library's, validated there: it is not tainted by the arguments
+     * (under -T, Perl taints every value created in a statement that read a tainted one). */
+    TAINT_NOT;
     result = spve_decode(aTHX_ &reader, 0);
     malformed = result == NULL;
     if (result) sv_2mortal(result);
@@ -967,12 +970,12 @@ free_image(...)
 void
 get_volume_attribute(...)
     PPCODE:
-        SPVE_RETURN(spve_bind_get_volume_attribute, SPVE_SHAPE_SCALAR);
+        SPVE_RETURN(spve_bind_get_volume_attribute, SPVE_SHAPE_LIST);
 
 void
 update_volume_attribute(...)
     PPCODE:
-        SPVE_RETURN(spve_bind_update_volume_attribute, SPVE_SHAPE_SCALAR);
+        SPVE_RETURN(spve_bind_update_volume_attribute, SPVE_SHAPE_LIST);
 
 void
 volume_size_info(...)
@@ -1067,12 +1070,12 @@ qemu_blockdev_options(...)
 void
 get_volume_notes(...)
     PPCODE:
-        SPVE_RETURN(spve_bind_get_volume_notes, SPVE_SHAPE_SCALAR);
+        SPVE_RETURN(spve_bind_get_volume_notes, SPVE_SHAPE_LIST);
 
 void
 update_volume_notes(...)
     PPCODE:
-        SPVE_RETURN(spve_bind_update_volume_notes, SPVE_SHAPE_SCALAR);
+        SPVE_RETURN(spve_bind_update_volume_notes, SPVE_SHAPE_LIST);
 
 void
 volume_export(...)

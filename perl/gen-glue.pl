@@ -534,6 +534,9 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
     /* The result, then the sections, all decoded before the buffer is freed. */
     reader.position = reply;
     reader.end = reply + reply_length;
+    /* The reply is the library's, validated there: it is not tainted by the arguments
+     * (under -T, Perl taints every value created in a statement that read a tainted one). */
+    TAINT_NOT;
     result = spve_decode(aTHX_ &reader, 0);
     malformed = result == NULL;
     if (result) sv_2mortal(result);

@@ -12,6 +12,7 @@ use warnings;
 use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
+use Scalar::Util ();
 
 load_host();
 
@@ -71,5 +72,7 @@ is_deeply([$ovf->{disks}, $ovf->{warnings}], [{
     sata1 => { volid => 'st:import/disk2.vmdk' },
 }, []], 'an OVF: disks beside it in the import directory, no warnings');
 is_deeply($asked[1], ["$dir/import/vm.ovf", 0], 'not an OVA');
+PLUGIN->get_import_metadata({ %$scfg, path => taint($dir) }, taint('import/appliance.ova'), taint('st'));
+ok(!Scalar::Util::tainted($asked[2]->[0]), 'the path for the parser is untainted (validated in Swift), so tar can run under -T');
 
 done_testing();

@@ -160,11 +160,11 @@ enum ContentNames {
     }
 
     /// An import source: safe characters only (no spaces) and an importable extension
-    /// in any case; the format is the extension as written.
+    /// in lower case (the extension is the format).
     static func importFormat(_ bytes: [UInt8]) -> String? {
         guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
         let extensions = Grammar.importExtensions.map { "." + $0 }
-        return Grammar.matchedSuffix(bytes, extensions, caseInsensitive: true).map { String($0.dropFirst()) }
+        return Grammar.matchedSuffix(bytes, extensions, caseInsensitive: false).map { String($0.dropFirst()) }
     }
 
     /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.
