@@ -70,20 +70,30 @@ extension DirectoryStorage {
 
     /// The volumes of one content directory; backups are filtered by `vmid`.
     public func listContent(_ content: ContentType, vmid: String? = nil) throws(StorageError) -> [ContentItem] {
+        let listing = try contentFiles(content) { bytes in
+            switch content {
+            case .iso: return Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true)
+            case .vztmpl: return ContentNames.templateFormat(bytes) != nil
+            case .backup: return Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) != nil
+            case .import: return ContentNames.importFormat(bytes) != nil
+            case .snippets: return true
+            case .images, .rootdir: return false
+            }
+        }
         var items: [ContentItem] = []
-        for file in try contentFiles(content) {
+        items.reserveCapacity(listing.files.count)
+        for file in listing.files {
             let bytes = Array(file.name.utf8)
             var item: ContentItem
             var nameTime: Int64?
             switch content {
             case .iso:
-                guard Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true) else { continue }
                 item = ContentItem(volid: "\(id):iso/\(file.name)", format: "iso", size: 0, ctime: 0, content: content)
             case .vztmpl:
                 guard let format = ContentNames.templateFormat(bytes) else { continue }
                 item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
             case .backup:
-                guard let backup = try backupItem(file, vmid: vmid) else { continue }
+                guard let backup = try backupItem(file, vmid: vmid, siblings: listing.names) else { continue }
                 (item, nameTime) = backup
             case .snippets:
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
@@ -101,7 +111,8 @@ extension DirectoryStorage {
     }
 
     /// A backup's item, and the time in its name when it is a standard vzdump name.
-    private func backupItem(_ file: ContentFile, vmid: String?) throws(StorageError) -> (ContentItem, Int64?)? {
+    /// `siblings` (the directory's names) spares a system call for absent companions.
+    private func backupItem(_ file: ContentFile, vmid: String?, siblings: Set<String>) throws(StorageError) -> (ContentItem, Int64?)? {
         let bytes = Array(file.name.utf8)
         guard let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) else { return nil }
         // Only the name is matched against the VMID, not the directory (false positives).
@@ -111,36 +122,53 @@ extension DirectoryStorage {
         let archive = try? ArchiveInfo.parse(file.name)
         item.subtype = archive?.type ?? "unknown"
         item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
-        item.notes = try BackupSidecars(system: system, archivePath: file.path).firstLineOfNotes()
-        item.isProtected = BackupSidecars(system: system, archivePath: file.path).isProtected
+        let sidecars = BackupSidecars(system: system, archivePath: file.path)
+        if siblings.contains(file.name + ".notes") { item.notes = try sidecars.firstLineOfNotes() }
+        if siblings.contains(file.name + ".protected") { item.isProtected = sidecars.isProtected }
         return (item, archive?.standard?.ctime)
     }
 
     /// The entries of a content directory that can be volumes: visible (no leading dot,
-    /// as dir's glob), valid UTF-8, free of newlines, not directories, and symlinks
-    /// only when they resolve inside the storage. In the order of Perl's glob.
-    func contentFiles(_ content: ContentType) throws(StorageError) -> [ContentFile] {
+    /// as dir's glob), valid UTF-8, free of newlines, accepted by `isCandidate` (the
+    /// type's name rule, checked before any `stat`), not directories, and symlinks only
+    /// when they resolve inside the storage. In the order of Perl's glob, with the
+    /// names of all entries of the directory.
+    func contentFiles(_ content: ContentType, isCandidate: ([UInt8]) -> Bool = { _ in true }) throws(StorageError)
+        -> (files: [ContentFile], names: Set<String>)
+    {
         let directory = try subdirectory(for: content.rawValue)
         // A missing or unreadable directory lists nothing, as dir's glob does.
-        guard let entries = try? system.listDirectory(directory) else { return [] }
+        guard let entries = try? system.listDirectory(directory) else { return ([], []) }
+        var boundaries: [String]?
+        var names = Set<String>(minimumCapacity: entries.count)
+        var candidates: [(key: [Int8], file: ContentFile)] = []
+        for entry in entries {
+            guard let name = entry.name else { continue }
+            names.insert(name)
+            guard entry.rawName.first != UInt8(ascii: "."), !entry.rawName.contains(Grammar.newline),
+                  !entry.rawName.contains(0), isCandidate(entry.rawName) else { continue }
+            let path = directory + "/" + name
+            guard var status = try? system.status(path, followSymlinks: false) else { continue }
+            if status.kind == .symlink {
+                if boundaries == nil { boundaries = try symlinkBoundaries(directory) }
+                guard let target = try? system.realPath(path), boundaries?.contains(where: { target.hasPrefix($0) }) == true,
+                      let resolved = try? system.status(path, followSymlinks: true) else { continue }
+                status = resolved
+            }
+            guard status.kind != .directory else { continue }
+            candidates.append((GlobOrder.key(entry.rawName), ContentFile(name: name, path: path, status: status)))
+        }
+        candidates.sort { GlobOrder.precedes($0.key, $1.key) }
+        return (candidates.map(\.file), names)
+    }
+
+    /// Where a symlink in a content directory may lead: the storage, or the content directory itself.
+    private func symlinkBoundaries(_ directory: String) throws(StorageError) -> [String] {
         var boundaries: [String] = []
         for root in [try basePath(), directory] {
             if let resolved = try? system.realPath(root) { boundaries.append(resolved == "/" ? "/" : resolved + "/") }
         }
-        var files: [ContentFile] = []
-        for entry in entries {
-            guard let name = entry.name, !name.hasPrefix("."), !entry.rawName.contains(Grammar.newline),
-                  !entry.rawName.contains(0) else { continue }
-            let path = directory + "/" + name
-            guard let own = try? system.status(path, followSymlinks: false) else { continue }
-            if own.kind == .symlink {
-                guard let target = try? system.realPath(path),
-                      boundaries.contains(where: { target.hasPrefix($0) }) else { continue }
-            }
-            guard let status = try? system.status(path, followSymlinks: true), status.kind != .directory else { continue }
-            files.append(ContentFile(name: name, path: path, status: status))
-        }
-        return files.sorted { GlobOrder.precedes($0.name, $1.name) }
+        return boundaries
     }
 }
 
@@ -204,17 +232,22 @@ enum ContentNames {
 /// The order of Perl's glob (File::Glob's GLOB_ALPHASORT): ASCII letters compared
 /// without case, bytes as signed chars; ties broken by the bytes (strcmp).
 enum GlobOrder {
-    static func precedes(_ left: String, _ right: String) -> Bool {
-        let a = Array(left.utf8), b = Array(right.utf8)
-        var index = 0
-        while index < a.count, index < b.count, fold(a[index]) == fold(b[index]) { index += 1 }
-        let x = index < a.count ? fold(a[index]) : 0
-        let y = index < b.count ? fold(b[index]) : 0
-        if x != y { return x < y }
-        return a.lexicographicallyPrecedes(b)
+    /// A sort key: the folded bytes as signed chars, then a 0, then the bytes themselves.
+    static func key(_ bytes: [UInt8]) -> [Int8] {
+        var key: [Int8] = []
+        key.reserveCapacity(bytes.count * 2 + 1)
+        for byte in bytes { key.append(Int8(bitPattern: Grammar.lowercase(byte))) }
+        key.append(0)
+        // strcmp compares unsigned bytes: shift them into the signed range, order kept.
+        for byte in bytes { key.append(Int8(truncatingIfNeeded: Int(byte) - 128)) }
+        return key
     }
 
-    private static func fold(_ byte: UInt8) -> Int {
-        Int(Int8(bitPattern: Grammar.lowercase(byte)))
+    static func precedes(_ left: [Int8], _ right: [Int8]) -> Bool {
+        left.lexicographicallyPrecedes(right)
+    }
+
+    static func precedes(_ left: String, _ right: String) -> Bool {
+        precedes(key(Array(left.utf8)), key(Array(right.utf8)))
     }
 }

@@ -163,13 +163,19 @@ enum Grammar {
 
     static func matchedSuffix(_ bytes: [UInt8], _ suffixes: [String], caseInsensitive: Bool) -> String? {
         for suffix in suffixes {
-            let tail = Array(suffix.utf8)
+            let tail = suffix.utf8
             guard bytes.count > tail.count else { continue }
-            let candidate = bytes[(bytes.count - tail.count)...]
-            let matches = caseInsensitive
-                ? zip(candidate, tail).allSatisfy { lowercase($0) == lowercase($1) }
-                : candidate.elementsEqual(tail)
-            if matches { return String(decoding: candidate, as: UTF8.self) }
+            var index = bytes.count - tail.count
+            var matches = true
+            for expected in tail {
+                let byte = bytes[index]
+                if byte != expected, !(caseInsensitive && lowercase(byte) == lowercase(expected)) {
+                    matches = false
+                    break
+                }
+                index += 1
+            }
+            if matches { return String(decoding: bytes[(bytes.count - tail.count)...], as: UTF8.self) }
         }
         return nil
     }
