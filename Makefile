@@ -4,6 +4,7 @@
 #                 staged under build/stage/ for the tests
 #   make check    every test: Swift, glue staleness, header, Perl, package
 #   make deb      the Debian packages (bookworm and trixie) into build/
+#   make bench    the benchmarks of bench/ (not part of make check)
 #   make install  install into $(DESTDIR) (used by debian/rules)
 #
 # `make check` and `make deb` install their own Debian build dependencies when run as root.
@@ -40,7 +41,7 @@ export SPVE_PERL_CFLAGS = -I$(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VE
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
-.PHONY: all install check check-real-pve deb deps test-swift test-glue test-header test-library \
+.PHONY: all install check check-real-pve bench deb deps test-swift test-glue test-header test-library \
         test-perl test-package clean distclean
 
 all: $(STAGE_SO)
@@ -63,6 +64,10 @@ install: all
 
 deps:
 	tools/install-deps
+
+# Benchmarks (not part of `make check`): see bench/README.md.
+bench: all
+	bench/backup-listing
 
 check: deps test-glue all test-swift test-header test-library test-perl test-package
 
