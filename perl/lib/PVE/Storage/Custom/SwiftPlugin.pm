@@ -262,11 +262,53 @@ C<api()> reports the host's C<PVE::Storage::APIVER>, capped at 15 (the newest
 version implemented), so the same package loads on PVE 8 (API 10 and 11) and
 PVE 9 (API 12 to 15) without the "older storage API" warning.
 
+=head1 CONTENT
+
+ISO images (F<template/iso>, C<.iso>/C<.img> in any case), container templates
+(F<template/cache>, C<.tar> and C<.tar.gz/.xz/.zst/.bz2> in any case), vzdump
+backups (F<dump>), snippets and import sources (OVA, OVF, qcow2, raw and vmdk files
+in F<import>) are listed as C<dir> lists them, with the same volume IDs, formats,
+sizes and times; backups carry their guest type (C<subtype>), guest (C<vmid>), the
+first line of their notes and their protection.
+
+=head2 Notes and protection
+
+The notes of a backup are the file F<< <archive>.notes >> (UTF-8 text, written
+atomically, mode 0644; setting empty notes removes it); a backup is protected while
+F<< <archive>.protected >> exists. Both are read and written through
+C<get_volume_attribute>/C<update_volume_attribute> (and the deprecated
+C<get_volume_notes>/C<update_volume_notes>) with C<dir>'s answers and messages for
+other volumes and attributes. Protected backups are never removed by pruning.
+
+=head2 Pruning
+
+C<prune_backups> applies C<keep-all>, C<keep-last>, C<keep-hourly>, C<keep-daily>,
+C<keep-weekly> (ISO weeks), C<keep-monthly> and C<keep-yearly> per guest and guest type,
+in the node's local time, exactly as PVE does; backups not named the vzdump way are
+marked C<renamed> and never removed. A real run removes each pruned archive with its
+F<.log> and F<.notes>, logging every removal; a failed removal is logged and the prune
+fails with C<error pruning backups - check log> after trying all others.
+
+=head2 Import metadata
+
+C<get_import_metadata> checks the volume in Swift (an OVA or OVF in the import
+directory that does not lead outside the storage) and parses it with PVE's own
+C<PVE::GuestImport::OVF>, as C<dir> does.
+
+=head2 Differences from dir, on purpose
+
+In a content directory, entries whose names are not UTF-8 or contain a newline, and
+symbolic links that resolve outside the storage, are not listed (C<dir> lists them,
+following the link); a notes file that is a symbolic link is not read. Such files
+cannot be created through PVE.
+
 =head1 STATUS
 
-Storage activation, status, volume names and paths, and the configuration hooks
-run in Swift. Methods whose implementation has not landed yet die with
-C<< <method> is not implemented yet by the swift storage plugin >>.
+Storage activation, status, volume names and paths, the configuration hooks, the
+content listing of ISO images, templates, backups, snippets and import sources,
+backup notes and protection, pruning and import metadata run in Swift. Methods whose
+implementation has not landed yet (disk images, snapshots, migration streams) die
+with C<< <method> is not implemented yet by the swift storage plugin >>.
 
 =head1 FILES
 
