@@ -18,34 +18,32 @@ extension PluginMethods {
         try ArchiveInfo(call.string("archive")).perlValue
     }
 
+    /// The companion files of the backup the call's `volname` names; nil for any other volume.
+    private static func backupSidecars(_ call: Call) throws(StorageError) -> BackupSidecars? {
+        let volname = try call.string("volname")
+        guard try VolumeName.parse(volname).vtype == .backup else { return nil }
+        let storage = try call.storage()
+        return BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(volname).path)
+    }
+
     /// `notes` and `protected` of backups; undef for everything else (dir's answers).
     public static func getVolumeAttribute(_ call: Call) throws(StorageError) -> Value {
-        let storage = try call.storage()
-        let volname = try call.string("volname")
-        guard try VolumeName.parse(volname).vtype == .backup else { return .undef }
-        let attribute = call["attribute"].string
-        guard attribute == "notes" || attribute == "protected" else { return .undef }
-        let sidecars = BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(volname).path)
-        switch attribute {
-        case "notes": return try sidecars.notes()
-        case "protected": return sidecars.isProtected ? 1 : 0
+        let sidecars = try backupSidecars(call)
+        switch call["attribute"].string {
+        case "notes": return try sidecars?.notes() ?? .undef
+        case "protected": return sidecars.map { $0.isProtected ? 1 : 0 } ?? .undef
         default: return .undef
         }
     }
 
     public static func updateVolumeAttribute(_ call: Call) throws(StorageError) -> Value {
-        let storage = try call.storage()
         let attribute = call["attribute"].string ?? ""
-        let (path, volume) = try storage.filesystemPath(call.string("volname"))
-        let sidecars = BackupSidecars(system: storage.system, archivePath: path)
-        if attribute == "notes" {
-            guard volume.vtype == .backup else { throw StorageError("only backups can have notes") }
-            try sidecars.setNotes(call["value"])
-            return .undef
+        if attribute == "notes" { return try updateNotes(call, to: call["value"]) }
+        guard let sidecars = try backupSidecars(call) else {
+            throw StorageError("only backups support attribute '\(attribute)'")
         }
-        guard volume.vtype == .backup else { throw StorageError("only backups support attribute '\(attribute)'") }
         guard attribute == "protected" else {
-            throw StorageError("attribute '\(attribute)' is not supported for storage type '\(storage.config.type)'")
+            throw StorageError("attribute '\(attribute)' is not supported for storage type '\(try StorageConfig(call["scfg"]).type)'")
         }
         try sidecars.setProtected(call["value"].isTrue)
         return .undef
@@ -53,18 +51,17 @@ extension PluginMethods {
 
     /// Deprecated alias of `get_volume_attribute(..., 'notes')`, still provided by dir.
     public static func getVolumeNotes(_ call: Call) throws(StorageError) -> Value {
-        let storage = try call.storage()
-        let (path, volume) = try storage.filesystemPath(call.string("volname"))
-        guard volume.vtype == .backup else { return .undef }
-        return try BackupSidecars(system: storage.system, archivePath: path).notes()
+        try backupSidecars(call)?.notes() ?? .undef
     }
 
     /// Deprecated alias of `update_volume_attribute(..., 'notes', ...)`, still provided by dir.
     public static func updateVolumeNotes(_ call: Call) throws(StorageError) -> Value {
-        let storage = try call.storage()
-        let (path, volume) = try storage.filesystemPath(call.string("volname"))
-        guard volume.vtype == .backup else { throw StorageError("only backups can have notes") }
-        try BackupSidecars(system: storage.system, archivePath: path).setNotes(call["notes"])
+        try updateNotes(call, to: call["notes"])
+    }
+
+    private static func updateNotes(_ call: Call, to notes: Value) throws(StorageError) -> Value {
+        guard let sidecars = try backupSidecars(call) else { throw StorageError("only backups can have notes") }
+        try sidecars.setNotes(notes)
         return .undef
     }
 
