@@ -140,6 +140,30 @@ struct ContentListingTests {
         #expect(items[0].perlItem["protected"] == 1 && items[1].perlItem.hash?["protected"] == nil)
     }
 
+    @Test("an unreadable notes file fails the listing with dir's message")
+    func unreadableNotes() {
+        let directory = TemporaryDirectory()
+        directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma")
+        write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes", "n")
+        var store = storage(directory)
+        var system = ScriptedSystem()
+        system.readError = { $0.hasSuffix(".notes") ? .permissionDenied : nil }
+        store.system = system
+        let notes = directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes"
+        #expect(failure { try store.listContent(.backup) } == "file '\(notes)' exists but open for reading failed - Permission denied")
+    }
+
+    @Test("content-dirs overrides move the listed directories")
+    func contentDirectories() throws {
+        let directory = TemporaryDirectory()
+        directory.create("isos/a.iso")
+        directory.create("template/iso/b.iso")
+        directory.create("backups/all/vzdump-lxc-100-2020_01_01-00_00_00.tar")
+        let store = storage(directory, extra: ["content-dirs": ["iso": "isos", "backup": "backups/all"]])
+        #expect(try store.listContent(.iso).map(\.volid) == ["local:iso/a.iso"])
+        #expect(try store.listContent(.backup).map(\.volid) == ["local:backup/vzdump-lxc-100-2020_01_01-00_00_00.tar"])
+    }
+
     @Test("hostile names are skipped, symlinks never lead outside the storage")
     func hostileNames() throws {
         let outside = TemporaryDirectory()

@@ -53,6 +53,7 @@ struct ScriptedSystem: SystemCalls {
     var writeError: (@Sendable (String) -> Errno?)? = nil
     var commandResult: (@Sendable (Command) -> CommandResult)? = nil
     var removeFileError: (@Sendable (String) -> Errno?)? = nil
+    var readError: (@Sendable (String) -> Errno?)? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try live.status(path, followSymlinks: followSymlinks)
@@ -75,7 +76,8 @@ struct ScriptedSystem: SystemCalls {
     }
     func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { try live.listDirectory(path) }
     func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
-        try live.readBytes(path, offset: offset, count: count)
+        if let error = readError?(path) { throw error }
+        return try live.readBytes(path, offset: offset, count: count)
     }
     func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
         if let error = writeError?(path) { throw error }
