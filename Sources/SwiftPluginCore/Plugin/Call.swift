@@ -4,7 +4,9 @@
 public final class Call {
     public let arguments: [String: Value]
     public let system: any SystemCalls
-    public private(set) var warnings: [String] = []
+    /// Warnings for Perl's `warn`, shared with the storage the call works on.
+    public let diagnostics = Diagnostics()
+    public var warnings: [String] { diagnostics.warnings }
     public private(set) var output: [String] = []
     public private(set) var logEntries: [(level: String, message: String)] = []
     public private(set) var pushed: [Value] = []
@@ -54,10 +56,11 @@ public final class Call {
             storage.system = OverridingSystem(base: system, overrides: overrides)
             storage.overrides = overrides
         }
+        storage.diagnostics = diagnostics
         return storage
     }
 
-    public func warn(_ line: String) { warnings.append(line) }
+    public func warn(_ line: String) { diagnostics.warn(line) }
     public func print(_ line: String) { output.append(line) }
     /// An entry for the method's log function (e.g. prune's `$logfunc->($level, $message)`).
     public func log(_ level: String, _ message: String) { logEntries.append((level, message)) }

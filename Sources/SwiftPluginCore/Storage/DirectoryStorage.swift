@@ -8,6 +8,8 @@ public struct DirectoryStorage: Sendable {
     public var system: any SystemCalls
     /// Test-only substitutes for inspected image sizes (``MetadataOverrides``).
     public var overrides: MetadataOverrides?
+    /// Where warnings go (the call's, when the storage serves a plugin call).
+    public var diagnostics = Diagnostics()
 
     /// How long a probe of the storage path may take before the storage counts as unreachable.
     public static let probeTimeout = 2

@@ -1,0 +1,114 @@
+/// What inspecting a volume's file reports: PVE's `file_size_info` list
+/// `(size, format, used, parent, ctime)`; the sizes are nil when they could not be determined.
+public struct ImageMetadata: Equatable, Sendable {
+    public var virtualSize: Int64?
+    public var format: String?
+    /// Bytes allocated on disk (qemu-img's `actual-size`).
+    public var allocatedSize: Int64?
+    public var backingFile: String?
+    public var changeTime: Int64
+
+    public init(virtualSize: Int64?, format: String?, allocatedSize: Int64?, backingFile: String? = nil, changeTime: Int64) {
+        self.virtualSize = virtualSize
+        self.format = format
+        self.allocatedSize = allocatedSize
+        self.backingFile = backingFile
+        self.changeTime = changeTime
+    }
+
+    /// The list Perl gets in list context.
+    public var perlList: [Value] {
+        [virtualSize.map(Value.int) ?? .undef, .optional(format), allocatedSize.map(Value.int) ?? .undef,
+         .optional(backingFile), .int(changeTime)]
+    }
+}
+
+/// Reads image metadata natively from the headers (qcow2, vmdk, raw), where PVE's
+/// `dir` storage spawns `qemu-img info` for every file. Warnings and errors follow
+/// `file_size_info`; header problems are reported with qemu-img's wording.
+public struct ImageInspector {
+    /// The formats qemu-img is asked about; others are inspected as raw (with a warning).
+    static let queriedFormats: Set<String> = ["raw", "qcow", "qcow2", "qed", "vmdk", "cloop"]
+
+    public var system: any SystemCalls
+    public var overrides: MetadataOverrides?
+    public var diagnostics: Diagnostics
+
+    public init(system: any SystemCalls, overrides: MetadataOverrides? = nil, diagnostics: Diagnostics = Diagnostics()) {
+        self.system = system
+        self.overrides = overrides
+        self.diagnostics = diagnostics
+    }
+
+    /// Inspects `path` as `format` (nil: detect it). Returns nil, with a warning, when
+    /// the file cannot be stat'ed; throws when it is not a readable image of that format.
+    public func inspect(_ path: String, format expected: String?) throws(StorageError) -> ImageMetadata? {
+        let info: FileStatus
+        do { info = try system.status(path, followSymlinks: true) } catch {
+            let dangling = (try? system.status(path, followSymlinks: false))?.kind == .symlink
+            diagnostics.warn("failed to stat '\(path)'\(dangling ? " - dangling symlink?" : "")")
+            return nil
+        }
+        if info.kind == .directory {
+            // PVE warns, but still reports the directory as a subvol.
+            if let expected, expected != ImageFormat.subvol.rawValue {
+                diagnostics.warn("expected format '\(expected)', but '\(path)' is a directory")
+            }
+            return ImageMetadata(virtualSize: 0, format: ImageFormat.subvol.rawValue, allocatedSize: 0, changeTime: info.changeTime)
+        }
+        var format = expected
+        if format == ImageFormat.subvol.rawValue {
+            diagnostics.warn("expected format 'subvol', but '\(path)' is not a directory")
+        }
+        if let requested = format, !Self.queriedFormats.contains(requested) {
+            diagnostics.warn("file_size_info: '\(path)': falling back to 'raw' from unknown format '\(requested)'")
+            format = ImageFormat.raw.rawValue
+        }
+
+        let file = ImageFile(path: path, length: info.size, system: system)
+        let detected = format ?? detect(file)
+        var header: ImageHeader
+        do throws(ImageFormatError) {
+            switch detected {
+            case "qcow2": header = try QCOW2.readHeader(file)
+            case "vmdk": header = try VMDK.readHeader(file)
+            case "raw": header = ImageHeader(virtualSize: Self.rawSize(info.size))
+            default: throw ImageFormatError("Unsupported image format '\(detected)'")
+            }
+        } catch {
+            throw StorageError("qemu-img: Could not open '\(path)': \(error.reason)")
+        }
+        if let backing = header.backingFile, backing.contains(where: \.isWhitespace) {
+            // PVE warns and then drops such a name (it only accepts non-blank names).
+            diagnostics.warn("strange parent name path '\(backing)' found")
+            header.backingFile = nil
+        }
+        return ImageMetadata(
+            virtualSize: overrides?.imageVirtualSize ?? header.virtualSize, format: detected,
+            allocatedSize: overrides?.imageAllocatedSize ?? info.allocatedBytes, backingFile: header.backingFile,
+            changeTime: info.changeTime)
+    }
+
+    /// QEMU reports a raw file's size in whole 512-byte sectors, rounded up.
+    static func rawSize(_ bytes: Int64) -> Int64 {
+        guard bytes > 0 else { return 0 }
+        let sectors = bytes / 512 + (bytes % 512 == 0 ? 0 : 1)
+        return sectors > Int64.max / 512 ? bytes : sectors * 512
+    }
+
+    /// The format of an image by its magic bytes, as qemu-img probes it (qcow2, vmdk, else raw).
+    func detect(_ file: ImageFile) -> String {
+        guard let magic = try? file.bytes(at: 0, count: 4) else { return "raw" }
+        if magic == QCOW2.magic { return "qcow2" }
+        if magic == VMDK.sparseMagic || magic == VMDK.cowdMagic { return "vmdk" }
+        return "raw"
+    }
+}
+
+/// Warnings collected while a plugin method runs; the glue emits them with Perl's `warn`.
+/// A reference type so that the storage and the call report into one list.
+public final class Diagnostics: @unchecked Sendable {
+    public private(set) var warnings: [String] = []
+    public init() {}
+    public func warn(_ line: String) { warnings.append(line) }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+/// Writes `bytes` to a file in `directory` and inspects it as `format`.
+private func inspect(_ bytes: [UInt8], as format: String, in directory: TemporaryDirectory, name: String = "image") throws -> ImageMetadata? {
+    let path = directory.path + "/" + name
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return try ImageInspector(system: LiveSystem()).inspect(path, format: format)
+}
+
+private func bigEndian(_ value: UInt64, width: Int) -> [UInt8] {
+    (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+}
+
+private func littleEndian(_ value: UInt64, width: Int) -> [UInt8] {
+    (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+}
+
+/// A qcow2 header with the given fields, padded to `length` bytes.
+private func qcow2(version: UInt64 = 3, backingOffset: UInt64 = 0, backingLength: UInt64 = 0, clusterBits: UInt64 = 16,
+                   size: UInt64 = 1 << 30, incompatible: UInt64 = 0, headerLength: UInt64 = 104, length: Int = 512,
+                   backing: [UInt8] = []) -> [UInt8] {
+    var bytes = QCOW2.magic + bigEndian(version, width: 4) + bigEndian(backingOffset, width: 8)
+        + bigEndian(backingLength, width: 4) + bigEndian(clusterBits, width: 4) + bigEndian(size, width: 8)
+    bytes += [UInt8](repeating: 0, count: 72 - bytes.count)
+    bytes += bigEndian(incompatible, width: 8) + [UInt8](repeating: 0, count: 20) + bigEndian(headerLength, width: 4)
+    bytes += [UInt8](repeating: 0, count: max(0, length - bytes.count))
+    if !backing.isEmpty, backingOffset > 0, Int(backingOffset) + backing.count <= bytes.count {
+        bytes.replaceSubrange(Int(backingOffset)..<(Int(backingOffset) + backing.count), with: backing)
+    }
+    return Array(bytes.prefix(length))
+}
+
+/// A hosted sparse VMDK header ("KDMV"), with an optional embedded descriptor at sector 1.
+private func vmdk(version: UInt64 = 1, capacity: UInt64 = 204800, grain: UInt64 = 128, descriptorOffset: UInt64 = 0,
+                  descriptorSectors: UInt64 = 0, descriptor: String = "", length: Int = 512) -> [UInt8] {
+    var bytes = VMDK.sparseMagic + littleEndian(version, width: 4) + littleEndian(3, width: 4) + littleEndian(capacity, width: 8)
+        + littleEndian(grain, width: 8) + littleEndian(descriptorOffset, width: 8) + littleEndian(descriptorSectors, width: 8)
+    bytes += [UInt8](repeating: 0, count: 512 - bytes.count)
+    if !descriptor.isEmpty { bytes += Array(descriptor.utf8) + [UInt8](repeating: 0, count: 512 - descriptor.utf8.count % 512) }
+    bytes += [UInt8](repeating: 0, count: max(0, length - bytes.count))
+    return Array(bytes.prefix(max(length, bytes.count)))
+}
+
+@Suite("qcow2 and vmdk headers read natively")
+struct ImageHeaderTests {
+    let directory = TemporaryDirectory()
+
+    @Test("well-formed qcow2: virtual size and backing file")
+    func qcow2Header() throws {
+        let image = try inspect(qcow2(backingOffset: 200, backingLength: 28, backing: Array("../9004/base-9004-disk-0.raw".utf8)),
+                                as: "qcow2", in: directory)
+        #expect(image?.virtualSize == 1 << 30)
+        #expect(image?.format == "qcow2")
+        #expect(image?.backingFile == "../9004/base-9004-disk-0.raw")
+        #expect(try inspect(qcow2(version: 2, length: 72), as: "qcow2", in: directory)?.virtualSize == 1 << 30)
+    }
+
+    @Test("a file that is not qcow2 is reported in qemu-img's words")
+    func notQcow2() throws {
+        let path = directory.path + "/image"
+        for bytes in [[], [0x51, 0x46, 0x49], Array("hello world".utf8), vmdk()] as [[UInt8]] {
+            #expect(failure { try inspect(bytes, as: "qcow2", in: directory) } == "qemu-img: Could not open '\(path)': Image is not in qcow2 format")
+        }
+    }
+
+    @Test("hostile qcow2 headers are errors, never traps or reads outside the file")
+    func hostileQcow2() throws {
+        let path = directory.path + "/image"
+        let cases: [([UInt8], String)] = [
+            (Array(qcow2().prefix(40)), "Could not read qcow2 header: Invalid argument"),
+            (Array(qcow2(version: 3).prefix(80)), "Could not read qcow2 header: Invalid argument"),
+            (qcow2(version: 1), "Unsupported qcow2 version 1"),
+            (qcow2(version: 0xFFFF_FFFF), "Unsupported qcow2 version 4294967295"),
+            (qcow2(clusterBits: 0), "Unsupported cluster size: 2^0"),
+            (qcow2(clusterBits: 0xFFFF_FFFF), "Unsupported cluster size: 2^4294967295"),
+            (qcow2(size: UInt64.max), "Image is too big"),
+            (qcow2(incompatible: 1 << 40), "Unsupported qcow2 feature(s): 0x10000000000"),
+            (qcow2(headerLength: 0), "qcow2 header exceeds cluster size"),
+            (qcow2(headerLength: 0xFFFF_FFFF), "qcow2 header exceeds cluster size"),
+            (qcow2(backingOffset: UInt64.max, backingLength: 10), "Invalid backing file offset"),
+            (qcow2(backingOffset: 200, backingLength: 0xFFFF_FFFF), "Backing file name too long"),
+            (qcow2(backingOffset: 65530, backingLength: 10), "Invalid backing file offset"),
+            // Inside the first cluster but past the end of the file.
+            (qcow2(backingOffset: 500, backingLength: 100), "Could not read backing file name: Invalid argument"),
+        ]
+        for (bytes, reason) in cases {
+            #expect(failure { try inspect(bytes, as: "qcow2", in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
+        }
+    }
+
+    @Test("a backing name stops at NUL; one with blanks is dropped with PVE's warning")
+    func backingNames() throws {
+        #expect(try inspect(qcow2(backingOffset: 200, backingLength: 10, backing: Array("base.raw\0x".utf8)), as: "qcow2", in: directory)?.backingFile == "base.raw")
+        let inspector = ImageInspector(system: LiveSystem())
+        let path = directory.path + "/blank"
+        FileManager.default.createFile(atPath: path, contents: Data(qcow2(backingOffset: 200, backingLength: 7, backing: Array("a b.raw".utf8))))
+        #expect(try inspector.inspect(path, format: "qcow2")?.backingFile == nil)
+        #expect(inspector.diagnostics.warnings == ["strange parent name path 'a b.raw' found"])
+    }
+
+    @Test("vmdk: sparse header, embedded descriptor and its parent")
+    func vmdkHeader() throws {
+        let descriptor = "# Disk DescriptorFile\nversion=1\nparentFileNameHint=\"../100/base-100-disk-0.vmdk\"\ncreateType=\"monolithicSparse\"\n"
+        let image = try inspect(vmdk(capacity: 2048, descriptorOffset: 1, descriptorSectors: 1, descriptor: descriptor), as: "vmdk", in: directory)
+        #expect(image?.virtualSize == Int64(2048 * 512))
+        #expect(image?.backingFile == "../100/base-100-disk-0.vmdk")
+        let text = "# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\nRW 4096 FLAT \"x-flat.vmdk\" 0\nRW 2048 FLAT \"y-flat.vmdk\" 0\n"
+        #expect(try inspect(Array(text.utf8), as: "vmdk", in: directory)?.virtualSize == Int64(6144 * 512))
+    }
+
+    @Test("hostile vmdk files are errors")
+    func hostileVmdk() throws {
+        let path = directory.path + "/image"
+        let cases: [([UInt8], String)] = [
+            ([], "File is too small, not a valid image"),
+            ([0x4B, 0x44], "File is too small, not a valid image"),
+            (Array(vmdk().prefix(100)), "Could not read vmdk header: Invalid argument"),
+            (vmdk(version: 7), "Unsupported VMDK version 7"),
+            (vmdk(grain: 0), "Invalid granularity, image may be corrupt"),
+            (vmdk(grain: 3), "Invalid granularity, image may be corrupt"),
+            (vmdk(capacity: UInt64.max), "Image is too big"),
+            (vmdk(descriptorOffset: UInt64.max, descriptorSectors: 1), "Invalid descriptor offset or size"),
+            (vmdk(descriptorOffset: 1, descriptorSectors: 1 << 40), "Invalid descriptor offset or size"),
+            (vmdk(descriptorOffset: 100, descriptorSectors: 1), "Invalid descriptor offset or size"),
+            (Array("just some text\n".utf8), "invalid VMDK image descriptor"),
+            (Array("createType=\"bogus\"\n".utf8), "Unsupported image type 'bogus'"),
+            (Array("createType=\"monolithicFlat\"\nRW 99999999999999999999 FLAT \"x\" 0\n".utf8), "Invalid extent line"),
+            (Array("createType=\"monolithicFlat\"\nRW 18014398509481983 FLAT \"x\" 0\nRW 18014398509481983 FLAT \"y\" 0\n".utf8), "Invalid extent line"),
+        ]
+        for (bytes, reason) in cases {
+            #expect(failure { try inspect(bytes, as: "vmdk", in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
+        }
+    }
+
+    @Test("random headers behind valid magic never trap")
+    func fuzz() throws {
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<600 {
+            let magic = [QCOW2.magic, VMDK.sparseMagic, VMDK.cowdMagic][round % 3]
+            let length = Int.random(in: 4...1200, using: &generator)
+            var bytes = magic + (4..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            // Plausible versions and small offsets reach the deeper checks more often.
+            if round % 2 == 0, bytes.count > 8 { bytes[4...7] = (round % 3 == 0 ? [0, 0, 0, 3] : [1, 0, 0, 0])[...] }
+            let format = round % 3 == 0 ? "qcow2" : "vmdk"
+            if let image = try? inspect(bytes, as: format, in: directory) {
+                #expect((image.virtualSize ?? 0) >= 0)
+            }
+        }
+    }
+
+    @Test("raw: the size in whole sectors, as qemu-img reports it")
+    func raw() throws {
+        #expect(try inspect([UInt8](repeating: 1, count: 1000), as: "raw", in: directory)?.virtualSize == 1024)
+        #expect(try inspect([], as: "raw", in: directory)?.virtualSize == 0)
+        #expect(ImageInspector.rawSize(Int64.max) == Int64.max)
+    }
+
+    @Test("the same answers as qemu-img info for images qemu-img created", arguments: ["qcow2", "vmdk", "raw"])
+    func matchesQemuImg(format: String) throws {
+        let base = directory.path + "/base.\(format)"
+        let overlay = directory.path + "/overlay.qcow2"
+        #expect(run(["create", "-f", format, base, "65M"]) != nil)
+        #expect(run(["create", "-f", "qcow2", "-F", format, "-b", "base.\(format)", overlay]) != nil)
+        for path in [base, overlay] {
+            let json = try #require(run(["info", "--output=json", path]))
+            let info = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            let image = try #require(try ImageInspector(system: LiveSystem()).inspect(path, format: info["format"] as? String))
+            #expect(image.virtualSize == (info["virtual-size"] as? NSNumber)?.int64Value)
+            #expect(image.backingFile == info["backing-filename"] as? String)
+            #expect(image.allocatedSize == (info["actual-size"] as? NSNumber)?.int64Value)
+        }
+    }
+
+    @Test("a directory is a subvol; a missing file a warning")
+    func specialFiles() throws {
+        let inspector = ImageInspector(system: LiveSystem())
+        directory.create("sub", directory: true)
+        #expect(try inspector.inspect(directory.path + "/sub", format: "raw")?.format == "subvol")
+        #expect(try inspector.inspect(directory.path + "/missing", format: "raw") == nil)
+        #expect(inspector.diagnostics.warnings == [
+            "expected format 'raw', but '\(directory.path)/sub' is a directory", "failed to stat '\(directory.path)/missing'",
+        ])
+    }
+}
+
+/// Runs qemu-img; its standard output, or nil when it failed.
+func run(_ arguments: [String]) -> String? {
+    let result = try? LiveSystem().run(Command(QemuImg.executable, arguments, timeout: 60))
+    guard let result, result.succeeded else { return nil }
+    return String(decoding: result.output, as: UTF8.self)
+}
