@@ -1,0 +1,403 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry of `list_images` (plugin-api.md §5.1).
+public struct ImageInfo: Equatable, Sendable {
+    public var volid: String
+    /// The format by extension, or `invalid` when the file is not in that format.
+    public var format: String
+    /// Virtual size in bytes.
+    public var size: Int64
+    /// The owner: the name of the `images/<vmid>` directory, as a string.
+    public var vmid: String
+    /// Bytes allocated on disk.
+    public var used: Int64
+    /// The backing file as recorded in the image (linked clones).
+    public var parent: String?
+    public var changeTime: Int64
+
+    /// The Perl item hash: `parent` is always present (undef when none), `ctime` only when non-zero.
+    public var perlHash: Value {
+        var members: [String: Value] = [
+            "volid": .string(volid), "format": .string(format), "size": .int(size), "vmid": .string(vmid),
+            "used": .int(used), "parent": .optional(parent),
+        ]
+        if changeTime != 0 { members["ctime"] = .int(changeTime) }
+        return .hash(members)
+    }
+}
+
+/// Guest images in `images/<vmid>/`: listing, naming, allocation, templates, linked
+/// clones, resizing and removal, with `dir`'s behaviour and messages.
+extension DirectoryStorage {
+    /// PVE's limit of disks per guest and storage.
+    public static let maximumDisksPerGuest = 1024
+
+    var inspector: ImageInspector { ImageInspector(system: system, overrides: overrides, diagnostics: diagnostics) }
+
+    /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
+    func imageDirectory(vmid: String) throws(StorageError) -> String {
+        guard Grammar.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
+        return try subdirectory(for: ContentType.images.rawValue) + "/" + vmid
+    }
+
+    // MARK: - Listing
+
+    /// `list_images`: the images of one owner (or all), or only those in `volumes`.
+    public func listImages(vmid: String?, volumes: [String]?) throws(StorageError) -> [ImageInfo] {
+        let imagesDirectory = try subdirectory(for: ContentType.images.rawValue)
+        let owners = ((try? system.listDirectory(imagesDirectory)) ?? [])
+            .compactMap(\.name).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) }.sorted(by: Self.byteOrder)
+        var images: [ImageInfo] = []
+        for owner in owners {
+            if volumes == nil, let vmid, owner != vmid { continue }
+            let directory = imagesDirectory + "/" + owner
+            let names = ((try? system.listDirectory(directory)) ?? []).compactMap(\.name)
+                .filter { !$0.hasPrefix(".") }.sorted(by: Self.byteOrder)
+            for name in names {
+                guard let format = ImageFormat.allCases.first(where: { name.hasSuffix("." + $0.rawValue) && name.utf8.count > $0.rawValue.utf8.count + 1 }),
+                      (try? VolumeName.parseImageFile(name)) != nil
+                else { continue }
+                if let image = try listedImage(directory: directory, owner: owner, name: name, format: format.rawValue),
+                   volumes.map({ $0.contains(image.volid) }) ?? true {
+                    images.append(image)
+                }
+            }
+        }
+        return images
+    }
+
+    private func listedImage(directory: String, owner: String, name: String, format: String) throws(StorageError) -> ImageInfo? {
+        let path = directory + "/" + name
+        var reported = format
+        var metadata: ImageMetadata?
+        do {
+            metadata = try inspector.inspect(path, format: format)
+        } catch {
+            guard Self.isWrongFormat(error.message) else { throw error }
+            diagnostics.warn("image '\(path)' is not in expected format '\(format)', querying as raw")
+            metadata = try inspector.inspect(path, format: ImageFormat.raw.rawValue)
+            reported = "invalid"
+        }
+        guard let metadata, let size = metadata.virtualSize else { return nil }
+        var volid = "\(id):\(owner)/\(name)"
+        if let parent = metadata.backingFile, let base = Self.linkedBase(parent) {
+            volid = "\(id):\(base.vmid)/\(base.name)/\(owner)/\(name)"
+        }
+        return ImageInfo(volid: volid, format: reported, size: size, vmid: owner, used: metadata.allocatedSize ?? 0,
+                         parent: metadata.backingFile, changeTime: metadata.changeTime)
+    }
+
+    /// qemu-img's "Image is not in <fmt> format" at the end of an error, which listing
+    /// turns into the `invalid` format.
+    static func isWrongFormat(_ message: String) -> Bool {
+        let suffix = " format"
+        guard message.hasSuffix(suffix) else { return false }
+        let head = message.dropLast(suffix.count)
+        let format = head.reversed().prefix { !$0.isWhitespace }
+        return !format.isEmpty && head.dropLast(format.count).hasSuffix("Image is not in ")
+    }
+
+    /// The base of a linked clone from its backing file `../<vmid>/<name>.<fmt>`. As in
+    /// PVE, the two leading characters are not checked to be dots.
+    static func linkedBase(_ parent: String) -> (vmid: String, name: String)? {
+        let characters = Array(parent)
+        guard characters.count > 3, characters[0] != "\n", characters[1] != "\n", characters[2] == "/" else { return nil }
+        let rest = String(characters[3...])
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, Grammar.isDigits(parts[0].utf8), !parts[1].contains("\n"),
+              ImageFormat.allCases.contains(where: { parts[1].hasSuffix("." + $0.rawValue) && parts[1].count > $0.rawValue.count + 1 })
+        else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    static func byteOrder(_ left: String, _ right: String) -> Bool {
+        left.utf8.lexicographicallyPrecedes(right.utf8)
+    }
+
+    // MARK: - Names
+
+    /// `find_free_diskname`: the first `vm-<vmid>-disk-<n>` (or `subvol-…`) that no image
+    /// of the VMID uses, whatever its extension (dir holds subvols, see §9.5).
+    public func findFreeDiskname(vmid: String, format: String, addFormatSuffix: Bool) throws(StorageError) -> String {
+        _ = try imageDirectory(vmid: vmid)
+        let used = Set(try listImages(vmid: vmid, volumes: nil).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
+        let prefix = format == ImageFormat.subvol.rawValue ? "subvol" : "vm"
+        let suffix = addFormatSuffix ? "." + format : ""
+        for number in 0..<Self.maximumDisksPerGuest where !used.contains(String(number)) {
+            return "\(prefix)-\(vmid)-disk-\(number)\(suffix)"
+        }
+        throw StorageError("unable to allocate an image name for VM \(vmid) in storage '\(id)'")
+    }
+
+    /// The digits after the first `(vm|base|subvol|basevol)-<vmid>-disk-` in `volid`, as written.
+    static func diskNumber(in volid: String, vmid: String) -> String? {
+        let bytes = Array(volid.utf8)
+        let patterns = ["vm", "base", "subvol", "basevol"].map { Array("\($0)-\(vmid)-disk-".utf8) }
+        for start in bytes.indices {
+            for pattern in patterns where bytes[start...].starts(with: pattern) {
+                let digits = bytes[(start + pattern.count)...].prefix { (0x30...0x39).contains($0) }
+                if !digits.isEmpty { return String(decoding: digits, as: UTF8.self) }
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Allocation
+
+    /// `alloc_image`: creates a `format` image of `sizeKiB` KiB (a directory for subvol)
+    /// and returns `<vmid>/<name>`. The file appears under its name only when complete.
+    public func allocateImage(vmid: String, format: String, name requested: String?, sizeKiB: Value) throws(StorageError) -> String {
+        let directory = try imageDirectory(vmid: vmid)
+        do { try system.makeDirectories(directory) } catch {
+            throw StorageError("mkdir \(directory): \(error)", errno: error)
+        }
+        var name = requested ?? ""
+        if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: format, addFormatSuffix: true) }
+        let parsed = try VolumeName.parseImageFile(name)
+        guard parsed.format == format else {
+            throw StorageError("illegal name '\(name)' - wrong extension for format ('\(parsed.format) != '\(format)')")
+        }
+        let path = directory + "/" + name
+        let exists = StorageError("disk image '\(path)' already exists")
+        guard (try? system.status(path, followSymlinks: false)) == nil else { throw exists }
+
+        if format == ImageFormat.subvol.rawValue {
+            guard (sizeKiB.int ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
+            do {
+                try system.makeDirectory(path, mode: 0o755)
+                try system.setMode(path, 0o755)
+            } catch {
+                throw StorageError("unable to create subvol '\(path)' - \(error)", errno: error)
+            }
+            return "\(vmid)/\(name)"
+        }
+
+        let preallocation = try QemuImg.preallocation(config.preallocation, format: format)
+        let temporary = temporaryPath(for: name, in: directory)
+        let size = sizeKiB.string ?? ""
+        do throws(StorageError) {
+            try runQemuImg(QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation),
+                           errorPrefix: "unable to create image")
+            try publish(temporary, as: path, exists: exists)
+        } catch {
+            try? system.removeFile(temporary)
+            try? system.removeDirectory(directory)
+            throw error
+        }
+        return "\(vmid)/\(name)"
+    }
+
+    /// A hidden name in the same directory (never listed, same file system for the rename).
+    func temporaryPath(for name: String, in directory: String) -> String {
+        "\(directory)/.tmp.\(name).\(ProcessIdentity.current)"
+    }
+
+    /// Moves a finished file to its final name, never replacing what is there.
+    func publish(_ temporary: String, as path: String, exists: StorageError) throws(StorageError) {
+        do { try system.rename(temporary, to: path, replacing: false) } catch {
+            if error == .fileExists { throw exists }
+            throw StorageError("rename '\(temporary)' to '\(path)' failed - \(error)", errno: error)
+        }
+    }
+
+    // MARK: - Removal
+
+    /// `free_image`, for every content type: refuses a protected backup, clears the
+    /// immutable flag of a template's image, removes the file (or subvol tree) and
+    /// then its directory if that became empty.
+    public func freeVolume(_ volname: String, isBase: Bool, format: String?) throws(StorageError) {
+        let (path, volume) = try filesystemPath(volname)
+        if volume.vtype == .backup, system.exists(path + ".protected") {
+            throw StorageError("cannot remove protected volume '\(volname)' on '\(id)'")
+        }
+        if isBase {
+            do { try system.setImmutable(path, false) } catch {
+                diagnostics.warn("unable to clear the immutable flag of '\(path)' - \(error)")
+            }
+        }
+        if format == ImageFormat.subvol.rawValue {
+            do { try system.removeTree(path) } catch {
+                if error != .noSuchFileOrDirectory { diagnostics.warn("unable to remove '\(path)' - \(error)") }
+            }
+        } else {
+            let isLink = (try? system.status(path, followSymlinks: false))?.kind == .symlink
+            guard isLink || (try? system.status(path, followSymlinks: true))?.kind == .regular else {
+                diagnostics.warn("disk image '\(path)' does not exist")
+                return
+            }
+            let snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
+                ? chainSnapshotFiles(of: path) : []
+            do { try system.removeFile(path) } catch {
+                throw StorageError("unlink '\(path)' failed - \(error)", errno: error)
+            }
+            for snapshot in snapshots.reversed() {
+                do { try system.removeFile(snapshot) } catch {
+                    diagnostics.warn("unlink '\(snapshot)' failed - \(error)")
+                }
+            }
+        }
+        try? system.removeDirectory(FilePath.parent(of: path))
+    }
+
+    /// The external snapshot files (`snap-<name>-<file>`, same directory) below a volume
+    /// in snapshot-as-volume-chain mode, newest first.
+    func chainSnapshotFiles(of path: String) -> [String] {
+        let directory = FilePath.parent(of: path)
+        let name = FilePath.name(of: path)
+        var files: [String] = []
+        var current = path
+        while files.count < Self.maximumDisksPerGuest,
+              let info = try? system.status(current, followSymlinks: true),
+              let backing = try? QCOW2.readHeader(ImageFile(path: current, length: info.size, system: system)).backingFile,
+              backing.hasPrefix("snap-"), backing.hasSuffix("-" + name), !backing.contains("/") {
+            current = directory + "/" + backing
+            guard !files.contains(current) else { break }
+            files.append(current)
+        }
+        return files
+    }
+
+    // MARK: - Size
+
+    /// `volume_size_info` in list form: (size, format, used, parent, ctime), or nil
+    /// (with a warning) when the file is missing.
+    public func volumeSizeInfo(_ volname: String) throws(StorageError) -> ImageMetadata? {
+        let (path, volume) = try filesystemPath(volname)
+        return try inspector.inspect(path, format: volume.format)
+    }
+
+    /// `volume_resize` to `size` bytes (raw and qcow2 only); nothing to do while the VM
+    /// runs (QEMU resizes the image itself). Returns whether it deferred to QEMU.
+    public func resizeVolume(_ volname: String, size: Value, running: Bool, snapshot: Value, className: String) throws(StorageError) -> Bool {
+        guard volname.hasSuffix(".raw") || volname.hasSuffix(".qcow2") else { throw StorageError("can't resize this image format") }
+        if running { return true }
+        if !config.snapshotAsVolumeChain, snapshot.isTrue {
+            throw StorageError("resizing a snapshot is not supported for \(className) without 'snapshot-as-volume-chain'")
+        }
+        let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
+        let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
+        guard let bytes = size.string, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
+        try runQemuImg(QemuImg.resize(path: path, format: volume.format, size: bytes, preallocation: preallocation), errorPrefix: nil)
+        return false
+    }
+
+    // MARK: - Templates and linked clones
+
+    /// `create_base`: renames `vm-…` to `base-…`, makes it read-only and, where the file
+    /// system allows, immutable. Returns the new volume name.
+    public func createBase(_ volname: String) throws(StorageError) -> String {
+        _ = try basePath()
+        let (path, volume) = try filesystemPath(volname)
+        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype.rawValue)'") }
+        guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
+        guard let metadata = try inspector.inspect(path, format: volume.format), metadata.virtualSize != nil else {
+            throw StorageError("file_size_info on '\(volname)' failed")
+        }
+        if let baseName = volume.baseName, let baseVMID = volume.baseVMID, metadata.backingFile != "../\(baseVMID)/\(baseName)" {
+            throw StorageError("volname '\(volname)' contains wrong information about parent")
+        }
+        let newName = volume.name.hasPrefix("vm-") ? "base-" + volume.name.dropFirst(3) : volume.name
+        let vmid = volume.vmid ?? ""
+        let newVolname = volume.baseName.map { "\(volume.baseVMID ?? "")/\($0)/\(vmid)/\(newName)" } ?? "\(vmid)/\(newName)"
+        let (newPath, _) = try filesystemPath(newVolname)
+        let exists = StorageError("file '\(newPath)' already exists")
+        if (try? system.status(newPath, followSymlinks: true))?.kind == .regular { throw exists }
+        do { try system.rename(path, to: newPath, replacing: false) } catch {
+            if error == .fileExists { throw exists }
+            throw StorageError("rename '\(path)' to '\(newPath)' failed - \(error)", errno: error)
+        }
+        try? system.setMode(newPath, 0o444)
+        do { try system.setImmutable(newPath, true) } catch {
+            diagnostics.warn("unable to set the immutable flag of '\(newPath)' - \(error)")
+        }
+        return newVolname
+    }
+
+    /// `clone_image`: a linked clone of a template's image for `vmid`, a qcow2 overlay
+    /// whose backing file is `../<basevmid>/<basename>`. Returns its volume name.
+    public func cloneImage(_ volname: String, vmid: String, snapshot: Value) throws(StorageError) -> String {
+        _ = try basePath()
+        let volume = try VolumeName.parse(volname)
+        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype.rawValue)'") }
+        if snapshot.isTrue { throw StorageError("this storage type does not support clone_image on snapshot") }
+        if volume.format == ImageFormat.subvol.rawValue {
+            throw StorageError("this storage type does not support clone_image on subvolumes")
+        }
+        guard volume.isBase else { throw StorageError("clone_image only works on base images") }
+        let baseName = volume.name
+        let baseVMID = volume.vmid ?? ""
+        let directory = try imageDirectory(vmid: vmid)
+        do { try system.makeDirectories(directory) } catch {
+            throw StorageError("mkdir \(directory): \(error)", errno: error)
+        }
+        let name = try findFreeDiskname(vmid: vmid, format: ImageFormat.qcow2.rawValue, addFormatSuffix: true)
+        diagnostics.warn("clone \(volname): images, \(name), \(vmid) to \(name) (base=../\(baseVMID)/\(baseName))")
+        let newVolname = "\(baseVMID)/\(baseName)/\(vmid)/\(name)"
+        let path = directory + "/" + name
+        let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
+        let temporary = temporaryPath(for: name, in: directory)
+        do throws(StorageError) {
+            try runQemuImg(QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
+                                                backingFormat: volume.format, preallocation: preallocation),
+                           errorPrefix: "unable to create image")
+            try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
+        } catch {
+            try? system.removeFile(temporary)
+            throw error
+        }
+        return newVolname
+    }
+
+    // MARK: - Renaming
+
+    /// `rename_volume`: moves an image to `targetVMID` (under `targetName`, or the next
+    /// free name), never replacing a volume. Returns the new volid (with the storage ID).
+    public func renameVolume(_ volname: String, targetVMID: String, targetName requested: String?) throws(StorageError) -> String {
+        guard config.path != nil else { throw StorageError("no path found") }
+        let (sourcePath, volume) = try filesystemPath(volname)
+        if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue, !chainSnapshotFiles(of: sourcePath).isEmpty {
+            throw StorageError("we can't rename volume if a snapshot backed by a volume-chain exists")
+        }
+        var name = requested ?? ""
+        if name.isEmpty { name = try findFreeDiskname(vmid: targetVMID, format: volume.format, addFormatSuffix: true) }
+        // The target becomes a path component: it must be an image file name.
+        _ = try VolumeName.parseImageFile(name)
+        let directory = try imageDirectory(vmid: targetVMID)
+        do { try system.makeDirectories(directory) } catch {
+            throw StorageError("mkdir \(directory): \(error)", errno: error)
+        }
+        let targetPath = directory + "/" + name
+        let exists = StorageError("target volume '\(name)' already exists")
+        if system.exists(targetPath) { throw exists }
+        do { try system.rename(sourcePath, to: targetPath, replacing: false) } catch {
+            if error == .fileExists { throw exists }
+            throw StorageError("rename '\(sourcePath)' to '\(targetPath)' failed - \(error)", errno: error)
+        }
+        let base = volume.baseName.map { "\(volume.baseVMID ?? "")/\($0)/" } ?? ""
+        return "\(id):\(base)\(targetVMID)/\(name)"
+    }
+
+    // MARK: - Activation and QEMU
+
+    /// `activate_volume`: the volume (or snapshot) must exist.
+    public func activateVolume(_ volname: String, snapshot: Value) throws(StorageError) {
+        let (path, _) = try filesystemPath(volname, snapshot: snapshot)
+        guard system.exists(path) else { throw StorageError("volume '\(id):\(volname)' does not exist") }
+    }
+
+    /// `qemu_blockdev_options`: QEMU's protocol node for the volume's file.
+    public func blockdevOptions(_ volname: String, snapshot: Value) throws(StorageError) -> [String: Value] {
+        let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
+        if snapshot.isTrue, (volume.format == "qcow2" && !config.snapshotAsVolumeChain) || volume.format == "qed" {
+            throw StorageError("cannot attach only the snapshot of a '\(volume.format)' image")
+        }
+        let info: FileStatus
+        do { info = try system.status(path, followSymlinks: true) } catch {
+            throw StorageError("stat for '\(path)' failed - \(error)", errno: error)
+        }
+        let device = info.kind == .blockDevice || info.kind == .characterDevice
+        return ["driver": .string(device ? "host_device" : "file"), "filename": .string(path)]
+    }
+}

@@ -1,0 +1,98 @@
+/// The qemu-img commands the image store runs (plugin-api.md §9.3), by argument vector.
+public enum QemuImg {
+    public static let executable = "/usr/bin/qemu-img"
+    /// Creating with full preallocation writes the whole disk; allow for large, slow disks.
+    public static let createTimeout = 6 * 3600
+    /// PVE's timeout for a resize.
+    public static let resizeTimeout = 10
+
+    /// `qemu-img create [-o preallocation=<p>] -f <fmt> <path> <size>K`.
+    public static func create(format: String, path: String, sizeKiB: String, preallocation: String?) -> Command {
+        var arguments = ["create"]
+        if let preallocation { arguments += ["-o", "preallocation=\(preallocation)"] }
+        arguments += ["-f", format, path, "\(sizeKiB)K"]
+        return Command(executable, arguments, timeout: createTimeout)
+    }
+
+    /// A qcow2 overlay backed by `backing` (recorded as given; QEMU resolves a relative
+    /// name against the overlay's directory); the size is the backing file's.
+    public static func createBacked(path: String, backing: String, backingFormat: String, preallocation: String?) -> Command {
+        var options = "extended_l2=on,cluster_size=128k"
+        if let preallocation { options += ",preallocation=\(preallocation)" }
+        return Command(executable, ["create", "-F", backingFormat, "-b", backing, "-f", "qcow2", path, "-o", options],
+                       timeout: createTimeout)
+    }
+
+    /// `qemu-img resize [--preallocation=<p>] -f <fmt> <path> <bytes>`.
+    public static func resize(path: String, format: String, size: String, preallocation: String?) -> Command {
+        var arguments = ["resize"]
+        if let preallocation { arguments.append("--preallocation=\(preallocation)") }
+        arguments += ["-f", format, path, size]
+        return Command(executable, arguments, timeout: resizeTimeout)
+    }
+
+    /// The preallocation argument for `format` from the storage's `preallocation` option
+    /// (§9.4): qcow2 defaults to metadata, raw to off (metadata counts as off), others none.
+    public static func preallocation(_ configured: String?, format: String) throws(StorageError) -> String? {
+        let allowed: Set<String>
+        var mode: String
+        switch format {
+        case "qcow2":
+            allowed = ["off", "metadata", "falloc", "full"]
+            mode = configured ?? "metadata"
+        case "raw":
+            allowed = ["off", "falloc", "full"]
+            mode = configured ?? "off"
+            if mode == "metadata" { mode = "off" }
+        default:
+            return nil
+        }
+        guard allowed.contains(mode) else {
+            throw StorageError("preallocation mode '\(mode)' not supported by format '\(format)'")
+        }
+        return mode
+    }
+}
+
+extension DirectoryStorage {
+    /// Runs a qemu-img command and reports a failure the way PVE's `run_command` does:
+    /// with `prefix`, `<prefix>: <last line qemu-img wrote to stderr>` (or the exit code);
+    /// without, `command '<cmd>' failed: exit code <n>`, the error output going to warnings.
+    func runQemuImg(_ command: Command, errorPrefix prefix: String?) throws(StorageError) {
+        let result: CommandResult
+        do { result = try system.run(command) } catch {
+            throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): unable to run \(command.executable) - \(error)", errno: error)
+        }
+        if result.succeeded { return }
+        let lines = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").map(String.init)
+        let reason: String
+        if result.timedOut {
+            throw StorageError("command '\(command.shellText)' failed: got timeout")
+        } else if let signal = result.signal {
+            reason = "got signal \(signal)"
+        } else {
+            reason = "exit code \(result.exitStatus ?? -1)"
+        }
+        if let prefix {
+            for line in lines.dropLast() { diagnostics.warn(line) }
+            throw StorageError("\(prefix): \(lines.last ?? reason)")
+        }
+        for line in lines { diagnostics.warn(line) }
+        throw StorageError("command '\(command.shellText)' failed: \(reason)")
+    }
+}
+
+extension Command {
+    /// The command as PVE shows it in messages: each argument shell-quoted where needed.
+    public var shellText: String {
+        ([executable] + arguments).map { argument in
+            let plain = !argument.isEmpty && argument.utf8.allSatisfy { byte in
+                switch byte {
+                case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+                default: return "_-.,:/@=+%".utf8.contains(byte)
+                }
+            }
+            return plain ? argument : "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+        }.joined(separator: " ")
+    }
+}
