@@ -184,7 +184,7 @@ extension DirectoryStorage {
         } catch {
             try? system.removeFile(temporary)
             try? system.removeDirectory(directory)
-            throw error
+            throw error.naming(path, insteadOf: temporary)
         }
         return "\(vmid)/\(name)"
     }
@@ -345,7 +345,7 @@ extension DirectoryStorage {
             try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
         } catch {
             try? system.removeFile(temporary)
-            throw error
+            throw error.naming(path, insteadOf: temporary)
         }
         return newVolname
     }
@@ -399,5 +399,27 @@ extension DirectoryStorage {
         }
         let device = info.kind == .blockDevice || info.kind == .characterDevice
         return ["driver": .string(device ? "host_device" : "file"), "filename": .string(path)]
+    }
+}
+
+extension StorageError {
+    /// The error with a temporary file's path replaced by the final one, so that messages
+    /// name the volume the user asked for.
+    func naming(_ path: String, insteadOf temporary: String) -> StorageError {
+        let source = Array(message.utf8)
+        let pattern = Array(temporary.utf8)
+        guard !pattern.isEmpty else { return self }
+        var result: [UInt8] = []
+        var index = 0
+        while index < source.count {
+            if source[index...].starts(with: pattern) {
+                result += path.utf8
+                index += pattern.count
+            } else {
+                result.append(source[index])
+                index += 1
+            }
+        }
+        return StorageError(String(decoding: result, as: UTF8.self), errno: errno)
     }
 }

@@ -11,10 +11,12 @@ use File::Temp ();
 use JSON::PP ();
 use Cwd ();
 use File::Path ();
+use POSIX ();
 
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
     make_file make_setup image_listing_available prune_vectors
+    qemu_img qemu_img_info files_below
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -77,6 +79,49 @@ sub vectors {
     open(my $fh, '<', $file) or die "cannot read $file: $!\n";
     my $data = JSON::PP::decode_json(do { local $/; <$fh> });
     return grep { $_->{suite} eq $suite } $data->{vectors}->@*;
+}
+
+# Runs /usr/bin/qemu-img with a clean environment (taint mode); dies when it fails.
+sub qemu_img {
+    my @args = map { untaint($_) } @_;
+    local $ENV{PATH} = '/usr/bin:/bin';
+    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+    open(my $null, '>', '/dev/null') or die "/dev/null: $!\n";
+    my $pid = fork() // die "fork: $!\n";
+    if (!$pid) {
+        open(STDOUT, '>&', $null);
+        exec('/usr/bin/qemu-img', @args) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    die "qemu-img @args failed: $?\n" if $?;
+}
+
+# qemu-img's own view of an image (what PVE's dir storage reports).
+sub qemu_img_info {
+    my ($path, $format) = @_;
+    local $ENV{PATH} = '/usr/bin:/bin';
+    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+    my @cmd = ('/usr/bin/qemu-img', 'info', '--output=json', untaint($path), $format ? ('-f', $format) : ());
+    open(my $fh, '-|', @cmd) or die "qemu-img info: $!\n";
+    my $json = do { local $/; <$fh> };
+    close($fh);
+    return JSON::PP::decode_json($json);
+}
+
+# Every entry below $root (relative paths, sorted), hidden ones included.
+sub files_below {
+    my ($root) = @_;
+    my @found;
+    my @todo = ('');
+    while (defined(my $rel = shift @todo)) {
+        opendir(my $dh, $rel eq '' ? $root : "$root/$rel") or next;
+        for my $name (sort grep { $_ ne '.' && $_ ne '..' } readdir($dh)) {
+            my $path = $rel eq '' ? untaint($name) : untaint("$rel/$name");
+            push @found, $path;
+            push @todo, $path if -d "$root/$path" && !-l "$root/$path";
+        }
+    }
+    return [sort @found];
 }
 
 # The exception a call raises ('' when it succeeds).
