@@ -54,6 +54,8 @@ struct ScriptedSystem: SystemCalls {
     var commandResult: (@Sendable (Command) -> CommandResult)? = nil
     var removeFileError: (@Sendable (String) -> Errno?)? = nil
     var readError: (@Sendable (String) -> Errno?)? = nil
+    var immutableError: Errno? = nil
+    var renameError: (@Sendable (String) -> Errno?)? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try live.status(path, followSymlinks: followSymlinks)
@@ -84,6 +86,7 @@ struct ScriptedSystem: SystemCalls {
         try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive)
     }
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
+        if let error = renameError?(target) { throw error }
         try live.rename(source, to: target, replacing: replacing)
     }
     func removeFile(_ path: String) throws(Errno) {
@@ -92,7 +95,10 @@ struct ScriptedSystem: SystemCalls {
     }
     func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
-    func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try live.setImmutable(path, immutable) }
+    func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
+        if let immutableError { throw immutableError }
+        try live.setImmutable(path, immutable)
+    }
     func run(_ command: Command) throws(Errno) -> CommandResult {
         if let commandResult { return commandResult(command) }
         return try live.run(command)

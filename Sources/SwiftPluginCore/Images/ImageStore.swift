@@ -198,7 +198,7 @@ extension DirectoryStorage {
     func publish(_ temporary: String, as path: String, exists: StorageError) throws(StorageError) {
         do { try system.rename(temporary, to: path, replacing: false) } catch {
             if error == .fileExists { throw exists }
-            throw StorageError("rename '\(temporary)' to '\(path)' failed - \(error)", errno: error)
+            throw StorageError("unable to create image: cannot move the new image to '\(path)' - \(error)", errno: error)
         }
     }
 

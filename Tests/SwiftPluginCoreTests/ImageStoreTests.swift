@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+@Suite("image store: listing, allocation, templates, faults")
+struct ImageStoreTests {
+    let directory = TemporaryDirectory()
+
+    func storage(_ system: any SystemCalls = LiveSystem(), extra: [String: Value] = [:]) -> DirectoryStorage {
+        DirectoryStorage(id: "s", config: StorageConfig(path: directory.path, extra: extra), system: system)
+    }
+
+    func files(_ relative: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/" + relative)) ?? []).sorted()
+    }
+
+    @Test("list item: parent always present, ctime only when non-zero")
+    func itemHash() {
+        let item = ImageInfo(volid: "s:100/a.raw", format: "raw", size: 1, vmid: "100", used: 2, parent: nil, changeTime: 0)
+        #expect(item.perlHash == ["volid": "s:100/a.raw", "format": "raw", "size": 1, "vmid": "100", "used": 2, "parent": .undef])
+        var dated = item
+        dated.changeTime = 7
+        #expect(dated.perlHash["ctime"] == 7)
+    }
+
+    @Test("allocation, listing and the test overrides of inspected sizes")
+    func allocateAndList() throws {
+        let store = storage()
+        #expect(try store.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
+        #expect(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: "512") == "100/vm-100-disk-1.raw")
+        let images = try store.listImages(vmid: "100", volumes: nil)
+        #expect(images.map(\.volid) == ["s:100/vm-100-disk-0.qcow2", "s:100/vm-100-disk-1.raw"])
+        #expect(images.map(\.size) == [1024 * 1024, 512 * 1024])
+        var overridden = store
+        overridden.overrides = MetadataOverrides(imageVirtualSize: 131072, imageAllocatedSize: 262144)
+        #expect(try overridden.listImages(vmid: nil, volumes: nil).map { [$0.size, $0.used] } == [[131072, 262144], [131072, 262144]])
+        #expect(try store.listImages(vmid: nil, volumes: ["s:100/vm-100-disk-1.raw"]).count == 1)
+    }
+
+    @Test("qemu-img failing or timing out: no file, no empty directory, PVE's messages")
+    func qemuImgFaults() throws {
+        var system = ScriptedSystem()
+        system.commandResult = { _ in CommandResult(exitStatus: 1, errorOutput: Array("qemu-img: first\nqemu-img: disk full\n".utf8)) }
+        let store = storage(system)
+        #expect(failure { try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1) } == "unable to create image: qemu-img: disk full")
+        #expect(store.diagnostics.warnings == ["qemu-img: first"])
+        #expect(files("images") == [])
+        system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
+        #expect(failure { try storage(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
+            == "command '/usr/bin/qemu-img create -o preallocation=off -f raw \(directory.path)/images/100/.tmp.x.raw.\(ProcessIdentity.current) 1K' failed: got timeout"
+            .replacingOccurrences(of: "/.tmp.x.raw.\(ProcessIdentity.current)", with: "/x.raw"))
+        #expect(files("images") == [])
+    }
+
+    @Test("qemu-img succeeds but the image cannot be published: nothing left, the reason named")
+    func publishFault() throws {
+        var system = ScriptedSystem()
+        system.renameError = { _ in .noSpace }
+        let store = storage(system)
+        let message = failure { try store.allocateImage(vmid: "100", format: "raw", name: "a.raw", sizeKiB: 1) }
+        #expect(message == "unable to create image: cannot move the new image to '\(directory.path)/images/100/a.raw' - No space left on device")
+        #expect(files("images") == [])
+    }
+
+    @Test("a file system without the immutable flag: warnings, never failures")
+    func immutableUnsupported() throws {
+        var system = ScriptedSystem()
+        system.immutableError = Errno(rawValue: ENOTTY)
+        let store = storage(system)
+        let base = try store.createBase(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1))
+        #expect(base == "100/base-100-disk-0.raw")
+        let path = "\(directory.path)/images/100/base-100-disk-0.raw"
+        #expect(store.diagnostics.warnings == ["unable to set the immutable flag of '\(path)' - Inappropriate ioctl for device"])
+        try store.freeVolume(base, isBase: true, format: "raw")
+        #expect(store.diagnostics.warnings.last == "unable to clear the immutable flag of '\(path)' - Inappropriate ioctl for device")
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("disk numbers: first match, any prefix, digits as written")
+    func diskNumbers() {
+        #expect(DirectoryStorage.diskNumber(in: "s:100/vm-100-disk-12.raw", vmid: "100") == "12")
+        #expect(DirectoryStorage.diskNumber(in: "s:100/basevol-100-disk-3", vmid: "100") == "3")
+        #expect(DirectoryStorage.diskNumber(in: "s:9/base-9-disk-0.raw/100/vm-100-disk-4.qcow2", vmid: "100") == "4")
+        #expect(DirectoryStorage.diskNumber(in: "s:100/vm-1000-disk-1.raw", vmid: "100") == nil)
+        #expect(DirectoryStorage.diskNumber(in: "s:100/vm-100-disk-07.raw", vmid: "100") == "07")
+        #expect(DirectoryStorage.diskNumber(in: "s:100/mine.raw", vmid: "100") == nil)
+    }
+
+    @Test("linked-clone parents, as PVE matches them")
+    func linkedBases() {
+        #expect(DirectoryStorage.linkedBase("../9004/base-9004-disk-0.qcow2")! == ("9004", "base-9004-disk-0.qcow2"))
+        #expect(DirectoryStorage.linkedBase("xy/12/a.raw")! == ("12", "a.raw"))
+        #expect(DirectoryStorage.linkedBase("../ssss/base-1-disk-0.raw") == nil)
+        #expect(DirectoryStorage.linkedBase("../12/a.txt") == nil)
+        #expect(DirectoryStorage.linkedBase("../12/sub/a.raw") == nil)
+        #expect(DirectoryStorage.linkedBase("/abs/12/a.raw") == nil)
+    }
+
+    @Test("qemu-img's wrong-format message is recognised, others are not")
+    func wrongFormat() {
+        #expect(DirectoryStorage.isWrongFormat("qemu-img: Could not open '/x': Image is not in qcow2 format"))
+        #expect(!DirectoryStorage.isWrongFormat("qemu-img: Could not open '/x': File is too small, not a valid image"))
+        #expect(!DirectoryStorage.isWrongFormat("Image is not in  format"))
+    }
+
+    @Test("preallocation per format (plugin-api.md 9.4)")
+    func preallocation() throws {
+        #expect(try QemuImg.preallocation(nil, format: "qcow2") == "metadata")
+        #expect(try QemuImg.preallocation(nil, format: "raw") == "off")
+        #expect(try QemuImg.preallocation("metadata", format: "raw") == "off")
+        #expect(try QemuImg.preallocation("full", format: "vmdk") == nil)
+        #expect(failure { try QemuImg.preallocation("metadata2", format: "qcow2") } == "preallocation mode 'metadata2' not supported by format 'qcow2'")
+        #expect(QemuImg.resize(path: "/a b", format: "raw", size: "1", preallocation: "off").shellText
+            == "/usr/bin/qemu-img resize --preallocation=off -f raw '/a b' 1")
+    }
+
+    @Test("identities are version 4 UUIDs")
+    func identity() throws {
+        let first = try storage().identity()
+        #expect(DirectoryStorage.isUUID(first))
+        #expect(try storage().identity() == first)
+        #expect(!DirectoryStorage.isUUID("6F9619FF-8B86-D011-B42D-00C04FC964FF"))
+    }
+}
