@@ -63,8 +63,10 @@ uint32_t spve_v1_abi_version(void);
 void spve_v1_free(void *pointer);
 
 /* The shape of every storage method. On success returns the reply (malloc'd)
- * and stores its length in *reply_length; on failure returns NULL and fills
- * *error. */
+ * and stores its length in *reply_length, leaving error->code SPVE_ERROR_NONE.
+ * On failure fills *error and returns NULL, or, when the method warned or
+ * printed before failing, a reply (result undef) whose sections the caller
+ * emits before it reports the error. */
 typedef uint8_t *(*spve_v1_method)(const uint8_t *request, size_t request_length,
                                     size_t *reply_length, spve_v1_error *error);
 

@@ -446,6 +446,41 @@ static void spve_emit(pTHX_ char tag, AV *lines, SV *logfunc, SV *push_target) {
     }
 }
 
+/* Decodes a reply (the result, then tagged sections into `sections`) and frees
+ * it. Returns the result as a mortal, or NULL when the reply is malformed. */
+static SV *spve_read_reply(pTHX_ uint8_t *reply, size_t reply_length, AV *sections) {
+    spve_reader reader;
+    SV *result;
+    int malformed;
+    reader.position = reply;
+    reader.end = reply + reply_length;
+    result = spve_decode(aTHX_ &reader, 0);
+    malformed = result == NULL;
+    if (result) sv_2mortal(result);
+    while (!malformed && reader.position < reader.end) {
+        char tag = (char)*reader.position++;
+        SV *section = spve_decode(aTHX_ &reader, 0);
+        if (!section || !SvROK(section) || SvTYPE(SvRV(section)) != SVt_PVAV || !strchr("WOLP", tag)) {
+            if (section) SvREFCNT_dec(section);
+            malformed = 1;
+            break;
+        }
+        av_push(sections, newSViv(tag));
+        av_push(sections, section);
+    }
+    spve_v1_free(reply);
+    return malformed ? NULL : result;
+}
+
+static void spve_emit_sections(pTHX_ AV *sections, SV *logfunc, SV *push_target) {
+    SSize_t i;
+    for (i = 0; i + 1 <= av_len(sections); i += 2) {
+        SV **tag = av_fetch(sections, i, 0);
+        SV **lines = av_fetch(sections, i + 1, 0);
+        if (tag && lines) spve_emit(aTHX_ (char)SvIV(*tag), (AV *)SvRV(*lines), logfunc, push_target);
+    }
+}
+
 /* The file descriptor of a Perl file handle (a glob, a reference to one, or an I/O
  * object), after flushing what Perl buffered for it; -1 for anything else, which the
  * library refuses with its own message. */
@@ -472,12 +507,11 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
     AV *sections;
     U32 count = 1;
     size_t i, reply_length = 0;
-    sv_setpvs(members, "");
-    sv_setpvs(request, "");
     spve_v1_error error = { 0, NULL };
     uint8_t *reply;
-    spve_reader reader;
-    int malformed;
+
+    sv_setpvs(members, "");
+    sv_setpvs(request, "");
 
     spve_put_bytes(aTHX_ members, "class", 5);
     spve_encode(aTHX_ members, ST(0), 0);
@@ -525,41 +559,22 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items) {
     sv_catsv(request, members);
 
     reply = binding->function((const uint8_t *)SvPVX(request), SvCUR(request), &reply_length, &error);
-    if (!reply) {
-        SV *message = sv_2mortal(newSVpv(error.message ? error.message : "SwiftPlugin: unknown error", 0));
-        spve_v1_free(error.message);
-        if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
-        croak_sv(message);
-    }
-    /* The result, then the sections, all decoded before the buffer is freed. */
-    reader.position = reply;
-    reader.end = reply + reply_length;
+    if (!reply && error.code == SPVE_ERROR_NONE) croak("SwiftPlugin: no reply from %s\n", binding->name);
     /* The reply is the library's, validated there: it is not tainted by the arguments
      * (under -T, Perl taints every value created in a statement that read a tainted one). */
     TAINT_NOT;
-    result = spve_decode(aTHX_ &reader, 0);
-    malformed = result == NULL;
-    if (result) sv_2mortal(result);
     sections = (AV *)sv_2mortal((SV *)newAV());
-    while (!malformed && reader.position < reader.end) {
-        char tag = (char)*reader.position++;
-        SV *section = spve_decode(aTHX_ &reader, 0);
-        if (!section || !SvROK(section) || SvTYPE(SvRV(section)) != SVt_PVAV || !strchr("WOLP", tag)) {
-            if (section) SvREFCNT_dec(section);
-            malformed = 1;
-            break;
-        }
-        av_push(sections, newSViv(tag));
-        av_push(sections, section);
+    result = reply ? spve_read_reply(aTHX_ reply, reply_length, sections) : &PL_sv_undef;
+    if (error.code != SPVE_ERROR_NONE) {
+        /* A failure may come with what the method warned or printed before it. */
+        SV *message = sv_2mortal(newSVpv(error.message ? error.message : "SwiftPlugin: unknown error", 0));
+        spve_v1_free(error.message);
+        if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
+        if (result) spve_emit_sections(aTHX_ sections, NULL, NULL);
+        croak_sv(message);
     }
-    spve_v1_free(reply);
-    if (malformed) croak("SwiftPlugin: malformed reply from %s\n", binding->name);
-
-    for (i = 0; (SSize_t)i + 1 <= av_len(sections); i += 2) {
-        SV **tag = av_fetch(sections, (SSize_t)i, 0);
-        SV **lines = av_fetch(sections, (SSize_t)i + 1, 0);
-        if (tag && lines) spve_emit(aTHX_ (char)SvIV(*tag), (AV *)SvRV(*lines), logfunc, push_target);
-    }
+    if (!result) croak("SwiftPlugin: malformed reply from %s\n", binding->name);
+    spve_emit_sections(aTHX_ sections, logfunc, push_target);
     return result;
 }
 

@@ -34,16 +34,25 @@ func serve(
     do throws(StorageError) {
         result = try method(call)
     } catch let failure {
-        return fail(errorOut, code: failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED), failure.message)
+        _ = fail(errorOut, code: failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED), failure.message)
+        // What the method warned or printed before failing still reaches Perl, as
+        // PVE's dir warns and then dies (create_base of a missing image).
+        guard !call.warnings.isEmpty || !call.output.isEmpty else { return nil }
+        return copied(call.reply(.undef), replyLength)
     }
-    let encoded = call.reply(result)
-    guard let buffer = malloc(max(encoded.count, 1))?.assumingMemoryBound(to: UInt8.self) else {
+    guard let buffer = copied(call.reply(result), replyLength) else {
         return fail(errorOut, code: ENOMEM, "out of memory")
     }
-    encoded.withUnsafeBufferPointer { source in
+    return buffer
+}
+
+/// The reply in malloc'd memory (nil when out of memory), its length stored in `replyLength`.
+private func copied(_ reply: [UInt8], _ replyLength: UnsafeMutablePointer<Int>?) -> UnsafeMutablePointer<UInt8>? {
+    guard let buffer = malloc(max(reply.count, 1))?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    reply.withUnsafeBufferPointer { source in
         if let base = source.baseAddress { buffer.update(from: base, count: source.count) }
     }
-    replyLength?.pointee = encoded.count
+    replyLength?.pointee = reply.count
     return buffer
 }
 

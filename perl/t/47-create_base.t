@@ -45,6 +45,7 @@ PLUGIN->alloc_image('s', $scfg, 300, 'raw', 'base-300-disk-5.raw', 1024);
 is(dies { PLUGIN->create_base('s', $scfg, '300/vm-300-disk-5.raw') }, "file '$img/300/base-300-disk-5.raw' already exists\n", 'target exists');
 ok(-e "$img/300/vm-300-disk-5.raw", '... nothing renamed');
 my ($missing) = warnings_of { is(dies { PLUGIN->create_base('s', $scfg, '300/vm-300-disk-6.raw') }, "file_size_info on '300/vm-300-disk-6.raw' failed\n", 'missing') };
+is_deeply($missing, ["failed to stat '$img/300/vm-300-disk-6.raw'\n"], '... after the warning that explains it (emitted before the error)');
 is(dies { PLUGIN->create_base('s', $scfg, 'iso/x.iso') }, "create_base on wrong vtype 'iso'\n", 'wrong vtype');
 is(dies { PLUGIN->create_base('s', { type => 'swift' }, $vol) }, "storage definition has no path\n", 'no path');
 
