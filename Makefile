@@ -67,6 +67,7 @@ deps:
 
 # Benchmarks (not part of `make check`): see bench/README.md.
 bench: all
+	bench/image-listing
 	bench/backup-listing
 
 check: deps test-glue all test-swift test-header test-library test-perl test-package
