@@ -304,11 +304,51 @@ cannot be created through PVE.
 
 =head1 STATUS
 
-Storage activation, status, volume names and paths, the configuration hooks, the
-content listing of ISO images, templates, backups, snippets and import sources,
-backup notes and protection, pruning and import metadata run in Swift. Methods whose
-implementation has not landed yet (disk images, snapshots, migration streams) die
-with C<< <method> is not implemented yet by the swift storage plugin >>.
+Everything but snapshots and migration streams runs in Swift: storage activation,
+status, volume names and paths, the configuration hooks; the whole life of VM disks
+and container volumes: allocation (raw, qcow2, vmdk with every C<preallocation>
+mode, subvol directories), listing, sizes, resizing, templates (C<create_base>),
+linked clones, renaming, activation, mapping, QEMU blockdev options, the feature
+matrix and removal (of every content type); and the content listing of ISO images,
+templates, backups, snippets and import sources, backup notes and protection,
+pruning and import metadata. Methods whose implementation has not landed yet
+(snapshots, migration streams) die with
+C<< <method> is not implemented yet by the swift storage plugin >>.
+
+Image metadata (virtual size, backing file) is read from the qcow2 and vmdk
+headers in Swift; listing a storage spawns no process per image, where C<dir> runs
+C<qemu-img info> for each. Headers are untrusted: a malformed image gives an
+error in qemu-img's wording (or, when it is simply not in the format its name
+says, the format C<invalid> in listings, as with C<dir>). qemu-img itself is only
+run to create, resize and clone images: by absolute path with an argument vector,
+a fixed environment and a timeout (6 hours for a creation, which may preallocate a
+large disk; 10 seconds for a resize, as PVE).
+
+New images appear under their final name only when complete: qemu-img writes a
+hidden temporary file (F<.tmp.E<lt>nameE<gt>.E<lt>pidE<gt>>) in the VMID's
+directory, which is then renamed without ever replacing an existing volume. A
+failure (qemu-img, a full disk) leaves no file behind and says what failed.
+
+Differences from C<dir>, all deliberate: the target name of C<rename_volume> and
+the VMIDs of C<alloc_image>, C<clone_image> and C<rename_volume> must be valid
+(an image file name; digits), so that no name can reach outside the storage
+directory (C<dir> does not check them); the warning for a file system without the
+immutable attribute reads C<< unable to set the immutable flag of '<path>' - <error> >>
+instead of C<chattr>'s failure (no C<chattr> process is run); the lines qemu-img
+writes to standard error before a failed resize reach Perl as warnings (C<dir>
+prints them); a vmdk made of a text descriptor and extent files is sized from
+its descriptor without opening the extents.
+
+=head1 STORAGE IDENTITY
+
+C<get_identity> (storage API 14) returns a random UUID that is kept in the
+storage directory, in F<E<lt>pathE<gt>/.swiftplugin-identity> (mode 0644),
+created on first use. It identifies the directory, not the configuration
+entry: the same directory configured twice, or mounted on several nodes of a
+cluster as a shared storage, reports the same identity; another directory
+another. Concurrent first uses agree on one identity. C<dir> has no identity
+(PVE's base class dies). Copying a storage directory copies its identity; delete
+the file in the copy to give it a new one.
 
 =head1 FILES
 
