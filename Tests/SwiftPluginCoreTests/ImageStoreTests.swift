@@ -96,6 +96,12 @@ struct ImageStoreTests {
         #expect(DirectoryStorage.linkedBase("/abs/12/a.raw") == nil)
     }
 
+    @Test("listing order is Perl glob's: letters without case, then bytes")
+    func globOrder() {
+        let names = ["b.raw", "C.raw", "a.raw", "_x.raw", "B.raw", "é.raw", "ab.raw", "a", "aé"]
+        #expect(names.sorted(by: DirectoryStorage.byteOrder) == ["é.raw", "_x.raw", "aé", "a", "a.raw", "ab.raw", "B.raw", "b.raw", "C.raw"])
+    }
+
     @Test("qemu-img's wrong-format message is recognised, others are not")
     func wrongFormat() {
         #expect(DirectoryStorage.isWrongFormat("qemu-img: Could not open '/x': Image is not in qcow2 format"))

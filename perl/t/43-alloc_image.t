@@ -100,6 +100,9 @@ SKIP: {
     system('/bin/umount', $small);
 }
 
+is(PLUGIN->alloc_image('s', $scfg, 500, 'raw', '', 1), '500/vm-500-disk-0.raw', "name '': a free name (Perl's truth, as dir)");
+is(PLUGIN->alloc_image('s', $scfg, 500, 'raw', '0', 1), '500/vm-500-disk-1.raw', "name '0': a free name too");
+
 is_deeply([grep { /\.tmp\./ } @{ files_below($dir) }], [], 'no temporary file is left anywhere');
 
 done_testing();

@@ -112,8 +112,22 @@ extension DirectoryStorage {
         return (String(parts[0]), String(parts[1]))
     }
 
+    /// The order of Perl's `glob`, which `dir` lists with: ASCII letters compared without
+    /// case, bytes as C's signed `char` (so non-ASCII bytes first), ties by plain bytes.
     static func byteOrder(_ left: String, _ right: String) -> Bool {
-        left.utf8.lexicographicallyPrecedes(right.utf8)
+        func folded(_ byte: UInt8) -> Int {
+            if byte >= 0x80 { return Int(byte) - 256 }
+            return (0x41...0x5A).contains(byte) ? Int(byte) + 32 : Int(byte)
+        }
+        let (a, b) = (Array(left.utf8), Array(right.utf8))
+        for index in 0...max(a.count, b.count) {
+            // The end of a C string is its NUL byte.
+            let x = index < a.count ? folded(a[index]) : 0
+            let y = index < b.count ? folded(b[index]) : 0
+            if x != y { return x < y }
+            if index >= a.count || index >= b.count { break }
+        }
+        return a.lexicographicallyPrecedes(b)
     }
 
     // MARK: - Names

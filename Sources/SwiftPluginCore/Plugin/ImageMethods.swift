@@ -31,7 +31,8 @@ extension PluginMethods {
     }
 
     public static func allocImage(_ call: Call) throws(StorageError) -> Value {
-        let name = call["name"].isDefined ? try call.string("name") : nil
+        // Perl's truth, as dir tests it: no name, "" or "0" picks a free name.
+        let name = call["name"].isTrue ? try call.string("name") : nil
         return .string(try call.storage().allocateImage(
             vmid: call.string("vmid"), format: call.string("fmt"), name: name, sizeKiB: call["size"]))
     }
@@ -83,7 +84,7 @@ extension PluginMethods {
     public static func deactivateVolume(_ call: Call) throws(StorageError) -> Value { .undef }
 
     public static func renameVolume(_ call: Call) throws(StorageError) -> Value {
-        let target = call["target_volname"].isDefined ? try call.string("target_volname") : nil
+        let target = call["target_volname"].isTrue ? try call.string("target_volname") : nil
         return .string(try call.storage().renameVolume(
             call.string("source_volname"), targetVMID: call.string("target_vmid"), targetName: target))
     }

@@ -53,6 +53,9 @@ sub lifecycle {
         ['alloc subvol' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'subvol', undef, 0) }],
         ['alloc explicit name' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'raw', 'vm-100-disk-7.raw', 64) }],
         ['alloc free-form name' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', 'mydisk.qcow2', 64) }],
+        ['alloc mixed-case names (listing order)' => sub {
+            map { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'raw', $_, 64) } ('Zeta.raw', 'alpha.raw', '_under.raw')
+        }],
         ['alloc storage default format' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, undef, undef, 64) }],
         ['alloc existing name' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'raw', 'vm-100-disk-7.raw', 64) }],
         ['alloc wrong extension' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', 'vm-100-disk-8.raw', 64) }],
