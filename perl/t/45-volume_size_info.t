@@ -54,6 +54,23 @@ open($fh, '>', "$img/100/vm-100-disk-8.qcow2") or die;
 close($fh);
 is(dies { my @r = PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-8.qcow2') },
     "qemu-img: Could not open '$img/100/vm-100-disk-8.qcow2': Image is not in qcow2 format\n", 'not qcow2: qemu-img message');
+# Hostile headers: an error in qemu-img's words, never a crash or a read outside the file.
+my $hostile = "QFI\xfb" . pack('N', 3) . pack('NN', 0xFFFF_FFFF, 0xFFFF_0000) . pack('N', 100) . pack('N', 16) . pack('Q>', 1 << 30);
+$hostile .= "\0" x (104 - length($hostile));
+substr($hostile, 100, 4) = pack('N', 104);
+open($fh, '>:raw', "$img/100/vm-100-disk-6.qcow2") or die;
+print $fh $hostile;
+close($fh);
+is(dies { my @r = PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-6.qcow2') },
+    "qemu-img: Could not open '$img/100/vm-100-disk-6.qcow2': Invalid backing file offset\n", 'hostile backing offset: error');
+substr($hostile, 24, 8) = pack('NN', 0xFFFF_FFFF, 0xFFFF_FFFF);
+substr($hostile, 8, 8) = pack('Q>', 0);
+open($fh, '>:raw', "$img/100/vm-100-disk-6.qcow2") or die;
+print $fh $hostile;
+close($fh);
+is(dies { my @r = PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-6.qcow2') },
+    "qemu-img: Could not open '$img/100/vm-100-disk-6.qcow2': Image is too big\n", 'hostile size: error');
+unlink("$img/100/vm-100-disk-6.qcow2");
 mkdir("$img/100/vm-100-disk-7.raw");
 my ($dirwarn, @subvol) = warnings_of { PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-7.raw') };
 is_deeply([@subvol[0 .. 3]], [0, 'subvol', 0, undef], 'a directory named .raw: reported as subvol');
