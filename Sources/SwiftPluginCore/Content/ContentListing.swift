@@ -45,7 +45,7 @@ extension DirectoryStorage {
             if type == ContentType.images.rawValue || type == ContentType.rootdir.rawValue {
                 for image in try listImages(vmid: vmid, volumes: nil) {
                     let content: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
-                    guard content.rawValue == type, var members = image.perlItem.hash else { continue }
+                    guard content.rawValue == type, var members = image.perlHash.hash else { continue }
                     members["content"] = .string(content.rawValue)
                     items.append(.hash(members))
                 }

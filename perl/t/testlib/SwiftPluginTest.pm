@@ -15,7 +15,7 @@ use POSIX ();
 
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
-    make_file make_setup image_listing_available prune_vectors
+    make_file make_setup prune_vectors
     qemu_img qemu_img_info files_below
 );
 
@@ -170,13 +170,6 @@ sub make_setup {
             make_file($path);
         }
     }
-}
-
-# Whether the image listing (list_images) is implemented in this build.
-sub image_listing_available {
-    my $dir = storage_dir();
-    my $err = dies { PLUGIN->list_images('s', { type => 'swift', path => $dir }, undef) };
-    return $err !~ /^list_images is not implemented yet/;
 }
 
 # The prune vectors of ../shared/spec/prune.md §8 (the JSON block).

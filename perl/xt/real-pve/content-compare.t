@@ -16,8 +16,7 @@
 # Deliberate differences, asserted as such (see the plugin's POD): in a content
 # directory swift skips entries whose names are not UTF-8 or contain a newline, and
 # symlinks that resolve outside the storage (dir lists them, following the link); a
-# notes file that is a symlink is not read. Comparisons that need the image listing or
-# free_image (issue 3) are skipped until those exist.
+# notes file that is a symlink is not read.
 use strict;
 use warnings;
 
@@ -292,15 +291,11 @@ my $left = contents($root{swm});
 ok((grep { /2024_01_02-11_00_00.vma.lzo$/ } keys %$left), 'a protected backup survives pruning');
 ok(!(grep { /2024_01_02-10_00_00/ } keys %$left), 'a pruned backup is gone with its log and notes');
 
-# Freeing a backup through the storage layer (free_image is issue 3's).
-SKIP: {
-    my $probe = caught(sub { PLUGIN->free_image('swm', $cfg->{ids}->{swm}, 'backup/none.vma', 0, 'raw') });
-    skip 'free_image is not implemented yet (issue 3)', 3 if $probe->{error} =~ /^free_image is not implemented yet/;
-    for my $volname ('backup/vzdump-qemu-100-2024_01_02-11_00_00.vma.lzo', 'backup/vzdump-lxc-101-2024_01_01-00_00_00.tgz') {
-        compare("vdisk_free $volname", 'swm', 'drm', sub { PVE::Storage::vdisk_free($cfg, "$_[0]:$volname") });
-    }
-    same_files('after freeing');
+# Freeing a backup through the storage layer.
+for my $volname ('backup/vzdump-qemu-100-2024_01_02-11_00_00.vma.lzo', 'backup/vzdump-lxc-101-2024_01_01-00_00_00.tgz') {
+    compare("vdisk_free $volname", 'swm', 'drm', sub { PVE::Storage::vdisk_free($cfg, "$_[0]:$volname") });
 }
+same_files('after freeing');
 
 # ---------------------------------------------------------------------------------------
 # Import metadata, parsed by PVE's own OVF parser.

@@ -7,7 +7,9 @@ package PVE::Cluster;
 use strict;
 use warnings;
 
-our $VMLIST = { ids => {} };
+# Loading must not reset a list a test set before the first require.
+our $VMLIST;
+$VMLIST //= { ids => {} };
 
 sub get_vmlist {
     return $VMLIST;

@@ -19,27 +19,21 @@ no warnings qw(once);
 load_host();
 $ENV{TZ} = 'UTC';
 
-my $images = image_listing_available();
 my @vectors = vectors('list_volumes');
 ok(@vectors >= 4, 'shared vectors found');
 for my $vector (@vectors) {
     my $input = $vector->{input};
     my @expected = $vector->{expect}->{ok}->@*;
-    my $with_images = grep { $_->{content} eq 'images' || $_->{content} eq 'rootdir' } @expected;
-    SKIP: {
-        skip "$vector->{id}: needs the image listing of issue 3 (list_images)", 1 if $with_images && !$images;
-        my $dir = storage_dir();
-        make_setup($dir, $input->{setup});
-        my $scfg = { $input->{scfg}->%*, type => 'swift', path => $dir };
-        $scfg->{content} = { map { $_ => 1 } $input->{scfg}->{content}->@* };
-        local %PVE::Storage::Custom::SwiftPlugin::TEST_METADATA = $input->{mocks}->%*;
-        local $PVE::Cluster::VMLIST = { ids => { map { $_ => { type => $input->{vmlist}->{$_} } } keys $input->{vmlist}->%* } };
-        my $before = Storable::dclone($PVE::Cluster::VMLIST);
-        my @types = grep { $images || ($_ ne 'images' && $_ ne 'rootdir') } $input->{content_types}->@*;
-        my $got = PLUGIN->list_volumes($input->{storeid}, $scfg, $input->{vmid}, \@types);
-        is_deeply($got, \@expected, "$vector->{id}: $vector->{label}" . ($images ? '' : ' (without images)'));
-        is_deeply($PVE::Cluster::VMLIST, $before, "$vector->{id}: the cluster's VM list is untouched") if $vector->{id} eq 'list_volumes/01';
-    }
+    my $dir = storage_dir();
+    make_setup($dir, $input->{setup});
+    my $scfg = { $input->{scfg}->%*, type => 'swift', path => $dir };
+    $scfg->{content} = { map { $_ => 1 } $input->{scfg}->{content}->@* };
+    local %PVE::Storage::Custom::SwiftPlugin::TEST_METADATA = $input->{mocks}->%*;
+    local $PVE::Cluster::VMLIST = { ids => { map { $_ => { type => $input->{vmlist}->{$_} } } keys $input->{vmlist}->%* } };
+    my $before = Storable::dclone($PVE::Cluster::VMLIST);
+    my $got = PLUGIN->list_volumes($input->{storeid}, $scfg, $input->{vmid}, $input->{content_types});
+    is_deeply($got, \@expected, "$vector->{id}: $vector->{label}");
+    is_deeply($PVE::Cluster::VMLIST, $before, "$vector->{id}: the cluster's VM list is untouched") if $vector->{id} eq 'list_volumes/01';
 }
 
 my $dir = storage_dir();

@@ -2,7 +2,7 @@
 # Contract: the storage layer's path_to_volume_id($cfg, $path) maps a file of a
 # swift storage to (vtype, volid) through the plugin's get_subdir, parse_volname,
 # list_images and path, exactly as for dir; files that are no volume give ('').
-# All shared path_to_volume_id vectors pass (image cases once list_images exists).
+# All shared path_to_volume_id vectors pass.
 use strict;
 use warnings;
 
@@ -12,25 +12,20 @@ use SwiftPluginTest;
 
 load_host();
 
-my $images = image_listing_available();
 my @vectors = vectors('path_to_volume_id');
 ok(@vectors >= 15, 'shared vectors found');
 for my $vector (@vectors) {
     my $input = $vector->{input};
-    my $needs_images = $input->{path} =~ m!/images/\d+/!;
-    SKIP: {
-        skip "$vector->{id}: needs the image listing of issue 3 (list_images)", 1 if $needs_images && !$images;
-        my $dir = storage_dir();
-        make_setup($dir, $input->{setup});
-        my $cfg = { ids => {} };
-        for my $sid (keys $input->{storage_cfg}->{ids}->%*) {
-            my $scfg = { $input->{storage_cfg}->{ids}->{$sid}->%*, type => 'swift', path => $dir };
-            $scfg->{content} = { map { $_ => 1 } $input->{storage_cfg}->{ids}->{$sid}->{content}->@* };
-            $cfg->{ids}->{$sid} = $scfg;
-        }
-        my $path = untaint($input->{path} =~ s/\$\{STORAGE_DIR\}/$dir/r);
-        is_deeply([PVE::Storage::path_to_volume_id($cfg, $path)], $vector->{expect}->{ok}, "$vector->{id}: $vector->{label}");
+    my $dir = storage_dir();
+    make_setup($dir, $input->{setup});
+    my $cfg = { ids => {} };
+    for my $sid (keys $input->{storage_cfg}->{ids}->%*) {
+        my $scfg = { $input->{storage_cfg}->{ids}->{$sid}->%*, type => 'swift', path => $dir };
+        $scfg->{content} = { map { $_ => 1 } $input->{storage_cfg}->{ids}->{$sid}->{content}->@* };
+        $cfg->{ids}->{$sid} = $scfg;
     }
+    my $path = untaint($input->{path} =~ s/\$\{STORAGE_DIR\}/$dir/r);
+    is_deeply([PVE::Storage::path_to_volume_id($cfg, $path)], $vector->{expect}->{ok}, "$vector->{id}: $vector->{label}");
 }
 
 my $dir = storage_dir();
