@@ -175,6 +175,23 @@ my $msg = "unable to parse directory volume name 'bogus'\n";
 report(defined $died && $died eq $msg, "parse_volname('bogus') dies with: unable to parse directory volume name 'bogus'\\n",
     defined $died ? "died with: $died" : 'did not die');
 
+# The image lifecycle on a node without Swift: activation (a forked probe), qemu-img
+# run by the library (posix_spawn), the qcow2 header read natively, removal.
+my $store = '/var/tmp/swiftplugin-package-test';
+my $scfg = { type => 'swift', path => $store, content => { images => 1, iso => 1 } };
+my $lifecycle = eval {
+    $class->activate_storage('pkgtest', $scfg, {});
+    my $volname = $class->alloc_image('pkgtest', $scfg, 100, 'qcow2', undef, 1024);
+    my $listed = $class->list_images('pkgtest', $scfg, 100);
+    my ($size, $format) = $class->volume_size_info($scfg, 'pkgtest', $volname);
+    $class->free_image('pkgtest', $scfg, $volname, 0, 'qcow2');
+    my $left = $class->list_images('pkgtest', $scfg, 100);
+    join(' ', $volname, scalar(@$listed), $listed->[0]->{format}, $size, $format, scalar(@$left));
+};
+report(defined $lifecycle && $lifecycle eq '100/vm-100-disk-0.qcow2 1 qcow2 1048576 qcow2 0',
+    'alloc_image, list_images, volume_size_info and free_image of a qcow2 image',
+    defined $lifecycle ? "got: $lifecycle" : "died: $@");
+
 report(!@warnings, 'no warnings while loading and calling the plugin', join('', @warnings));
 PERL
 # Same environment as a PVE daemon: taint mode, the stand-ins on -I (PERL5LIB
