@@ -63,22 +63,14 @@ sub type {
     return 'swift';
 }
 
+# The content types and formats of PVE's dir storage, and its defaults: a swift
+# storage holds everything a dir storage holds.
+my sub set { return { map { $_ => 1 } @_ } }
+
 sub plugindata {
     return {
-        content => [
-            {
-                images => 1,
-                rootdir => 1,
-                vztmpl => 1,
-                iso => 1,
-                backup => 1,
-                snippets => 1,
-                none => 1,
-                import => 1,
-            },
-            { images => 1, rootdir => 1 },
-        ],
-        format => [{ raw => 1, qcow2 => 1, vmdk => 1, subvol => 1 }, 'raw'],
+        content => [set(qw(images rootdir vztmpl iso backup snippets import none)), set(qw(images rootdir))],
+        format => [set(qw(raw qcow2 vmdk subvol)), 'raw'],
         'sensitive-properties' => {},
     };
 }
@@ -90,30 +82,23 @@ sub properties {
     return {};
 }
 
-my $DIR_OPTIONS = {
-    path => { fixed => 1 },
-    'content-dirs' => { optional => 1 },
-    nodes => { optional => 1 },
-    shared => { optional => 1 },
-    disable => { optional => 1 },
-    'prune-backups' => { optional => 1 },
-    'max-protected-backups' => { optional => 1 },
-    content => { optional => 1 },
-    format => { optional => 1 },
-    mkdir => { optional => 1 },
-    'create-base-path' => { optional => 1 },
-    'create-subdirs' => { optional => 1 },
-    is_mountpoint => { optional => 1 },
-    bwlimit => { optional => 1 },
-    preallocation => { optional => 1 },
-    'snapshot-as-volume-chain' => { optional => 1, fixed => 1 },
-};
+# What a dir storage accepts: the path (required, set once), the option set only
+# at creation, and everything else optional.
+my @OPTIONAL = qw(
+    content content-dirs format preallocation nodes shared disable bwlimit
+    prune-backups max-protected-backups mkdir create-base-path create-subdirs is_mountpoint
+);
 
 # The options of PVE's dir storage that this host defines: PVE 8 lacks some of
 # them, and naming an undefined property would make PVE::Storage fail to load.
 sub options {
     my $defined = PVE::Storage::Plugin->private()->{propertyList} // {};
-    return { map { $_ => { $DIR_OPTIONS->{$_}->%* } } grep { $defined->{$_} } keys $DIR_OPTIONS->%* };
+    my %options = (
+        path => { fixed => 1 },
+        'snapshot-as-volume-chain' => { optional => 1, fixed => 1 },
+        map { $_ => { optional => 1 } } @OPTIONAL,
+    );
+    return { map { $_ => $options{$_} } grep { $defined->{$_} } keys %options };
 }
 
 # SectionConfig's generic checks first, then the directory rules (in Swift).
