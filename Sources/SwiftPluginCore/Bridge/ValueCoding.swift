@@ -12,10 +12,7 @@ public enum ValueCoding {
     }
 
     public static func encode(_ value: Value) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(256)
-        append(value, to: &output)
-        return output
+        encodeReply(value, sections: [])
     }
 
     /// A reply: the result, then each section as its tag byte and value.
