@@ -34,10 +34,11 @@ SCRATCH     := .build-plugin
 SWIFT_FLAGS := -c release --scratch-path $(SCRATCH) -Xswiftc -static-stdlib \
                -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now \
                -Xlinker --version-script=$(CURDIR)/include/swiftplugin.map
-# Read by Package.swift: compiling the XS C file needs the host perl's headers and flags.
-export SPVE_PERL_CFLAGS = -I$(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VERSION)" \
-                          -DXS_VERSION="$(VERSION)" -D_FORTIFY_SOURCE=2 -O2 \
-                          -Wno-unused-variable -Wno-unused-parameter
+# Read by Package.swift: compiling the XS C file and the glue's C runtime needs the
+# host perl's headers (as system headers: their warnings are not ours) and flags.
+# The warning flags of each C target are in Package.swift.
+export SPVE_PERL_CFLAGS = -isystem $(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VERSION)" \
+                          -DXS_VERSION="$(VERSION)" -D_FORTIFY_SOURCE=2 -O2
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 

@@ -7,7 +7,8 @@
 import PackageDescription
 
 // `make` generates the XS C file and passes the host perl's compiler flags here;
-// without them the PerlXS target is left out and the library has no Perl entry point.
+// without them the PerlXS and PerlGlue targets are left out and the library has no
+// Perl entry point.
 let perlCFlags = Context.environment["SPVE_PERL_CFLAGS"]
     .map { $0.split(separator: " ").map(String.init) }
 
@@ -25,12 +26,21 @@ var targets: [Target] = [
 var libraryTargets = ["SwiftPluginABI"]
 
 if let perlCFlags {
+    // The C runtime of the glue (hand-written; all the Perl API use but the XSUBs'):
+    // warning-free. Perl's headers come in as system headers (-isystem).
+    targets.append(.target(
+        name: "PerlGlue",
+        dependencies: ["CSwiftPlugin"],
+        cSettings: [.headerSearchPath("../../include"),
+                    .unsafeFlags(perlCFlags + ["-Wall", "-Wextra", "-Werror"])]))
+    // The xsubpp output of perl/SwiftPlugin.xs: binding tables and XSUBs.
     targets.append(.target(
         name: "PerlXS",
-        dependencies: ["CSwiftPlugin"],
+        dependencies: ["CSwiftPlugin", "PerlGlue"],
         publicHeadersPath: ".",
-        cSettings: [.headerSearchPath("../../include"), .unsafeFlags(perlCFlags)]))
-    libraryTargets.insert("PerlXS", at: 0)
+        cSettings: [.headerSearchPath("../../include"),
+                    .unsafeFlags(perlCFlags + ["-Wno-unused-variable", "-Wno-unused-parameter"])]))
+    libraryTargets.insert(contentsOf: ["PerlXS", "PerlGlue"], at: 0)
 }
 
 let package = Package(
