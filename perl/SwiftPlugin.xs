@@ -14,8 +14,8 @@
 #include "spve_glue.h"
 
 static const spve_arg spve_args_check_connection[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_check_connection = {"check_connection", spve_v1_check_connection, spve_args_check_connection, 2};
 
@@ -27,8 +27,8 @@ static const spve_arg spve_args_activate_storage[] = {
 static const spve_binding spve_bind_activate_storage = {"activate_storage", spve_v1_activate_storage, spve_args_activate_storage, 3};
 
 static const spve_arg spve_args_deactivate_storage[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
     {"cache", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_deactivate_storage = {"deactivate_storage", spve_v1_deactivate_storage, spve_args_deactivate_storage, 3};
@@ -61,7 +61,7 @@ static const spve_binding spve_bind_filesystem_path = {"filesystem_path", spve_v
 static const spve_arg spve_args_path[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
     {"snapname", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_path = {"path", spve_v1_path, spve_args_path, 4};
@@ -77,7 +77,7 @@ static const spve_binding spve_bind_find_free_diskname = {"find_free_diskname", 
 
 static const spve_arg spve_args_get_formats[] = {
     {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_get_formats = {"get_formats", spve_v1_get_formats, spve_args_get_formats, 2};
 
@@ -88,39 +88,39 @@ static const spve_arg spve_args_get_identity[] = {
 static const spve_binding spve_bind_get_identity = {"get_identity", spve_v1_get_identity, spve_args_get_identity, 2};
 
 static const spve_arg spve_args_check_config[] = {
-    {"section", SPVE_ARG_VALUE},
+    {"section", SPVE_ARG_SKIP},
     {"config", SPVE_ARG_VALUE},
     {"create", SPVE_ARG_VALUE},
-    {"skip_schema_check", SPVE_ARG_VALUE},
+    {"skip_schema_check", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_check_config = {"check_config", spve_v1_check_config, spve_args_check_config, 4};
 
 static const spve_arg spve_args_on_add_hook[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
-    {"sensitive", SPVE_ARG_REST},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
+    {"sensitive", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_on_add_hook = {"on_add_hook", spve_v1_on_add_hook, spve_args_on_add_hook, 3};
 
 static const spve_arg spve_args_on_update_hook[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"update", SPVE_ARG_VALUE},
-    {"sensitive", SPVE_ARG_REST},
+    {"storeid", SPVE_ARG_SKIP},
+    {"update", SPVE_ARG_SKIP},
+    {"sensitive", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_on_update_hook = {"on_update_hook", spve_v1_on_update_hook, spve_args_on_update_hook, 3};
 
 static const spve_arg spve_args_on_update_hook_full[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
-    {"update", SPVE_ARG_VALUE},
-    {"delete", SPVE_ARG_VALUE},
-    {"sensitive", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
+    {"update", SPVE_ARG_SKIP},
+    {"delete", SPVE_ARG_SKIP},
+    {"sensitive", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_on_update_hook_full = {"on_update_hook_full", spve_v1_on_update_hook_full, spve_args_on_update_hook_full, 5};
 
 static const spve_arg spve_args_on_delete_hook[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_on_delete_hook = {"on_delete_hook", spve_v1_on_delete_hook, spve_args_on_delete_hook, 2};
 
@@ -198,7 +198,7 @@ static const spve_arg spve_args_volume_size_info[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
-    {"timeout", SPVE_ARG_VALUE},
+    {"timeout", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_size_info = {"volume_size_info", spve_v1_volume_size_info, spve_args_volume_size_info, 4};
 
@@ -213,75 +213,75 @@ static const spve_arg spve_args_volume_resize[] = {
 static const spve_binding spve_bind_volume_resize = {"volume_resize", spve_v1_volume_resize, spve_args_volume_resize, 6};
 
 static const spve_arg spve_args_volume_snapshot[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snap", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snap", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_snapshot = {"volume_snapshot", spve_v1_volume_snapshot, spve_args_volume_snapshot, 4};
 
 static const spve_arg spve_args_volume_snapshot_info[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_snapshot_info = {"volume_snapshot_info", spve_v1_volume_snapshot_info, spve_args_volume_snapshot_info, 3};
 
 static const spve_arg spve_args_volume_rollback_is_possible[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snap", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snap", SPVE_ARG_SKIP},
     {"blockers", SPVE_ARG_PUSH},
 };
 static const spve_binding spve_bind_volume_rollback_is_possible = {"volume_rollback_is_possible", spve_v1_volume_rollback_is_possible, spve_args_volume_rollback_is_possible, 5};
 
 static const spve_arg spve_args_volume_snapshot_rollback[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snap", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snap", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_snapshot_rollback = {"volume_snapshot_rollback", spve_v1_volume_snapshot_rollback, spve_args_volume_snapshot_rollback, 4};
 
 static const spve_arg spve_args_volume_snapshot_delete[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snap", SPVE_ARG_VALUE},
-    {"running", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snap", SPVE_ARG_SKIP},
+    {"running", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_snapshot_delete = {"volume_snapshot_delete", spve_v1_volume_snapshot_delete, spve_args_volume_snapshot_delete, 5};
 
 static const spve_arg spve_args_rename_snapshot[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"source_snap", SPVE_ARG_VALUE},
-    {"target_snap", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"source_snap", SPVE_ARG_SKIP},
+    {"target_snap", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_rename_snapshot = {"rename_snapshot", spve_v1_rename_snapshot, spve_args_rename_snapshot, 5};
 
 static const spve_arg spve_args_volume_qemu_snapshot_method[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_qemu_snapshot_method = {"volume_qemu_snapshot_method", spve_v1_volume_qemu_snapshot_method, spve_args_volume_qemu_snapshot_method, 3};
 
 static const spve_binding spve_bind_volume_snapshot_needs_fsfreeze = {"volume_snapshot_needs_fsfreeze", spve_v1_volume_snapshot_needs_fsfreeze, NULL, 0};
 
 static const spve_arg spve_args_storage_can_replicate[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"format", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"format", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_storage_can_replicate = {"storage_can_replicate", spve_v1_storage_can_replicate, spve_args_storage_can_replicate, 3};
 
 static const spve_arg spve_args_volume_has_feature[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"feature", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
     {"volname", SPVE_ARG_VALUE},
     {"snapname", SPVE_ARG_VALUE},
     {"running", SPVE_ARG_VALUE},
@@ -294,15 +294,15 @@ static const spve_arg spve_args_map_volume[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
     {"snapname", SPVE_ARG_VALUE},
-    {"hints", SPVE_ARG_VALUE},
+    {"hints", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_map_volume = {"map_volume", spve_v1_map_volume, spve_args_map_volume, 5};
 
 static const spve_arg spve_args_unmap_volume[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snapname", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snapname", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_unmap_volume = {"unmap_volume", spve_v1_unmap_volume, spve_args_unmap_volume, 4};
 
@@ -312,15 +312,15 @@ static const spve_arg spve_args_activate_volume[] = {
     {"volname", SPVE_ARG_VALUE},
     {"snapname", SPVE_ARG_VALUE},
     {"cache", SPVE_ARG_SKIP},
-    {"hints", SPVE_ARG_VALUE},
+    {"hints", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_activate_volume = {"activate_volume", spve_v1_activate_volume, spve_args_activate_volume, 6};
 
 static const spve_arg spve_args_deactivate_volume[] = {
-    {"storeid", SPVE_ARG_VALUE},
-    {"scfg", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snapname", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snapname", SPVE_ARG_SKIP},
     {"cache", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_deactivate_volume = {"deactivate_volume", spve_v1_deactivate_volume, spve_args_deactivate_volume, 5};
@@ -349,7 +349,7 @@ static const spve_arg spve_args_qemu_blockdev_options[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
-    {"machine_version", SPVE_ARG_VALUE},
+    {"machine_version", SPVE_ARG_SKIP},
     {"options", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_qemu_blockdev_options = {"qemu_blockdev_options", spve_v1_qemu_blockdev_options, spve_args_qemu_blockdev_options, 5};
@@ -358,7 +358,7 @@ static const spve_arg spve_args_get_volume_notes[] = {
     {"scfg", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
-    {"timeout", SPVE_ARG_VALUE},
+    {"timeout", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_get_volume_notes = {"get_volume_notes", spve_v1_get_volume_notes, spve_args_get_volume_notes, 4};
 
@@ -367,52 +367,52 @@ static const spve_arg spve_args_update_volume_notes[] = {
     {"storeid", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
     {"notes", SPVE_ARG_VALUE},
-    {"timeout", SPVE_ARG_VALUE},
+    {"timeout", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_update_volume_notes = {"update_volume_notes", spve_v1_update_volume_notes, spve_args_update_volume_notes, 5};
 
 static const spve_arg spve_args_volume_export[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"fh", SPVE_ARG_FH},
-    {"volname", SPVE_ARG_VALUE},
-    {"format", SPVE_ARG_VALUE},
-    {"snapshot", SPVE_ARG_VALUE},
-    {"base_snapshot", SPVE_ARG_VALUE},
-    {"with_snapshots", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"fh", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"format", SPVE_ARG_SKIP},
+    {"snapshot", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_SKIP},
+    {"with_snapshots", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_export = {"volume_export", spve_v1_volume_export, spve_args_volume_export, 8};
 
 static const spve_arg spve_args_volume_export_formats[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snapshot", SPVE_ARG_VALUE},
-    {"base_snapshot", SPVE_ARG_VALUE},
-    {"with_snapshots", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snapshot", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_SKIP},
+    {"with_snapshots", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_export_formats = {"volume_export_formats", spve_v1_volume_export_formats, spve_args_volume_export_formats, 6};
 
 static const spve_arg spve_args_volume_import[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"fh", SPVE_ARG_FH},
-    {"volname", SPVE_ARG_VALUE},
-    {"format", SPVE_ARG_VALUE},
-    {"snapshot", SPVE_ARG_VALUE},
-    {"base_snapshot", SPVE_ARG_VALUE},
-    {"with_snapshots", SPVE_ARG_VALUE},
-    {"allow_rename", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"fh", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"format", SPVE_ARG_SKIP},
+    {"snapshot", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_SKIP},
+    {"with_snapshots", SPVE_ARG_SKIP},
+    {"allow_rename", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_import = {"volume_import", spve_v1_volume_import, spve_args_volume_import, 9};
 
 static const spve_arg spve_args_volume_import_formats[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
-    {"volname", SPVE_ARG_VALUE},
-    {"snapshot", SPVE_ARG_VALUE},
-    {"base_snapshot", SPVE_ARG_VALUE},
-    {"with_snapshots", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_SKIP},
+    {"snapshot", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_SKIP},
+    {"with_snapshots", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_volume_import_formats = {"volume_import_formats", spve_v1_volume_import_formats, spve_args_volume_import_formats, 6};
 
@@ -425,8 +425,8 @@ static const spve_arg spve_args_get_import_metadata[] = {
 static const spve_binding spve_bind_get_import_metadata = {"get_import_metadata", spve_v1_get_import_metadata, spve_args_get_import_metadata, 4};
 
 static const spve_arg spve_args_new_backup_provider[] = {
-    {"scfg", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_SKIP},
     {"log_function", SPVE_ARG_SKIP},
 };
 static const spve_binding spve_bind_new_backup_provider = {"new_backup_provider", spve_v1_new_backup_provider, spve_args_new_backup_provider, 3};

@@ -420,6 +420,8 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
         spve_v1_free(error.message);
         if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
         if (*result) spve_emit_sections(aTHX_ sections, NULL, NULL);
+        /* A failed system call's errno reaches Perl as $! (after any warn handler ran). */
+        if (error.code > 0) SETERRNO(error.code, 0);
         return message;
     }
     if (!*result) return sv_2mortal(newSVpvf("SwiftPlugin: malformed reply from %s\n", binding->name));

@@ -5,36 +5,27 @@ import SwiftPluginCore
 import Glibc
 #endif
 
-/// Runs one plugin method for the C ABI: decodes the request, calls the core,
-/// encodes the reply into malloc'd memory. Nothing thrown escapes; a failure
-/// fills `error` and returns NULL.
-func serve(
+/// Runs one plugin method for the C ABI: decodes the request into the method's typed
+/// arguments, calls the core, encodes the reply into malloc'd memory. Nothing thrown
+/// escapes; a failure fills `error` and returns NULL.
+func serve<Arguments: PluginArguments>(
     _ request: UnsafePointer<UInt8>?, _ requestLength: Int,
     _ replyLength: UnsafeMutablePointer<Int>?, _ errorOut: UnsafeMutablePointer<spve_v1_error>?,
-    _ method: (Call) throws(StorageError) -> Value
+    _ method: (Arguments, Call) throws(StorageError) -> Value
 ) -> UnsafeMutablePointer<UInt8>? {
     errorOut?.pointee = spve_v1_error(code: Int32(SPVE_ERROR_NONE), message: nil)
     replyLength?.pointee = 0
     guard let request, requestLength >= 0 else {
         return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: no request")
     }
-    let arguments: [String: Value]
-    do throws(ValueCoding.DecodingError) {
-        let decoded = try ValueCoding.decode(UnsafeRawBufferPointer(start: request, count: requestLength))
-        guard let members = decoded.hash else {
-            return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: request is not a hash")
-        }
-        arguments = members
-    } catch {
-        return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: malformed request - \(error)")
-    }
-
-    let call = Call(arguments: arguments)
+    let call = Call()
     let result: Value
     do throws(StorageError) {
-        result = try method(call)
+        var reader = RequestReader(UnsafeRawBufferPointer(start: request, count: requestLength))
+        result = try method(try Arguments(from: &reader, call: call), call)
     } catch let failure {
-        _ = fail(errorOut, code: failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED), failure.message)
+        let code = failure.kind == .badRequest ? Int32(SPVE_ERROR_BAD_REQUEST) : failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED)
+        _ = fail(errorOut, code: code, failure.message)
         // What the method warned or printed before failing still reaches Perl, as
         // PVE's dir warns and then dies (create_base of a missing image).
         guard !call.warnings.isEmpty || !call.output.isEmpty else { return nil }

@@ -47,13 +47,13 @@ struct ContentListingTests {
         var scfg = vector.input["scfg"].hash ?? [:]
         scfg["path"] = .string(directory.path)
         scfg["content"] = .hash(Dictionary(uniqueKeysWithValues: (scfg["content"]?.array ?? []).compactMap(\.string).map { ($0, Value.int(1)) }))
-        var storage = DirectoryStorage(id: vector.input["storeid"].string ?? "", config: try StorageConfig(.hash(scfg)))
-        let overrides = MetadataOverrides(vector.input["mocks"])!
+        var storage = DirectoryStorage(id: vector.input["storeid"].string ?? "", config: try StorageConfig(perl: .hash(scfg)))
+        let overrides = MetadataOverrides(perl: vector.input["mocks"])!
         storage.system = OverridingSystem(base: LiveSystem(), overrides: overrides)
         storage.overrides = overrides
         let types = (vector.input["content_types"].array ?? []).compactMap(\.string)
         let guests = (vector.input["vmlist"].hash ?? [:]).compactMapValues(\.string)
-        return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypes: types, guestTypes: guests))
+        return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypes: types, guestTypes: guests).map(\.perlItem))
     }
 
     @Test("the shared vectors are present")
@@ -110,8 +110,8 @@ struct ContentListingTests {
         }
         let store = storage(directory)
         let listed = try store.listVolumes(vmid: "100", contentTypes: ["iso", "vztmpl", "backup", "snippets"], guestTypes: [:])
-        #expect(listed.map { $0["volid"] } == ["local:backup/a-100-.vma", "local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma", "local:snippets/s"])
-        #expect(listed.first?["vmid"] == "100")
+        #expect(listed.map { $0.perlItem["volid"] } == ["local:backup/a-100-.vma", "local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma", "local:snippets/s"])
+        #expect(listed.first?.perlItem["vmid"] == "100")
         // Without a path nothing but images is listed.
         let pathless = DirectoryStorage(id: "x", config: StorageConfig(path: nil))
         #expect(try pathless.listVolumes(vmid: nil, contentTypes: ["iso", "backup"], guestTypes: [:]) == [])
@@ -131,7 +131,7 @@ struct ContentListingTests {
                                        contents: Data([0x61, 0xFF, 0x0A]))
         write(directory, "dump/vzdump-qemu-102-2020_01_01-00_00_00.vma.zst.notes", "")
         let items = try storage(directory).listContent(.backup)
-        #expect(items.map(\.notes) == [.text("first ☺"), .bytes([0x61, 0xFF]), nil])
+        #expect(items.map(\.notes) == [.characters("first ☺"), .bytes([0x61, 0xFF]), nil])
         #expect(items.map(\.isProtected) == [true, false, false])
         #expect(items[0].perlItem["protected"] == 1 && items[1].perlItem.hash?["protected"] == nil)
     }

@@ -12,7 +12,7 @@ struct PathTests {
 
     @Test("shared get_subdir vector", arguments: SharedVector.suite("get_subdir"))
     func subdirectoryVector(vector: SharedVector) throws {
-        let storage = DirectoryStorage(id: "s", config: try StorageConfig(vector.input["scfg"]))
+        let storage = DirectoryStorage(id: "s", config: try StorageConfig(perl: vector.input["scfg"]))
         let vtype = vector.input["vtype"].string ?? ""
         if let message = vector.message {
             #expect(failure { try storage.subdirectory(for: vtype) }.map { $0 + "\n" } == message)
@@ -23,8 +23,7 @@ struct PathTests {
 
     @Test("shared filesystem_path vector", arguments: SharedVector.suite("filesystem_path"))
     func pathVector(vector: SharedVector) throws {
-        let call = Call(arguments: vector.input.hash ?? [:])
-        #expect(try PluginMethods.filesystemPath(call) == vector.expected)
+        #expect(try Call().invoke(PluginMethods.filesystemPath, vector.input.hash ?? [:]) == vector.expected)
     }
 
     @Test("without a path, and for unknown content types")

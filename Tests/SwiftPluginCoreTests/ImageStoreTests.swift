@@ -102,11 +102,20 @@ struct ImageStoreTests {
         #expect(names.sorted(by: DirectoryStorage.byteOrder) == ["é.raw", "_x.raw", "aé", "a", "a.raw", "ab.raw", "B.raw", "b.raw", "C.raw"])
     }
 
-    @Test("qemu-img's wrong-format message is recognised, others are not")
-    func wrongFormat() {
-        #expect(DirectoryStorage.isWrongFormat("qemu-img: Could not open '/x': Image is not in qcow2 format"))
-        #expect(!DirectoryStorage.isWrongFormat("qemu-img: Could not open '/x': File is too small, not a valid image"))
-        #expect(!DirectoryStorage.isWrongFormat("Image is not in  format"))
+    @Test("a file of another format is a wrong format; a damaged or tiny one is not")
+    func wrongFormat() throws {
+        let directory = try TemporaryDirectory()
+        let inspector = ImageInspector(system: LiveSystem())
+        func kind(_ bytes: [UInt8], as format: String) throws -> ImageInspectionError.Kind? {
+            let path = directory.path + "/image"
+            try LiveSystem().writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
+            do { _ = try inspector.inspect(path, format: format) } catch { return error.kind }
+            return nil
+        }
+        #expect(try kind([UInt8](repeating: 0, count: 1024), as: "qcow2") == .wrongFormat)
+        #expect(try kind([UInt8](repeating: 0, count: 2), as: "vmdk") == .invalidHeader)
+        #expect(try kind([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 9] + [UInt8](repeating: 0, count: 64), as: "qcow2") == .invalidHeader)
+        #expect(try kind([UInt8](repeating: 0, count: 2), as: "raw") == nil)
     }
 
     @Test("preallocation per format (plugin-api.md 9.4)")

@@ -50,7 +50,7 @@ struct PruneTests {
     @Test("vector", arguments: PruneVector.all)
     func vector(case vector: PruneVector) throws {
         useUTC()
-        let entries = try PrunePlan.mark(vector.backups, keep: vector.keep, vmid: vector.vmid, type: vector.type)
+        let entries = try PrunePlan.mark(vector.backups, keep: Retention(perl: vector.keep), vmid: vector.vmid, type: vector.type)
         #expect(byVolid(entries) == perlNormalized(vector.expected))
     }
 
@@ -67,8 +67,8 @@ struct PruneTests {
         #expect(Retention(["keep-last": "0"]).keepsAll)
         #expect(Retention(["keep-all": 0, "keep-last": "abc"]).keepsAll)
         #expect(!Retention(["keep-bogus": "2"]).keepsAll)
-        #expect(Retention(.undef).keepsAll)
-        #expect(PerlNumber(" 2x").value == 2 && PerlNumber("-1").value == -1 && PerlNumber(.undef).value == 0)
+        #expect(Retention(perl: .undef).keepsAll)
+        #expect(Scalar(" 2x").number == 2 && Scalar("-1").number == -1 && Scalar(perl: .undef).number == 0)
     }
 
     static func backupDirectory() -> TemporaryDirectory {

@@ -9,6 +9,8 @@ func failure<T>(_ body: () throws -> T) -> String? {
         return nil
     } catch let error as StorageError {
         return error.message
+    } catch let error as ImageInspectionError {
+        return error.description
     } catch {
         return "unexpected error: \(error)"
     }

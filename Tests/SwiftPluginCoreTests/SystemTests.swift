@@ -84,21 +84,24 @@ struct OverrideTests {
     func overriding() throws {
         let directory = TemporaryDirectory()
         directory.create("file")
-        let overrides = try #require(MetadataOverrides(["stat_size": 131072, "stat_ctime": 1234567890, "image_actual_size": 5]))
+        let overrides = try #require(MetadataOverrides(perl: ["stat_size": 131072, "stat_ctime": 1234567890, "image_actual_size": 5]))
         #expect(overrides == MetadataOverrides(fileSize: 131072, changeTime: 1234567890, imageAllocatedSize: 5))
         let system = OverridingSystem(base: LiveSystem(), overrides: overrides)
         let file = try system.status(directory.path + "/file", followSymlinks: true)
         #expect(file.size == 131072 && file.changeTime == 1234567890)
         let folder = try system.status(directory.path, followSymlinks: true)
         #expect(folder.size != 131072 && folder.changeTime == 1234567890)
-        #expect(MetadataOverrides(.undef) == nil && MetadataOverrides([:]) == nil)
+        #expect(MetadataOverrides(perl: .undef) == nil && MetadataOverrides(perl: [:]) == nil)
     }
 
     @Test("a call carries them into the storage it builds")
     func call() throws {
-        let call = Call(["scfg": ["path": "/p"], "storeid": "s", "test_metadata": ["stat_size": 7]])
-        let storage = try call.storage()
+        let call = Call()
+        _ = try call.invoke(PluginMethods.getSubdir, ["scfg": ["path": "/p"], "vtype": "iso", "test_metadata": ["stat_size": 7]])
+        let storage = call.storage("s", StorageConfig(path: "/p"))
         #expect(storage.overrides?.fileSize == 7 && storage.system is OverridingSystem)
-        #expect(try Call(["scfg": ["path": "/p"]]).storage().overrides == nil)
+        let plain = Call()
+        _ = try plain.invoke(PluginMethods.getSubdir, ["scfg": ["path": "/p"], "vtype": "iso"])
+        #expect(plain.storage("s", StorageConfig(path: "/p")).overrides == nil)
     }
 }

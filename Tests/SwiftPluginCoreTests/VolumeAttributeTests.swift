@@ -6,19 +6,19 @@ import Testing
 struct VolumeAttributeTests {
     static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
 
-    func call(_ directory: TemporaryDirectory, _ arguments: [String: Value]) -> Call {
+    func arguments(_ directory: TemporaryDirectory, _ arguments: [String: Value]) -> [String: Value] {
         var members = arguments
         members["scfg"] = ["path": .string(directory.path), "type": "swift"]
         members["storeid"] = "s"
-        return Call(arguments: members)
+        return members
     }
 
     func get(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String) throws -> Value {
-        try PluginMethods.getVolumeAttribute(call(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
+        try Call().invoke(PluginMethods.getVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
     }
 
     func update(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String, _ value: Value) throws {
-        _ = try PluginMethods.updateVolumeAttribute(call(directory, ["volname": .string(volname), "attribute": .string(attribute), "value": value]))
+        _ = try Call().invoke(PluginMethods.updateVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute), "value": value]))
     }
 
     func bytes(_ directory: TemporaryDirectory, _ relative: String) -> [UInt8]? {
@@ -85,10 +85,10 @@ struct VolumeAttributeTests {
         var system = ScriptedSystem()
         system.writeError = { _ in .noSpace }
         let sidecars = BackupSidecars(system: system, archivePath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
-        let message = failure { try sidecars.setNotes(.text("new")) }
+        let message = failure { try sidecars.setNotes(Array("new".utf8)) }
         #expect(message?.hasPrefix("unable to open file '\(sidecars.notesPath).tmp.") == true)
         #expect(message?.hasSuffix("' - No space left on device") == true)
-        #expect(try sidecars.notes() == .text("old"))
+        #expect(try sidecars.notes() == .characters("old"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes"])
     }
 

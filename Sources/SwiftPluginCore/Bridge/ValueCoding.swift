@@ -28,7 +28,7 @@ public enum ValueCoding {
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> Value {
-        var reader = Reader(bytes: bytes)
+        var reader = Reader(bytes: bytes, offset: 0)
         let value = try reader.value(depth: 0)
         guard reader.offset == bytes.count else {
             throw DecodingError(description: "trailing bytes after value")
@@ -91,9 +91,32 @@ public enum ValueCoding {
         output.append(contentsOf: bytes)
     }
 
-    private struct Reader {
+    struct Reader {
         let bytes: UnsafeRawBufferPointer
-        var offset = 0
+        var offset: Int
+
+        /// Passes over one value, with the checks of ``value(depth:)`` but building nothing.
+        mutating func skip(depth: Int) throws(DecodingError) {
+            guard depth <= ValueCoding.maximumDepth else { throw DecodingError(description: "nesting too deep") }
+            switch try byte() {
+            case UInt8(ascii: "U"): return
+            case UInt8(ascii: "I"), UInt8(ascii: "N"): _ = try integer(width: 8)
+            case UInt8(ascii: "S"): _ = try data()
+            case UInt8(ascii: "T"):
+                guard String(validating: try data(), as: UTF8.self) != nil else {
+                    throw DecodingError(description: "character string is not valid UTF-8")
+                }
+            case UInt8(ascii: "A"):
+                for _ in 0..<(try length()) { try skip(depth: depth + 1) }
+            case UInt8(ascii: "H"):
+                for _ in 0..<(try length()) {
+                    _ = try data()
+                    try skip(depth: depth + 1)
+                }
+            case let tag:
+                throw DecodingError(description: "unknown value tag \(tag)")
+            }
+        }
 
         mutating func value(depth: Int) throws(DecodingError) -> Value {
             guard depth <= ValueCoding.maximumDepth else { throw DecodingError(description: "nesting too deep") }

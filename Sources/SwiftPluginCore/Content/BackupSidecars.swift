@@ -22,10 +22,10 @@ public struct BackupSidecars: Sendable {
     // MARK: Notes
 
     /// The whole notes, decoded as UTF-8 (bytes when invalid); `''` without a notes file.
-    public func notes() throws(StorageError) -> Value {
-        guard notesFileExists else { return .text("") }
+    public func notes() throws(StorageError) -> DecodedText {
+        guard notesFileExists else { return .characters("") }
         do {
-            return Self.decoded(try system.readFile(notesPath))
+            return DecodedText(try system.readFile(notesPath))
         } catch {
             throw StorageError("error opening '\(notesPath)': \(error)", errno: error)
         }
@@ -33,7 +33,7 @@ public struct BackupSidecars: Sendable {
 
     /// The first line of the notes (for listings), or nil when there is no notes file
     /// or it is empty.
-    public func firstLineOfNotes() throws(StorageError) -> Value? {
+    public func firstLineOfNotes() throws(StorageError) -> DecodedText? {
         guard notesFileExists else { return nil }
         var line: [UInt8] = []
         let chunk = 4096
@@ -47,20 +47,19 @@ public struct BackupSidecars: Sendable {
             }
             if let newline = bytes.firstIndex(of: Grammar.newline) {
                 line += bytes[..<newline]
-                return Self.decoded(line)
+                return DecodedText(line)
             }
             line += bytes
             if bytes.count < chunk { break }
         }
         // An empty file has no first line (Perl's readline returns undef).
         if line.isEmpty { return nil }
-        return Self.decoded(line)
+        return DecodedText(line)
     }
 
-    /// Sets the notes: a non-empty value is written atomically (a temporary file, then
-    /// a rename, mode 0644), an empty or undefined one removes the notes file.
-    public func setNotes(_ value: Value) throws(StorageError) {
-        let bytes = Self.encoded(value)
+    /// Sets the notes to `bytes` (UTF-8): non-empty notes are written atomically (a
+    /// temporary file, then a rename, mode 0644), empty or nil ones remove the notes file.
+    public func setNotes(_ bytes: [UInt8]?) throws(StorageError) {
         guard let bytes, !bytes.isEmpty else {
             do { try system.removeFile(notesPath) } catch {
                 if error != .noSuchFileOrDirectory {
@@ -109,41 +108,5 @@ public struct BackupSidecars: Sendable {
                 }
             }
         }
-    }
-
-    // MARK: Encoding
-
-    /// Text as PVE decodes a notes file: characters when the bytes are UTF-8, else the bytes.
-    static func decoded(_ bytes: [UInt8]) -> Value {
-        if let text = String(validating: bytes, as: UTF8.self) { return .text(text) }
-        return .bytes(bytes)
-    }
-
-    /// The bytes dir writes for a value (`encode('UTF-8', $notes)`): a character string
-    /// as UTF-8; a byte string's bytes each as the character of that code point (as Perl
-    /// does); nil for undef.
-    static func encoded(_ value: Value) -> [UInt8]? {
-        switch value {
-        case .undef: return nil
-        case .text(let text): return Array(text.utf8)
-        case .string(let text): return latin1ToUTF8(Array(text.utf8))
-        case .bytes(let bytes): return latin1ToUTF8(bytes)
-        case .array, .hash: return Array(value.printable.utf8)
-        default: return Array((value.string ?? "").utf8)
-        }
-    }
-
-    private static func latin1ToUTF8(_ bytes: [UInt8]) -> [UInt8] {
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.count)
-        for byte in bytes {
-            if byte < 0x80 {
-                result.append(byte)
-            } else {
-                result.append(0xC0 | (byte >> 6))
-                result.append(0x80 | (byte & 0x3F))
-            }
-        }
-        return result
     }
 }

@@ -10,22 +10,18 @@ public struct ContentItem: Equatable, Sendable {
     public var subtype: String?
     /// Backups: the owning guest (the filter, or the `-<vmid>-` in the name).
     public var vmid: String?
-    /// Backups: the first line of the notes (a character string, or bytes when not UTF-8).
-    public var notes: Value?
+    /// Backups: the first line of the notes (characters, or bytes when not UTF-8).
+    public var notes: DecodedText?
     /// Backups: a `.protected` marker exists.
     public var isProtected: Bool = false
 
-    public var perlItem: Value {
-        var members: [String: Value] = [
-            "volid": .string(volid), "format": .string(format), "size": .int(size), "ctime": .int(ctime),
-            "content": .string(content.rawValue),
-        ]
-        if let subtype { members["subtype"] = .string(subtype) }
-        if let vmid { members["vmid"] = .string(vmid) }
-        if let notes { members["notes"] = notes }
-        if isProtected { members["protected"] = 1 }
-        return .hash(members)
-    }
+}
+
+/// One volume of `list_volumes`: a guest image (with the content it counts as) or a
+/// file of another content directory.
+public enum ListedVolume: Equatable, Sendable {
+    case image(ImageInfo, content: ContentType)
+    case file(ContentItem)
 }
 
 /// A file found in a content directory, with its `stat` (symlinks resolved).
@@ -39,15 +35,14 @@ extension DirectoryStorage {
     /// `list_volumes`: the volumes of the requested content types, in that order.
     /// Images come from the image listing and count as `rootdir` when `guestTypes`
     /// (the cluster's VM list, vmid → `qemu`/`lxc`) says their owner is a container.
-    public func listVolumes(vmid: String?, contentTypes: [String], guestTypes: [String: String]) throws(StorageError) -> [Value] {
-        var items: [Value] = []
+    public func listVolumes(vmid: String?, contentTypes: [String], guestTypes: [String: String]) throws(StorageError) -> [ListedVolume] {
+        var items: [ListedVolume] = []
         for type in contentTypes {
             if type == ContentType.images.rawValue || type == ContentType.rootdir.rawValue {
                 for image in try listImages(vmid: vmid, volumes: nil) {
                     let content: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
-                    guard content.rawValue == type, var members = image.perlHash.hash else { continue }
-                    members["content"] = .string(content.rawValue)
-                    items.append(.hash(members))
+                    guard content.rawValue == type else { continue }
+                    items.append(.image(image, content: content))
                 }
                 continue
             }
@@ -63,7 +58,7 @@ extension DirectoryStorage {
             case .images, .rootdir:
                 continue
             }
-            items += try listContent(content, vmid: vmid).map(\.perlItem)
+            items += try listContent(content, vmid: vmid).map(ListedVolume.file)
         }
         return items
     }

@@ -9,7 +9,7 @@ public struct PruneResult: Sendable {
 public enum PrunePlan {
     /// The prune entries of `backups` (the backup listing, in its order): grouped per
     /// guest and type and marked by `keep`; backups of another `type` are left out.
-    public static func mark(_ backups: [ContentItem], keep: Value, vmid: String?, type: String?) throws(StorageError) -> [PruneEntry] {
+    public static func mark(_ backups: [ContentItem], keep retention: Retention, vmid: String?, type: String?) throws(StorageError) -> [PruneEntry] {
         LocalTime.readTimeZone()
         var entries: [PruneEntry] = []
         var groups: [String: [Int]] = [:]
@@ -20,9 +20,9 @@ public enum PrunePlan {
             if let type, type != backupType { continue }
             var entry = PruneEntry(volid: backup.volid, type: backupType, ctime: backup.ctime)
             if let standard = archive?.standard {
-                entry.vmid = .int(standard.vmid)
+                entry.vmid = .number(standard.vmid)
             } else if let owner = backup.vmid {
-                entry.vmid = .string(owner)
+                entry.vmid = .name(owner)
             }
             if let standard = archive?.standard {
                 if let vmid, String(standard.vmid) != vmid {
@@ -40,7 +40,6 @@ public enum PrunePlan {
             entries.append(entry)
         }
 
-        let retention = Retention(keep)
         for group in groupOrder {
             guard let members = groups[group] else { continue }
             var slice = members.map { entries[$0] }
@@ -55,7 +54,7 @@ extension DirectoryStorage {
     /// `prune_backups` (prune.md §3-§5): marks the listed backups per guest-and-type
     /// group and, unless `dryRun`, removes those marked `remove` with their `.log` and
     /// `.notes` companions, logging each step through `log(level, message)`.
-    public func pruneBackups(keep: Value, vmid: String?, type: String?, dryRun: Bool,
+    public func pruneBackups(keep: Retention, vmid: String?, type: String?, dryRun: Bool,
                              log: (String, String) -> Void, warn: (String) -> Void) throws(StorageError) -> PruneResult {
         let entries = try PrunePlan.mark(try listContent(.backup, vmid: vmid), keep: keep, vmid: vmid, type: type)
         var failed = false

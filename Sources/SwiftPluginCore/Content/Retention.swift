@@ -9,11 +9,11 @@ public struct PruneEntry: Equatable, Sendable {
     /// `qemu`, `lxc`, `openvz` or `unknown`.
     public var type: String
     public var ctime: Int64
-    /// The guest: an integer from a vzdump name, else the listing's string; absent when unknown.
-    public var vmid: Value
+    /// The guest: an integer from a vzdump name, else the listing's string; nil when unknown.
+    public var vmid: GuestID?
     public var mark: PruneMark?
 
-    public init(volid: String, type: String, ctime: Int64, vmid: Value = .undef, mark: PruneMark? = nil) {
+    public init(volid: String, type: String, ctime: Int64, vmid: GuestID? = nil, mark: PruneMark? = nil) {
         self.volid = volid
         self.type = type
         self.ctime = ctime
@@ -21,24 +21,24 @@ public struct PruneEntry: Equatable, Sendable {
         self.mark = mark
     }
 
-    public var perlValue: Value {
-        var members: [String: Value] = [
-            "volid": .string(volid), "type": .string(type), "ctime": .int(ctime),
-            "mark": mark.map { .string($0.rawValue) } ?? .undef,
-        ]
-        if vmid.isDefined { members["vmid"] = vmid }
-        return .hash(members)
-    }
+}
+
+/// A guest as a prune entry names it: the number of a vzdump name, or the owner a
+/// listing found in a non-standard name.
+public enum GuestID: Equatable, Sendable {
+    case number(Int64)
+    case name(String)
 }
 
 /// Retention: which backups of one guest-and-type group to keep (prune.md §4,
-/// PVE's `prune_mark_backup_group`). The keep hash is taken as given: zeros,
+/// PVE's `prune_mark_backup_group`). The keep options are taken as given: zeros,
 /// missing and even unknown keys mean what they mean to PVE.
 public struct Retention: Sendable {
-    public var options: [String: Value]
+    /// `keep-last`, `keep-hourly`, ..., `keep-all`, as PVE passes them.
+    public var options: [String: Scalar]
 
-    public init(_ keep: Value) {
-        options = keep.hash ?? [:]
+    public init(_ options: [String: Scalar]) {
+        self.options = options
     }
 
     /// The passes in PVE's fixed order, each with the period a backup falls into.
@@ -54,7 +54,7 @@ public struct Retention: Sendable {
     /// Keep everything: `keep-all` is set, or no option (of any name) is positive.
     public var keepsAll: Bool {
         if options["keep-all"]?.isTrue == true { return true }
-        return !options.contains { $0.key != "keep-all" && PerlNumber($0.value).value > 0 }
+        return !options.contains { $0.key != "keep-all" && $0.value.number > 0 }
     }
 
     /// Marks every entry of one group; entries marked `protected` keep their mark
@@ -72,7 +72,7 @@ public struct Retention: Sendable {
         }
         for pass in Self.passes {
             guard let count = options[pass.option], count.isTrue else { continue }
-            let limit = PerlNumber(count).value
+            let limit = count.number
             var covered: Set<[Int]> = []
             for index in order where group[index].mark == .keep {
                 covered.insert(pass.period(group[index].ctime))
@@ -97,32 +97,8 @@ public struct Retention: Sendable {
     }
 }
 
-/// A Perl scalar in numeric context: integers and floats as they are, strings by
-/// their leading number ("3", " 2x" → 2, "abc" → 0), undef as 0.
-struct PerlNumber {
-    var value: Double
-
-    init(_ scalar: Value) {
-        switch scalar {
-        case .int(let number): value = Double(number)
-        case .double(let number): value = number
-        case .string(let text), .text(let text): value = PerlNumber.leadingNumber(text)
-        default: value = 0
-        }
-    }
-
-    static func leadingNumber(_ text: String) -> Double {
-        var bytes = Array(text.utf8)[...]
-        while let first = bytes.first, Grammar.isWhitespace(first) { bytes = bytes.dropFirst() }
-        var end = bytes.startIndex
-        if end < bytes.endIndex, bytes[end] == UInt8(ascii: "-") || bytes[end] == UInt8(ascii: "+") { end += 1 }
-        var sawDigit = false, sawDot = false
-        while end < bytes.endIndex {
-            let byte = bytes[end]
-            if (0x30...0x39).contains(byte) { sawDigit = true } else if byte == UInt8(ascii: "."), !sawDot { sawDot = true } else { break }
-            end += 1
-        }
-        guard sawDigit else { return 0 }
-        return Double(String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)) ?? 0
+extension Retention: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral options: (String, Scalar)...) {
+        self.init(Dictionary(options, uniquingKeysWith: { $1 }))
     }
 }

@@ -1,10 +1,11 @@
 /// Why an image file could not be read as the format it was asked for.
 ///
 /// The reasons are QEMU's own wording, because PVE's `dir` storage shows qemu-img's
-/// message for the same files and callers match on it (`Image is not in <fmt> format`).
+/// message for the same files.
 public struct ImageFormatError: Error, Equatable, CustomStringConvertible {
     public var reason: String
-    /// True when the file simply is not of the requested format (listing then reports `invalid`).
+    /// True when the file simply is not of the requested format (qemu-img's "Image is not in
+    /// <fmt> format"; listing then reports `invalid`), false when it is a damaged one.
     public var isWrongFormat: Bool
 
     public init(_ reason: String, wrongFormat: Bool = false) {
@@ -175,7 +176,7 @@ public enum VMDK {
 
     private static func read(_ file: ImageFile) throws -> ImageHeader {
         guard file.length >= 4, let magic = try file.bytes(at: 0, count: 4) else {
-            throw ImageFormatError("File is too small, not a valid image", wrongFormat: true)
+            throw ImageFormatError("File is too small, not a valid image")
         }
         if magic == sparseMagic { return try sparse(file) }
         if magic == cowdMagic {
@@ -188,7 +189,7 @@ public enum VMDK {
         guard let text = try file.bytes(at: 0, count: count) else { throw ImageFormatError("invalid VMDK image descriptor") }
         let descriptor = Descriptor(text)
         guard let createType = descriptor.value(of: "createType") else {
-            throw ImageFormatError("invalid VMDK image descriptor", wrongFormat: true)
+            throw ImageFormatError("invalid VMDK image descriptor")
         }
         guard createTypes.contains(createType) else { throw ImageFormatError("Unsupported image type '\(createType)'") }
         guard let size = descriptor.extentBytes(), size > 0 else { throw ImageFormatError("Invalid extent line") }

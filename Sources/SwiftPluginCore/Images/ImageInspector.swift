@@ -15,12 +15,27 @@ public struct ImageMetadata: Equatable, Sendable {
         self.backingFile = backingFile
         self.changeTime = changeTime
     }
+}
 
-    /// The list Perl gets in list context.
-    public var perlList: [Value] {
-        [virtualSize.map(Value.int) ?? .undef, .optional(format), allocatedSize.map(Value.int) ?? .undef,
-         .optional(backingFile), .int(changeTime)]
+/// Why a file is not a readable image of the format it was inspected as.
+public struct ImageInspectionError: Error, Equatable, CustomStringConvertible {
+    public enum Kind: Equatable, Sendable {
+        /// The file is not in that format at all (qemu-img's "Image is not in <fmt> format").
+        case wrongFormat
+        /// It claims the format, but its header is damaged, hostile or uses unsupported features.
+        case invalidHeader
+        /// The format is not one the inspector reads.
+        case unsupportedFormat
     }
+
+    public var kind: Kind
+    public var path: String
+    /// qemu-img's description of the problem.
+    public var reason: String
+
+    /// The message PVE shows (qemu-img's wording).
+    public var description: String { "qemu-img: Could not open '\(path)': \(reason)" }
+    public var storageError: StorageError { StorageError(description) }
 }
 
 /// Reads image metadata natively from the headers (qcow2, vmdk, raw), where PVE's
@@ -42,7 +57,7 @@ public struct ImageInspector {
 
     /// Inspects `path` as `format` (nil: detect it). Returns nil, with a warning, when
     /// the file cannot be stat'ed; throws when it is not a readable image of that format.
-    public func inspect(_ path: String, format expected: String?) throws(StorageError) -> ImageMetadata? {
+    public func inspect(_ path: String, format expected: String?) throws(ImageInspectionError) -> ImageMetadata? {
         let info: FileStatus
         do { info = try system.status(path, followSymlinks: true) } catch {
             let dangling = (try? system.status(path, followSymlinks: false))?.kind == .symlink
@@ -76,7 +91,9 @@ public struct ImageInspector {
             default: throw ImageFormatError("Unsupported image format '\(detected)'")
             }
         } catch {
-            throw StorageError("qemu-img: Could not open '\(path)': \(error.reason)")
+            let kind: ImageInspectionError.Kind = error.isWrongFormat ? .wrongFormat
+                : ["qcow2", "vmdk"].contains(detected) ? .invalidHeader : .unsupportedFormat
+            throw ImageInspectionError(kind: kind, path: path, reason: error.reason)
         }
         if let backing = header.backingFile, backing.contains(where: \.isWhitespace) {
             // PVE warns and then drops such a name (it only accepts non-blank names).

@@ -16,16 +16,6 @@ public struct ImageInfo: Equatable, Sendable {
     /// The backing file as recorded in the image (linked clones).
     public var parent: String?
     public var changeTime: Int64
-
-    /// The Perl item hash: `parent` is always present (undef when none), `ctime` only when non-zero.
-    public var perlHash: Value {
-        var members: [String: Value] = [
-            "volid": .string(volid), "format": .string(format), "size": .int(size), "vmid": .string(vmid),
-            "used": .int(used), "parent": .optional(parent),
-        ]
-        if changeTime != 0 { members["ctime"] = .int(changeTime) }
-        return .hash(members)
-    }
 }
 
 /// Guest images in `images/<vmid>/`: listing, naming, allocation, templates, linked
@@ -72,13 +62,16 @@ extension DirectoryStorage {
         let path = directory + "/" + name
         var reported = format
         var metadata: ImageMetadata?
-        do {
-            metadata = try inspector.inspect(path, format: format)
+        do throws(ImageInspectionError) {
+            do {
+                metadata = try inspector.inspect(path, format: format)
+            } catch where error.kind == .wrongFormat {
+                diagnostics.warn("image '\(path)' is not in expected format '\(format)', querying as raw")
+                metadata = try inspector.inspect(path, format: ImageFormat.raw.rawValue)
+                reported = "invalid"
+            }
         } catch {
-            guard Self.isWrongFormat(error.message) else { throw error }
-            diagnostics.warn("image '\(path)' is not in expected format '\(format)', querying as raw")
-            metadata = try inspector.inspect(path, format: ImageFormat.raw.rawValue)
-            reported = "invalid"
+            throw error.storageError
         }
         guard let metadata, let size = metadata.virtualSize else { return nil }
         var volid = "\(id):\(owner)/\(name)"
@@ -87,16 +80,6 @@ extension DirectoryStorage {
         }
         return ImageInfo(volid: volid, format: reported, size: size, vmid: owner, used: metadata.allocatedSize ?? 0,
                          parent: metadata.backingFile, changeTime: metadata.changeTime)
-    }
-
-    /// qemu-img's "Image is not in <fmt> format" at the end of an error, which listing
-    /// turns into the `invalid` format.
-    static func isWrongFormat(_ message: String) -> Bool {
-        let suffix = " format"
-        guard message.hasSuffix(suffix) else { return false }
-        let head = message.dropLast(suffix.count)
-        let format = head.reversed().prefix { !$0.isWhitespace }
-        return !format.isEmpty && head.dropLast(format.count).hasSuffix("Image is not in ")
     }
 
     /// The base of a linked clone from its backing file `../<vmid>/<name>.<fmt>`. As in
@@ -162,7 +145,7 @@ extension DirectoryStorage {
 
     /// `alloc_image`: creates a `format` image of `sizeKiB` KiB (a directory for subvol)
     /// and returns `<vmid>/<name>`. The file appears under its name only when complete.
-    public func allocateImage(vmid: String, format: String, name requested: String?, sizeKiB: Value) throws(StorageError) -> String {
+    public func allocateImage(vmid: String, format: String, name requested: String?, sizeKiB: Scalar) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
         do { try system.makeDirectories(directory) } catch {
             throw StorageError("mkdir \(directory): \(error)", errno: error)
@@ -178,7 +161,7 @@ extension DirectoryStorage {
         guard (try? system.status(path, followSymlinks: false)) == nil else { throw exists }
 
         if format == ImageFormat.subvol.rawValue {
-            guard (sizeKiB.int ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
+            guard (sizeKiB.integer ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
             do {
                 try system.makeDirectory(path, mode: 0o755)
                 try system.setMode(path, 0o755)
@@ -190,7 +173,7 @@ extension DirectoryStorage {
 
         let preallocation = try QemuImg.preallocation(config.preallocation, format: format)
         let temporary = temporaryPath(for: name, in: directory)
-        let size = sizeKiB.string ?? ""
+        let size = sizeKiB.text ?? ""
         do throws(StorageError) {
             try runQemuImg(QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation),
                            errorPrefix: "unable to create image")
@@ -279,12 +262,12 @@ extension DirectoryStorage {
     /// (with a warning) when the file is missing.
     public func volumeSizeInfo(_ volname: String) throws(StorageError) -> ImageMetadata? {
         let (path, volume) = try filesystemPath(volname)
-        return try inspector.inspect(path, format: volume.format)
+        do { return try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
     }
 
     /// `volume_resize` to `size` bytes (raw and qcow2 only); nothing to do while the VM
     /// runs (QEMU resizes the image itself). Returns whether it deferred to QEMU.
-    public func resizeVolume(_ volname: String, size: Value, running: Bool, snapshot: Value, className: String) throws(StorageError) -> Bool {
+    public func resizeVolume(_ volname: String, size: Scalar, running: Bool, snapshot: SnapshotSelector, className: String) throws(StorageError) -> Bool {
         guard volname.hasSuffix(".raw") || volname.hasSuffix(".qcow2") else { throw StorageError("can't resize this image format") }
         if running { return true }
         if !config.snapshotAsVolumeChain, snapshot.isTrue {
@@ -292,7 +275,7 @@ extension DirectoryStorage {
         }
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
         let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
-        guard let bytes = size.string, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
+        guard let bytes = size.text, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.text ?? "")'") }
         try runQemuImg(QemuImg.resize(path: path, format: volume.format, size: bytes, preallocation: preallocation), errorPrefix: nil)
         return false
     }
@@ -306,7 +289,9 @@ extension DirectoryStorage {
         let (path, volume) = try filesystemPath(volname)
         guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype.rawValue)'") }
         guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
-        guard let metadata = try inspector.inspect(path, format: volume.format), metadata.virtualSize != nil else {
+        let inspected: ImageMetadata?
+        do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
+        guard let metadata = inspected, metadata.virtualSize != nil else {
             throw StorageError("file_size_info on '\(volname)' failed")
         }
         if let baseName = volume.baseName, let baseVMID = volume.baseVMID, metadata.backingFile != "../\(baseVMID)/\(baseName)" {
@@ -331,7 +316,7 @@ extension DirectoryStorage {
 
     /// `clone_image`: a linked clone of a template's image for `vmid`, a qcow2 overlay
     /// whose backing file is `../<basevmid>/<basename>`. Returns its volume name.
-    public func cloneImage(_ volname: String, vmid: String, snapshot: Value) throws(StorageError) -> String {
+    public func cloneImage(_ volname: String, vmid: String, snapshot: SnapshotSelector) throws(StorageError) -> String {
         _ = try basePath()
         let volume = try VolumeName.parse(volname)
         guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype.rawValue)'") }
@@ -396,13 +381,13 @@ extension DirectoryStorage {
     // MARK: - Activation and QEMU
 
     /// `activate_volume`: the volume (or snapshot) must exist.
-    public func activateVolume(_ volname: String, snapshot: Value) throws(StorageError) {
+    public func activateVolume(_ volname: String, snapshot: SnapshotSelector) throws(StorageError) {
         let (path, _) = try filesystemPath(volname, snapshot: snapshot)
         guard system.exists(path) else { throw StorageError("volume '\(id):\(volname)' does not exist") }
     }
 
     /// `qemu_blockdev_options`: QEMU's protocol node for the volume's file.
-    public func blockdevOptions(_ volname: String, snapshot: Value) throws(StorageError) -> [String: Value] {
+    public func blockdevOptions(_ volname: String, snapshot: SnapshotSelector) throws(StorageError) -> BlockdevOptions {
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
         if snapshot.isTrue, (volume.format == "qcow2" && !config.snapshotAsVolumeChain) || volume.format == "qed" {
             throw StorageError("cannot attach only the snapshot of a '\(volume.format)' image")
@@ -412,8 +397,19 @@ extension DirectoryStorage {
             throw StorageError("stat for '\(path)' failed - \(error)", errno: error)
         }
         let device = info.kind == .blockDevice || info.kind == .characterDevice
-        return ["driver": .string(device ? "host_device" : "file"), "filename": .string(path)]
+        return BlockdevOptions(driver: device ? .hostDevice : .file, filename: path)
     }
+}
+
+/// QEMU's protocol node for a volume's file (`-blockdev driver=...,filename=...`).
+public struct BlockdevOptions: Equatable, Sendable {
+    public enum Driver: String, Sendable {
+        case file
+        case hostDevice = "host_device"
+    }
+
+    public var driver: Driver
+    public var filename: String
 }
 
 extension StorageError {

@@ -1,49 +1,32 @@
-/// One storage's decoded configuration (`$scfg`), as PVE passes it to plugin methods.
+/// One storage's configuration (`$scfg`), as far as the storage logic reads it.
 ///
-/// Only what the storage logic reads is modelled; the raw hash stays available
-/// for everything PVE itself evaluates (nodes, shared, bwlimit, ...).
-public struct StorageConfig: Sendable {
-    public var raw: [String: Value]
+/// The glue decodes it once per call from PVE's hash; keys PVE itself evaluates
+/// (nodes, shared, bwlimit, prune-backups, ...) are not decoded at all.
+public struct StorageConfig: Equatable, Sendable {
+    /// The section type (`swift`), for messages naming the storage type.
+    public var type: String = "swift"
+    /// The storage path; nil when it is unset or false in Perl's sense (as `dir` tests it).
+    public var path: String?
+    /// The configured content types, sorted; nil when the `content` key is absent.
+    public var content: [String]?
+    /// `content-dirs`: a subdirectory per content type, overriding the default.
+    public var contentDirectories: [String: String] = [:]
+    /// `format`: the default image format.
+    public var defaultFormat: String?
+    /// `preallocation`: qemu-img's preallocation mode for new raw and qcow2 images.
+    public var preallocation: String?
+    /// `snapshot-as-volume-chain` (PVE 9): qcow2 snapshots as external overlay files.
+    public var snapshotAsVolumeChain = false
+    /// `create-base-path`, `create-subdirs` and the older `mkdir`: nil when unset.
+    public var createBasePath: Bool?
+    public var createSubdirectories: Bool?
+    public var makeDirectories: Bool?
+    /// `is_mountpoint`: `yes`/`no` (and the other booleans) or the mount point itself.
+    public var isMountpoint: String?
 
-    public init(_ value: Value) throws(StorageError) {
-        guard let members = value.hash else { throw StorageError("storage configuration is not a hash") }
-        raw = members
+    /// A configuration with `path` (unset when false in Perl's sense, as from PVE) and `content`.
+    public init(path: String? = nil, content: [String]? = nil) {
+        self.path = path == "" || path == "0" ? nil : path
+        self.content = content?.sorted()
     }
-
-    public init(path: String?, content: [String]? = nil, extra: [String: Value] = [:]) {
-        var members = extra
-        if let path { members["path"] = .string(path) }
-        if let content { members["content"] = .hash(Dictionary(uniqueKeysWithValues: content.map { ($0, Value.int(1)) })) }
-        raw = members
-    }
-
-    /// The storage path, or nil when it is unset or false in Perl's sense (as `dir` tests it).
-    public var path: String? {
-        guard let value = raw["path"], value.isTrue else { return nil }
-        return value.string
-    }
-
-    /// The configured content types; nil when the `content` key is absent.
-    public var content: [String]? {
-        guard let value = raw["content"], value.isDefined else { return nil }
-        return value.hash.map { Array($0.keys).sorted() } ?? []
-    }
-
-    public var contentDirectories: [String: String] {
-        guard let members = raw["content-dirs"]?.hash else { return [:] }
-        return members.compactMapValues { $0.string }
-    }
-
-    public var type: String { raw["type"]?.string ?? "swift" }
-    public var defaultFormat: String? { raw["format"]?.string }
-    public var preallocation: String? { raw["preallocation"]?.string }
-    public var snapshotAsVolumeChain: Bool { raw["snapshot-as-volume-chain"]?.isTrue ?? false }
-
-    /// A boolean option: nil when unset, else its Perl truth.
-    public func flag(_ name: String) -> Bool? {
-        guard let value = raw[name], value.isDefined else { return nil }
-        return value.isTrue
-    }
-
-    public var isMountpoint: String? { raw["is_mountpoint"]?.string }
 }

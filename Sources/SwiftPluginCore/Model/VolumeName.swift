@@ -25,12 +25,6 @@ public struct VolumeName: Equatable, Sendable {
         self.format = format
     }
 
-    /// The list `parse_volname` returns: (vtype, name, vmid, basename, basevmid, isBase, format).
-    public var perlList: [Value] {
-        [.string(vtype.rawValue), .string(name), .optional(vmid), .optional(baseName), .optional(baseVMID),
-         isBase ? "base-" : .undef, .string(format)]
-    }
-
     /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
     public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)

@@ -42,17 +42,17 @@ public struct DirectoryStorage: Sendable {
 
     /// `filesystem_path`: where a volume (or, for qcow2, its snapshot) lives.
     ///
-    /// `snapshot` follows Perl: undef means "the volume"; any defined value asks for
-    /// a snapshot, which only qcow2 (and qed) volumes have.
-    public func filesystemPath(_ volname: String, snapshot: Value = .undef) throws(StorageError)
+    /// Any snapshot selector but `.none` asks for a snapshot, which only qcow2 (and
+    /// qed) volumes have.
+    public func filesystemPath(_ volname: String, snapshot: SnapshotSelector = .none) throws(StorageError)
         -> (path: String, volume: VolumeName)
     {
         let volume = try VolumeName.parse(volname)
         var name = volume.name
-        if config.snapshotAsVolumeChain, snapshot.isTrue, let snap = snapshot.string, snap != "current" {
+        if config.snapshotAsVolumeChain, let snap = snapshot.name {
             name = "snap-\(snap)-\(name)"
         }
-        if snapshot.isDefined, volume.format != "qcow2", volume.format != "qed" {
+        if snapshot.isRequested, volume.format != "qcow2", volume.format != "qed" {
             throw StorageError("can't snapshot this image format")
         }
         var directory = try subdirectory(for: volume.vtype.rawValue)
@@ -86,7 +86,7 @@ public struct DirectoryStorage: Sendable {
             throw StorageError("unable to activate storage '\(id)' - directory is expected to be a mount point but is not mounted: '\(mountPoint)'")
         }
         let path = try basePath()
-        if config.flag("create-base-path") ?? config.flag("mkdir") ?? true {
+        if config.createBasePath ?? config.makeDirectories ?? true {
             do { try system.makeDirectories(path) } catch {
                 throw StorageError("unable to create storage directory '\(path)' - \(error)", errno: error)
             }
@@ -96,7 +96,7 @@ public struct DirectoryStorage: Sendable {
         }
         guard let content = config.content else { return }
 
-        if config.flag("create-subdirs") ?? true, config.flag("mkdir") ?? true {
+        if config.createSubdirectories ?? true, config.makeDirectories ?? true {
             for type in ContentType.allCases.sorted(by: { $0.rawValue < $1.rawValue })
             where content.contains(type.rawValue) || (type == .backup && content.contains(ContentType.rootdir.rawValue)) {
                 try createContentDirectory(for: type)

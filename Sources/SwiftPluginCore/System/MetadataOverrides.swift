@@ -16,17 +16,6 @@ public struct MetadataOverrides: Equatable, Sendable {
         self.imageVirtualSize = imageVirtualSize
         self.imageAllocatedSize = imageAllocatedSize
     }
-
-    /// From the test hash (`stat_size`, `stat_ctime`, `image_virtual_size`, `image_actual_size`,
-    /// the names of the vectors' mocks); nil when it sets nothing.
-    public init?(_ value: Value) {
-        guard let members = value.hash, !members.isEmpty else { return nil }
-        fileSize = members["stat_size"]?.int
-        changeTime = members["stat_ctime"]?.int
-        imageVirtualSize = members["image_virtual_size"]?.int
-        imageAllocatedSize = members["image_actual_size"]?.int
-        changeTimes = (members["stat_ctime_by_name"]?.hash ?? [:]).compactMapValues(\.int)
-    }
 }
 
 /// The system with `stat` answers replaced by the overrides (size and ctime of files).

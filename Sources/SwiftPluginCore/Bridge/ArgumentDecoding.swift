@@ -1,0 +1,182 @@
+/// The conversions from Perl values to the typed arguments of the plugin methods,
+/// used by the generated decoders (Arguments.swift). Each follows what PVE's Perl
+/// makes of the value, and refuses what no caller passes with a message naming the
+/// argument.
+public enum PerlArgument {
+    /// A byte string as Perl reads it: undef is the empty string. Bytes that are not
+    /// UTF-8 are refused: no volume or path of this storage has them.
+    public static func string(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String {
+        switch value {
+        case .undef:
+            return ""
+        case .string(let text):
+            return text
+        case .text(let text):
+            call.characterArguments.insert(name)
+            return text
+        case .bytes:
+            throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+        case .int, .double:
+            return value.string ?? ""
+        case .array, .hash:
+            throw StorageError("invalid \(name) - not a string")
+        }
+    }
+
+    /// A string, or nil when undef.
+    public static func optionalString(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
+        value.isDefined ? try string(value, name, call) : nil
+    }
+
+    /// A string, or nil when false in Perl's sense (undef, "" or "0"): names that
+    /// `dir` tests with `if ($name)`.
+    public static func nameIfTrue(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
+        value.isTrue ? try string(value, name, call) : nil
+    }
+
+    public static func bool(_ value: Value, _ name: String, _ call: Call) -> Bool {
+        value.isTrue
+    }
+
+    /// An array of strings (elements that are not strings are left out); nil when undef.
+    public static func optionalStrings(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> [String]? {
+        guard value.isDefined else { return nil }
+        guard let elements = value.array else { throw StorageError("\(name) is not an array") }
+        return elements.compactMap(\.string)
+    }
+
+    /// An array of strings; empty when undef or not an array.
+    public static func strings(_ value: Value, _ name: String, _ call: Call) -> [String] {
+        (value.array ?? []).compactMap(\.string)
+    }
+
+    /// `$snapname`: undef is no snapshot; a reference still asks for one, as `defined` says.
+    public static func snapshot(_ value: Value, _ name: String, _ call: Call) -> SnapshotSelector {
+        switch value {
+        case .undef: return .none
+        case .array, .hash, .bytes: return .named(value.printable)
+        default: return SnapshotSelector(value.string)
+        }
+    }
+
+    public static func scalar(_ value: Value, _ name: String, _ call: Call) -> Scalar {
+        Scalar(perl: value)
+    }
+
+    public static func value(_ value: Value, _ name: String, _ call: Call) -> Value {
+        value
+    }
+
+    public static func storageConfig(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> StorageConfig {
+        try StorageConfig(perl: value)
+    }
+
+    /// The configuration ``RequestReader/storageConfig()`` decoded, or the refusal of an absent one.
+    public static func storageConfig(decoded: StorageConfig?, _ name: String, _ call: Call) throws(StorageError) -> StorageConfig {
+        guard let decoded else { return try StorageConfig(perl: .undef) }
+        return decoded
+    }
+
+    /// A file descriptor the glue took from a Perl file handle (-1 for anything else).
+    public static func fileDescriptor(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> Int32 {
+        guard let number = value.int, let descriptor = Int32(exactly: number), descriptor >= 0 else {
+            throw StorageError("\(name) is not a file handle")
+        }
+        return descriptor
+    }
+}
+
+extension Scalar {
+    /// A Perl scalar's string, integer, numeric value and truth; references have no text.
+    public init(perl value: Value) {
+        let number: Double
+        switch value {
+        case .int(let integer): number = Double(integer)
+        case .double(let double): number = double
+        case .string(let text), .text(let text): number = Scalar.leadingNumber(text)
+        default: number = 0
+        }
+        self.init(text: value.string, integer: value.int, number: number, isTrue: value.isTrue)
+    }
+}
+
+extension StorageConfig {
+    /// The keys of `$scfg` the storage reads.
+    enum Option {
+        case type, path, content, contentDirectories, format, preallocation, snapshotAsVolumeChain
+        case createBasePath, createSubdirectories, makeDirectories, isMountpoint
+
+        init?(_ key: RequestReader.Key) {
+            if key == "path" { self = .path } else if key == "content" { self = .content }
+            else if key == "type" { self = .type } else if key == "content-dirs" { self = .contentDirectories }
+            else if key == "format" { self = .format } else if key == "preallocation" { self = .preallocation }
+            else if key == "snapshot-as-volume-chain" { self = .snapshotAsVolumeChain }
+            else if key == "create-base-path" { self = .createBasePath }
+            else if key == "create-subdirs" { self = .createSubdirectories }
+            else if key == "mkdir" { self = .makeDirectories } else if key == "is_mountpoint" { self = .isMountpoint }
+            else { return nil }
+        }
+
+        init?(_ key: String) {
+            var key = key
+            guard let matched = key.withUTF8({ Option(RequestReader.Key(bytes: UnsafeRawBufferPointer($0)[...])) }) else {
+                return nil
+            }
+            self = matched
+        }
+    }
+
+    /// From PVE's `$scfg` hash; anything else is refused.
+    public init(perl value: Value) throws(StorageError) {
+        guard let members = value.hash else { throw StorageError("storage configuration is not a hash") }
+        self.init()
+        for (key, member) in members {
+            if let option = Option(key) { set(option, member) }
+        }
+    }
+
+    /// One option as Perl's tests in `dir` read it.
+    mutating func set(_ option: Option, _ value: Value) {
+        /// A boolean option: nil when unset, else its Perl truth.
+        var flag: Bool? { value.isDefined ? value.isTrue : nil }
+        switch option {
+        case .type: type = value.string ?? "swift"
+        case .path: path = value.isTrue ? value.string : nil
+        case .content: content = value.isDefined ? (value.hash.map { Array($0.keys).sorted() } ?? []) : nil
+        case .contentDirectories: contentDirectories = (value.hash ?? [:]).compactMapValues { $0.string }
+        case .format: defaultFormat = value.string
+        case .preallocation: preallocation = value.string
+        case .snapshotAsVolumeChain: snapshotAsVolumeChain = value.isTrue
+        case .createBasePath: createBasePath = flag
+        case .createSubdirectories: createSubdirectories = flag
+        case .makeDirectories: makeDirectories = flag
+        case .isMountpoint: isMountpoint = value.string
+        }
+    }
+
+    /// A configuration with `path`, `content` and further options as PVE would pass them.
+    public init(path: String?, content: [String]? = nil, extra: [String: Value]) {
+        self.init(path: path, content: content)
+        for (key, value) in extra {
+            if let option = Option(key) { set(option, value) }
+        }
+    }
+}
+
+extension Retention {
+    /// From `prune_backups`' keep hash (`{'keep-last' => 3, ...}`); anything else keeps all.
+    public init(perl keep: Value) {
+        self.init((keep.hash ?? [:]).mapValues { Scalar(perl: $0) })
+    }
+}
+
+extension MetadataOverrides {
+    /// From the test hash (`stat_size`, `stat_ctime`, `image_virtual_size`, `image_actual_size`,
+    /// the names of the vectors' mocks); nil when it sets nothing.
+    public init?(perl value: Value) {
+        guard let members = value.hash, !members.isEmpty else { return nil }
+        self.init(fileSize: members["stat_size"]?.int, changeTime: members["stat_ctime"]?.int,
+                  imageVirtualSize: members["image_virtual_size"]?.int, imageAllocatedSize: members["image_actual_size"]?.int)
+        changeTimes = (members["stat_ctime_by_name"]?.hash ?? [:]).compactMapValues(\.int)
+    }
+}

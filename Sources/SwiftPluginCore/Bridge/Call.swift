@@ -1,0 +1,96 @@
+/// One call of a plugin method: what the glue passed besides the method's typed
+/// arguments, and what the method reports besides its result (warnings for Perl's
+/// `warn`, lines for standard output, entries for the method's log function, values
+/// for its push argument).
+public final class Call {
+    public let system: any SystemCalls
+    /// Warnings for Perl's `warn`, shared with the storage the call works on.
+    public let diagnostics = Diagnostics()
+    public var warnings: [String] { diagnostics.warnings }
+    public private(set) var output: [String] = []
+    public private(set) var logEntries: [(level: String, message: String)] = []
+    public private(set) var pushed: [Value] = []
+
+    /// The Perl class the method was called on (for messages naming it).
+    public internal(set) var className = "PVE::Storage::Custom::SwiftPlugin"
+    /// The string arguments that arrived as Perl character strings (UTF-8 flag on).
+    public internal(set) var characterArguments: Set<String> = []
+    /// Test-only metadata overrides (see ``MetadataOverrides``); nil in production.
+    public internal(set) var overrides: MetadataOverrides?
+
+    public init(system: any SystemCalls = LiveSystem()) {
+        self.system = system
+    }
+
+    /// Runs `method` on arguments given as Perl values (as the glue would pass them),
+    /// through the same decoding as a call from Perl.
+    public func invoke<Arguments: PluginArguments>(
+        _ method: (Arguments, Call) throws(StorageError) -> Value, _ arguments: [String: Value]
+    ) throws(StorageError) -> Value {
+        let request = ValueCoding.encode(.hash(arguments))
+        var decoded: Result<Arguments, StorageError> = .failure(StorageError("empty request"))
+        request.withUnsafeBytes { buffer in
+            var reader = RequestReader(buffer)
+            do throws(StorageError) { decoded = .success(try Arguments(from: &reader, call: self)) } catch {
+                decoded = .failure(error)
+            }
+        }
+        return try method(try decoded.get(), self)
+    }
+
+    /// The storage a call is about.
+    public func storage(_ id: String, _ config: StorageConfig) -> DirectoryStorage {
+        var storage = DirectoryStorage(id: id, config: config, system: system)
+        if let overrides {
+            storage.system = OverridingSystem(base: system, overrides: overrides)
+            storage.overrides = overrides
+        }
+        storage.diagnostics = diagnostics
+        return storage
+    }
+
+    /// `text` as a string of the same kind as the argument `name`: derived from a
+    /// Perl character string, it is returned as one (as Perl's own string operations do).
+    public func string(_ text: String, like name: String) -> Value {
+        characterArguments.contains(name) ? .text(text) : .string(text)
+    }
+
+    public func warn(_ line: String) { diagnostics.warn(line) }
+    public func print(_ line: String) { output.append(line) }
+    /// An entry for the method's log function (e.g. prune's `$logfunc->($level, $message)`).
+    public func log(_ level: String, _ message: String) { logEntries.append((level, message)) }
+    /// A value for the method's push argument (e.g. the blockers of a rollback).
+    public func push(_ value: Value) { pushed.append(value) }
+
+    /// A member of the request that is not one of the method's arguments: the class,
+    /// the test hook, or something the method does not read.
+    public func takeCommon(_ key: RequestReader.Key, from request: inout RequestReader) throws(StorageError) {
+        if key == "class" {
+            if let name = try request.value().string { className = name }
+        } else if key == "test_metadata" {
+            overrides = MetadataOverrides(perl: try request.value())
+        } else {
+            try request.skip()
+        }
+    }
+
+    /// The reply of include/swiftplugin.h: `result`, then the sections that have entries.
+    public func reply(_ result: Value) -> [UInt8] {
+        var sections: [(UInt8, Value)] = []
+        if !warnings.isEmpty { sections.append((UInt8(ascii: "W"), .array(warnings.map(Value.string)))) }
+        if !output.isEmpty { sections.append((UInt8(ascii: "O"), .array(output.map(Value.string)))) }
+        if !logEntries.isEmpty {
+            sections.append((UInt8(ascii: "L"), .array(logEntries.map { [.string($0.level), .string($0.message)] })))
+        }
+        if !pushed.isEmpty { sections.append((UInt8(ascii: "P"), .array(pushed))) }
+        return ValueCoding.encodeReply(result, sections: sections)
+    }
+}
+
+/// The typed arguments of one plugin method, decoded from the glue's request
+/// (generated from perl/methods.txt into Arguments.swift).
+public protocol PluginArguments {
+    /// The Perl name of the method.
+    static var method: String { get }
+    init(from request: inout RequestReader, call: Call) throws(StorageError)
+}

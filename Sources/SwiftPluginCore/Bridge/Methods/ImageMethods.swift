@@ -1,0 +1,117 @@
+/// The disk-image and volume methods (plugin-api.md §5, §6): argument handling only;
+/// the storage logic is in ``DirectoryStorage`` (Images/).
+extension PluginMethods {
+    public static func findFreeDiskname(_ arguments: FindFreeDisknameArguments, _ call: Call) throws(StorageError) -> Value {
+        let name = try call.storage(arguments.storeid, arguments.scfg).findFreeDiskname(
+            vmid: arguments.vmid, format: arguments.fmt, addFormatSuffix: arguments.addFmtSuffix)
+        return .string(name)
+    }
+
+    public static func getIdentity(_ arguments: GetIdentityArguments, _ call: Call) throws(StorageError) -> Value {
+        .string(try call.storage(arguments.storeid, arguments.scfg).identity())
+    }
+
+    /// An array of item hashes (volid, format, size, vmid, used, parent, ctime).
+    public static func listImages(_ arguments: ListImagesArguments, _ call: Call) throws(StorageError) -> Value {
+        let images = try call.storage(arguments.storeid, arguments.scfg).listImages(vmid: arguments.vmid, volumes: arguments.vollist)
+        return .array(images.map { .hash($0.perlHash) })
+    }
+
+    public static func createBase(_ arguments: CreateBaseArguments, _ call: Call) throws(StorageError) -> Value {
+        .string(try call.storage(arguments.storeid, arguments.scfg).createBase(arguments.volname))
+    }
+
+    public static func cloneImage(_ arguments: CloneImageArguments, _ call: Call) throws(StorageError) -> Value {
+        .string(try call.storage(arguments.storeid, arguments.scfg).cloneImage(
+            arguments.volname, vmid: arguments.vmid, snapshot: arguments.snap))
+    }
+
+    /// A name of '', '0' or none picks a free name, as dir tests it.
+    public static func allocImage(_ arguments: AllocImageArguments, _ call: Call) throws(StorageError) -> Value {
+        .string(try call.storage(arguments.storeid, arguments.scfg).allocateImage(
+            vmid: arguments.vmid, format: arguments.fmt, name: arguments.name, sizeKiB: arguments.size))
+    }
+
+    public static func freeImage(_ arguments: FreeImageArguments, _ call: Call) throws(StorageError) -> Value {
+        try call.storage(arguments.storeid, arguments.scfg).freeVolume(
+            arguments.volname, isBase: arguments.isBase, format: arguments.format)
+        return .undef
+    }
+
+    /// (size, format, used, parent, ctime); the glue returns the size in scalar context.
+    public static func volumeSizeInfo(_ arguments: VolumeSizeInfoArguments, _ call: Call) throws(StorageError) -> Value {
+        guard let metadata = try call.storage(arguments.storeid, arguments.scfg).volumeSizeInfo(arguments.volname) else {
+            return [.undef]
+        }
+        return .array(metadata.perlList)
+    }
+
+    public static func volumeResize(_ arguments: VolumeResizeArguments, _ call: Call) throws(StorageError) -> Value {
+        let deferred = try call.storage(arguments.storeid, arguments.scfg).resizeVolume(
+            arguments.volname, size: arguments.size, running: arguments.running, snapshot: arguments.snapname,
+            className: call.className)
+        return deferred ? 1 : .undef
+    }
+
+    /// 1 when the feature is available, 0 for a clone that must not be qcow2 (and for
+    /// rename below API 10, which this plugin never reports), undef otherwise.
+    public static func volumeHasFeature(_ arguments: VolumeHasFeatureArguments, _ call: Call) throws(StorageError) -> Value {
+        let feature = VolumeFeatures.Feature(rawValue: arguments.feature)
+        if feature == .clone, let formats = arguments.opts["valid_target_formats"].array,
+           !formats.contains(where: { $0.string == ImageFormat.qcow2.rawValue }) {
+            return 0
+        }
+        let volume = try VolumeName.parse(arguments.volname)
+        let state: VolumeFeatures.State = arguments.snapname.isTrue ? .snapshot : volume.isBase ? .base : .current
+        guard let feature else { return .undef }
+        return VolumeFeatures.has(feature, state: state, format: volume.format) ? 1 : .undef
+    }
+
+    public static func mapVolume(_ arguments: MapVolumeArguments, _ call: Call) throws(StorageError) -> Value {
+        let (path, _) = try call.storage(arguments.storeid, arguments.scfg).filesystemPath(
+            arguments.volname, snapshot: arguments.snapname)
+        return call.string(path, like: "volname")
+    }
+
+    public static func unmapVolume(_ arguments: UnmapVolumeArguments, _ call: Call) throws(StorageError) -> Value { 1 }
+
+    public static func activateVolume(_ arguments: ActivateVolumeArguments, _ call: Call) throws(StorageError) -> Value {
+        try call.storage(arguments.storeid, arguments.scfg).activateVolume(arguments.volname, snapshot: arguments.snapname)
+        return .undef
+    }
+
+    public static func deactivateVolume(_ arguments: DeactivateVolumeArguments, _ call: Call) throws(StorageError) -> Value { .undef }
+
+    public static func renameVolume(_ arguments: RenameVolumeArguments, _ call: Call) throws(StorageError) -> Value {
+        .string(try call.storage(arguments.storeid, arguments.scfg).renameVolume(
+            arguments.sourceVolname, targetVMID: arguments.targetVmid, targetName: arguments.targetVolname))
+    }
+
+    /// A hash QEMU's -blockdev accepts: {driver => 'file' | 'host_device', filename => path}.
+    public static func qemuBlockdevOptions(_ arguments: QemuBlockdevOptionsArguments, _ call: Call) throws(StorageError) -> Value {
+        let snapshot = PerlArgument.snapshot(arguments.options["snapshot-name"], "snapshot-name", call)
+        return try call.storage(arguments.storeid, arguments.scfg).blockdevOptions(arguments.volname, snapshot: snapshot).perlValue
+    }
+}
+
+/// The feature matrix of `volume_has_feature` (plugin-api.md §6.15).
+public enum VolumeFeatures {
+    public enum Feature: String, Sendable {
+        case snapshot, clone, template, copy, sparseinit, rename
+    }
+
+    public enum State: Sendable { case current, snapshot, base }
+
+    static let matrix: [Feature: [State: Set<String>]] = [
+        .snapshot: [.current: ["qcow2"], .snapshot: ["qcow2"]],
+        .clone: [.base: ["qcow2", "raw", "vmdk"]],
+        .template: [.current: ["qcow2", "raw", "vmdk", "subvol"]],
+        .copy: [.base: ["qcow2", "raw", "vmdk"], .current: ["qcow2", "raw", "vmdk"], .snapshot: ["qcow2"]],
+        .sparseinit: [.base: ["qcow2", "raw", "vmdk"], .current: ["qcow2", "raw", "vmdk"]],
+        .rename: [.current: ["qcow2", "raw", "vmdk"]],
+    ]
+
+    public static func has(_ feature: Feature, state: State, format: String) -> Bool {
+        matrix[feature]?[state]?.contains(format) ?? false
+    }
+}

@@ -1,0 +1,116 @@
+/// Reads the request of one plugin call (include/swiftplugin.h, "Value encoding")
+/// where it lies, one argument at a time, for the generated argument decoders.
+///
+/// Only the arguments and configuration keys a method reads are decoded; everything
+/// else is skipped without building values. The input is untrusted: every length is
+/// checked against the remaining bytes and nesting is bounded.
+public struct RequestReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    /// A member name of a hash in the request, as the bytes it arrived as.
+    public struct Key {
+        let bytes: Slice<UnsafeRawBufferPointer>
+
+        public static func == (key: Key, name: StaticString) -> Bool {
+            key.bytes.count == name.utf8CodeUnitCount
+                && name.withUTF8Buffer { key.bytes.elementsEqual($0) }
+        }
+
+        public var string: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    /// Starts reading the request hash; returns its number of members.
+    public mutating func beginRequest() throws(StorageError) -> Int {
+        guard try tag() == UInt8(ascii: "H") else { throw Self.malformed("request is not a hash") }
+        return try length()
+    }
+
+    /// The name of the next member of the hash being read.
+    public mutating func key() throws(StorageError) -> Key {
+        Key(bytes: try data())
+    }
+
+    /// Ends the request: nothing may follow it.
+    public func end() throws(StorageError) {
+        guard offset == bytes.count else { throw Self.malformed("trailing bytes after value") }
+    }
+
+    /// The next value, decoded whole.
+    public mutating func value() throws(StorageError) -> Value {
+        do {
+            var reader = ValueCoding.Reader(bytes: bytes, offset: offset)
+            let value = try reader.value(depth: 0)
+            offset = reader.offset
+            return value
+        } catch {
+            throw Self.malformed(error.description)
+        }
+    }
+
+    /// Passes over the next value without decoding it.
+    public mutating func skip() throws(StorageError) {
+        do {
+            var reader = ValueCoding.Reader(bytes: bytes, offset: offset)
+            try reader.skip(depth: 0)
+            offset = reader.offset
+        } catch {
+            throw Self.malformed(error.description)
+        }
+    }
+
+    /// The storage configuration (`$scfg`): only the keys ``StorageConfig`` holds are
+    /// decoded. Anything but a hash is refused as PVE's own code would fail on it.
+    public mutating func storageConfig() throws(StorageError) -> StorageConfig {
+        guard offset < bytes.count, bytes[offset] == UInt8(ascii: "H") else {
+            return try StorageConfig(perl: try value())
+        }
+        offset += 1
+        var config = StorageConfig()
+        for _ in 0..<(try length()) {
+            let key = try key()
+            if let option = StorageConfig.Option(key) {
+                config.set(option, try value())
+            } else {
+                try skip()
+            }
+        }
+        return config
+    }
+
+    private mutating func tag() throws(StorageError) -> UInt8 {
+        guard offset < bytes.count else { throw Self.malformed("truncated value") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    private mutating func length() throws(StorageError) -> Int {
+        do {
+            var reader = ValueCoding.Reader(bytes: bytes, offset: offset)
+            let count = try reader.length()
+            offset = reader.offset
+            return count
+        } catch {
+            throw Self.malformed(error.description)
+        }
+    }
+
+    private mutating func data() throws(StorageError) -> Slice<UnsafeRawBufferPointer> {
+        do {
+            var reader = ValueCoding.Reader(bytes: bytes, offset: offset)
+            let data = try reader.data()
+            offset = reader.offset
+            return data
+        } catch {
+            throw Self.malformed(error.description)
+        }
+    }
+
+    static func malformed(_ reason: String) -> StorageError {
+        StorageError("internal error: malformed request - \(reason)", kind: .badRequest)
+    }
+}
