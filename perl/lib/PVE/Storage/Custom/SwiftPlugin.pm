@@ -324,6 +324,17 @@ writes to standard error before a failed resize reach Perl as warnings (C<dir>
 prints them); a vmdk made of a text descriptor and extent files is sized from
 its descriptor without opening the extents.
 
+=head1 ERRORS
+
+Every failure is a Perl exception whose message is one line ending in a newline,
+in PVE's wording where C<dir> has one (C<eval { ... }; die $@ if $@>). When a
+system call caused it (a full disk, a missing directory), C<$!> holds that call's
+errno after the exception, as Perl's own file functions leave it; a refusal that
+no system call caused leaves C<$!> alone. Arguments are checked by type before any
+work starts: a reference where PVE passes a string, a storage configuration that
+is not a hash, or a name that is not UTF-8 is refused with a message naming the
+argument (C<invalid volname - not a string>).
+
 =head1 STORAGE IDENTITY
 
 C<get_identity> (storage API 14) returns a random UUID that is kept in the
