@@ -334,12 +334,14 @@ static IV spve_file_descriptor(pTHX_ SV *handle) {
  * log and push arguments. Returns NULL, or the reason they cannot be encoded. */
 static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax, I32 items,
                                        SV *request, SV **logfunc, SV **push_target) {
-    SV *members = sv_2mortal(newSVpvs(""));
+    /* The request is a hash: its tag, its member count (written once known), the members. */
+    SV *members = request;
     const char *failure;
     U32 count = 1;
     size_t i;
 
-    SvGROW(members, 512);
+    spve_put_tag(aTHX_ request, 'H');
+    spve_put_u32(aTHX_ request, 0);
     if ((failure = spve_put_bytes(aTHX_ members, "class", 5))
         || (failure = spve_encode(aTHX_ members, ST(0), 0)))
         return failure;
@@ -384,9 +386,7 @@ static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax
             count++;
         }
     }
-    spve_put_tag(aTHX_ request, 'H');
-    spve_put_u32(aTHX_ request, count);
-    sv_catsv(request, members);
+    for (i = 0; i < 4; i++) SvPVX(request)[1 + i] = (char)(unsigned char)(count >> (8 * i));
     return NULL;
 }
 

@@ -119,7 +119,7 @@ extension StorageConfig {
 
         init?(_ key: String) {
             var key = key
-            guard let matched = key.withUTF8({ Option(RequestReader.Key(bytes: UnsafeRawBufferPointer($0)[...])) }) else {
+            guard let matched = key.withUTF8({ Option(RequestReader.Key(bytes: UnsafeRawBufferPointer($0))) }) else {
                 return nil
             }
             self = matched

@@ -14,14 +14,17 @@ public struct RequestReader {
 
     /// A member name of a hash in the request, as the bytes it arrived as.
     public struct Key {
-        let bytes: Slice<UnsafeRawBufferPointer>
+        let bytes: UnsafeRawBufferPointer
 
         public static func == (key: Key, name: StaticString) -> Bool {
-            key.bytes.count == name.utf8CodeUnitCount
-                && name.withUTF8Buffer { key.bytes.elementsEqual($0) }
+            guard key.bytes.count == name.utf8CodeUnitCount else { return false }
+            return name.withUTF8Buffer { name in
+                for index in 0..<name.count where key.bytes[index] != name[index] { return false }
+                return true
+            }
         }
 
-        public var string: String { String(decoding: bytes, as: UTF8.self) }
+        public var string: String { ValueCoding.lossyString(bytes) }
     }
 
     /// Starts reading the request hash; returns its number of members.
@@ -74,12 +77,29 @@ public struct RequestReader {
         for _ in 0..<(try length()) {
             let key = try key()
             if let option = StorageConfig.Option(key) {
-                config.set(option, try value())
+                if option == .content, offset < bytes.count, bytes[offset] == UInt8(ascii: "H") {
+                    config.content = try hashKeys().sorted()
+                } else {
+                    config.set(option, try value())
+                }
             } else {
                 try skip()
             }
         }
         return config
+    }
+
+    /// The member names of the next value, a hash; its values are skipped.
+    private mutating func hashKeys() throws(StorageError) -> [String] {
+        _ = try tag()
+        let count = try length()
+        var keys: [String] = []
+        keys.reserveCapacity(count)
+        for _ in 0..<count {
+            keys.append(try key().string)
+            try skip()
+        }
+        return keys
     }
 
     private mutating func tag() throws(StorageError) -> UInt8 {
@@ -99,7 +119,7 @@ public struct RequestReader {
         }
     }
 
-    private mutating func data() throws(StorageError) -> Slice<UnsafeRawBufferPointer> {
+    private mutating func data() throws(StorageError) -> UnsafeRawBufferPointer {
         do {
             var reader = ValueCoding.Reader(bytes: bytes, offset: offset)
             let data = try reader.data()

@@ -102,10 +102,7 @@ public enum ValueCoding {
             case UInt8(ascii: "U"): return
             case UInt8(ascii: "I"), UInt8(ascii: "N"): _ = try integer(width: 8)
             case UInt8(ascii: "S"): _ = try data()
-            case UInt8(ascii: "T"):
-                guard String(validating: try data(), as: UTF8.self) != nil else {
-                    throw DecodingError(description: "character string is not valid UTF-8")
-                }
+            case UInt8(ascii: "T"): _ = try characters()
             case UInt8(ascii: "A"):
                 for _ in 0..<(try length()) { try skip(depth: depth + 1) }
             case UInt8(ascii: "H"):
@@ -126,13 +123,10 @@ public enum ValueCoding {
             case UInt8(ascii: "N"): return .double(Double(bitPattern: try integer(width: 8)))
             case UInt8(ascii: "S"):
                 let raw = try data()
-                if let text = String(validating: raw, as: UTF8.self) { return .string(text) }
+                if let text = ValueCoding.string(raw) { return .string(text) }
                 return .bytes(Array(raw))
             case UInt8(ascii: "T"):
-                guard let text = String(validating: try data(), as: UTF8.self) else {
-                    throw DecodingError(description: "character string is not valid UTF-8")
-                }
-                return .text(text)
+                return .text(try characters())
             case UInt8(ascii: "A"):
                 let count = try length()
                 var elements: [Value] = []
@@ -144,7 +138,7 @@ public enum ValueCoding {
                 var members: [String: Value] = [:]
                 members.reserveCapacity(count)
                 for _ in 0..<count {
-                    let key = String(decoding: try data(), as: UTF8.self)
+                    let key = ValueCoding.lossyString(try data())
                     members[key] = try value(depth: depth + 1)
                 }
                 return .hash(members)
@@ -159,12 +153,12 @@ public enum ValueCoding {
             return bytes[offset]
         }
 
+        /// A little-endian number of `width` (4 or 8) bytes.
         mutating func integer(width: Int) throws(DecodingError) -> UInt64 {
             guard bytes.count - offset >= width else { throw DecodingError(description: "truncated number") }
-            var number: UInt64 = 0
-            for index in 0..<width { number |= UInt64(bytes[offset + index]) << UInt64(8 * index) }
-            offset += width
-            return number
+            defer { offset += width }
+            if width == 4 { return UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
+            return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         }
 
         mutating func length() throws(DecodingError) -> Int {
@@ -175,10 +169,45 @@ public enum ValueCoding {
         }
 
         /// The next `length`-prefixed bytes, as a view into the input (no copy).
-        mutating func data() throws(DecodingError) -> Slice<UnsafeRawBufferPointer> {
+        mutating func data() throws(DecodingError) -> UnsafeRawBufferPointer {
             let count = try length()
             defer { offset += count }
-            return bytes[offset..<(offset + count)]
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
         }
+
+        /// The next character string (`T`'s data), which must be UTF-8.
+        mutating func characters() throws(DecodingError) -> String {
+            guard let text = ValueCoding.string(try data()) else {
+                throw DecodingError(description: "character string is not valid UTF-8")
+            }
+            return text
+        }
+    }
+
+    /// The bytes as a String when they are valid UTF-8; ASCII, the usual case, is
+    /// taken without validating it byte by byte through the generic path.
+    static func string(_ raw: UnsafeRawBufferPointer) -> String? {
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        if isASCII(raw) { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// The bytes as a String, invalid UTF-8 replaced (hash keys: PVE's are ASCII).
+    static func lossyString(_ raw: UnsafeRawBufferPointer) -> String {
+        String(decoding: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+
+    static func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        let count = raw.count
+        while index + 8 <= count {
+            if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            index += 8
+        }
+        while index < count {
+            if raw[index] >= 0x80 { return false }
+            index += 1
+        }
+        return true
     }
 }

@@ -28,7 +28,8 @@ public struct VolumeName: Equatable, Sendable {
     /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
     public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)
-        let unparsable = StorageError("unable to parse directory volume name '\(volname)'")
+        // Built only on failure: messages cost more than parsing.
+        var unparsable: StorageError { StorageError("unable to parse directory volume name '\(volname)'") }
         // A NUL would cut the path short at the C boundary; no file name contains one.
         guard !bytes.contains(0) else { throw unparsable }
         if let image = try parseImage(bytes) { return image }
@@ -102,7 +103,7 @@ public struct VolumeName: Equatable, Sendable {
             throw StorageError("'\(name)' is a snapshot filename, not a volume!")
         }
         let clean = !bytes.contains(Grammar.slash) && !bytes.contains(where: Grammar.isWhitespace)
-        if clean, let format = ImageFormat.allCases.first(where: { Grammar.hasSuffix(bytes, ["." + $0.rawValue], caseInsensitive: false) }) {
+        if clean, let (format, _) = Grammar.imageExtensions.first(where: { Grammar.hasSuffix(bytes, $0.suffix, caseInsensitive: false) }) {
             // `base-` counts only when something is left between it and the extension.
             let isBase = Grammar.hasPrefix(bytes, "base-") && bytes.count > 5 + format.rawValue.count + 1
             return (format.rawValue, isBase)
@@ -125,6 +126,8 @@ enum Grammar {
         return list.sorted { $0.count > $1.count }
     }()
     static let importExtensions = ["ova", "ovf", "qcow2", "raw", "vmdk"]
+    /// `.<format>` of every image format, in ``ImageFormat``'s order.
+    static let imageExtensions: [(format: ImageFormat, suffix: [String])] = ImageFormat.allCases.map { ($0, ["." + $0.rawValue]) }
     static let ovaMemberExtensions = ["qcow2", "raw", "vmdk"]
 
     /// Perl's `\s` on a byte string.
