@@ -25,18 +25,23 @@ public struct CommandResult: Equatable, Sendable {
     public var exitStatus: Int32?
     public var signal: Int32?
     public var timedOut: Bool
+    /// The stop signal (SIGTERM, SIGINT, SIGHUP) that arrived for this process while the
+    /// program ran: the program was killed, and the caller is being stopped.
+    public var interruption: Int32?
     public var output: [UInt8]
     public var errorOutput: [UInt8]
 
-    public init(exitStatus: Int32?, signal: Int32? = nil, timedOut: Bool = false, output: [UInt8] = [], errorOutput: [UInt8] = []) {
+    public init(exitStatus: Int32?, signal: Int32? = nil, timedOut: Bool = false, interruption: Int32? = nil,
+                output: [UInt8] = [], errorOutput: [UInt8] = []) {
         self.exitStatus = exitStatus
         self.signal = signal
         self.timedOut = timedOut
+        self.interruption = interruption
         self.output = output
         self.errorOutput = errorOutput
     }
 
-    public var succeeded: Bool { exitStatus == 0 && !timedOut }
+    public var succeeded: Bool { exitStatus == 0 && !timedOut && interruption == nil }
 
     /// The program's error output as one line (what PVE shows after "command ... failed").
     public var errorText: String {
