@@ -195,8 +195,9 @@ extension DirectoryStorage {
         system.reclaimStaleTemporaries(in: directory)
         let temporary = try newTemporary(in: directory, removingEmpty: true)
         do throws(StorageError) {
-            try runQemuImg(QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation),
-                           errorPrefix: "unable to create image")
+            var create = QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation)
+            create.removeWhenInterrupted = [temporary]
+            try runQemuImg(create, errorPrefix: "unable to create image")
             try publish(temporary, as: path, exists: exists)
         } catch {
             try? system.removeFile(temporary)
@@ -376,9 +377,10 @@ extension DirectoryStorage {
         system.reclaimStaleTemporaries(in: directory)
         let temporary = try newTemporary(in: directory, removingEmpty: false)
         do throws(StorageError) {
-            try runQemuImg(QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
-                                                backingFormat: volume.format, preallocation: preallocation),
-                           errorPrefix: "unable to create image")
+            var create = QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
+                                              backingFormat: volume.format, preallocation: preallocation)
+            create.removeWhenInterrupted = [temporary]
+            try runQemuImg(create, errorPrefix: "unable to create image")
             try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
         } catch {
             try? system.removeFile(temporary)

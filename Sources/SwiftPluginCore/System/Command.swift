@@ -6,6 +6,10 @@ public struct Command: Equatable, Sendable {
     public var timeout: Int
     /// The whole environment of the program; nothing is inherited from the PVE daemon.
     public var environment: [String]
+    /// Files the program writes that must not outlive a stop request: removed when a stop
+    /// signal interrupts the program, before the signal reaches the process (whose default
+    /// action may end it before the caller could clean up).
+    public var removeWhenInterrupted: [String] = []
 
     public static let standardEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
 

@@ -111,6 +111,7 @@ enum Subprocess {
         // A stop request that came while the program was finishing still counts: the
         // caller must not act on the result (publish a volume) when it is being stopped.
         if interruption == nil { interruption = watch.pending() }
+        if interruption != nil { for path in command.removeWhenInterrupted { unlink(path) } }
         return CommandResult(
             exitStatus: spve_wait_exited(status) != 0 ? spve_wait_exit_status(status) : nil,
             signal: spve_wait_signaled(status) != 0 ? spve_wait_term_signal(status) : nil,
