@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +21,45 @@
  * (renameat2 with RENAME_NOREPLACE; glibc declares renameat2 only with _GNU_SOURCE). */
 static inline int spve_rename_noreplace(const char *from, const char *to) {
     return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
+}
+
+/* Whether renameat2 refused the flag itself (the file system or kernel does not
+ * support RENAME_NOREPLACE: NFS, CephFS, FUSE, old kernels), not the rename. */
+static inline int spve_rename_flag_unsupported(int error) {
+    return error == EINVAL || error == ENOSYS || error == EOPNOTSUPP || error == ENOTSUP;
+}
+
+/* Whether the disposition of `signal` is SIG_IGN (sa_handler is a union member). */
+static inline int spve_signal_ignored(int signal) {
+    struct sigaction current;
+    if (sigaction(signal, NULL, &current) != 0) return 0;
+    return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN;
+}
+
+/* Sets the disposition of `signal` to SIG_DFL, saving the previous one in `saved`. */
+static inline int spve_signal_default(int signal, struct sigaction *saved) {
+    struct sigaction fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.sa_handler = SIG_DFL;
+    sigemptyset(&fresh.sa_mask);
+    return sigaction(signal, &fresh, saved);
+}
+
+static inline int spve_signal_restore(int signal, const struct sigaction *saved) {
+    return sigaction(signal, saved, NULL);
+}
+
+/* Whether SIGCHLD is ignored or has SA_NOCLDWAIT: children are then reaped by the
+ * kernel and their exit status cannot be waited for. */
+static inline int spve_children_autoreaped(void) {
+    struct sigaction current;
+    if (sigaction(SIGCHLD, NULL, &current) != 0) return 0;
+    return (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) || (current.sa_flags & SA_NOCLDWAIT);
+}
+
+/* A non-blocking, close-on-exec descriptor that polls readable while one of `set` is pending. */
+static inline int spve_signalfd(const sigset_t *set) {
+    return signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 /* The inode flags of chattr(1) (FS_IOC_GETFLAGS / FS_IOC_SETFLAGS). */

@@ -81,7 +81,18 @@ struct ImageHeaderTests {
             (qcow2(headerLength: 0xFFFF_FFFF), "qcow2 header exceeds cluster size"),
             (qcow2(backingOffset: UInt64.max, backingLength: 10), "Invalid backing file offset"),
             (qcow2(backingOffset: 200, backingLength: 0xFFFF_FFFF), "Backing file name too long"),
-            (qcow2(backingOffset: 65530, backingLength: 10), "Invalid backing file offset"),
+            // The name must end within the first cluster (qemu-img 7.2 says so for this file too).
+            (qcow2(backingOffset: 65530, backingLength: 10), "Backing file name too long"),
+            (qcow2(backingOffset: 65537, backingLength: 0), "Invalid backing file offset"),
+            // Issue 10: a v2 header with 512-byte clusters and a name of 513..1023 bytes trapped
+            // on `cluster - length`; every combination is an error in QEMU's words.
+            (qcow2(version: 2, backingOffset: 72, backingLength: 513, clusterBits: 9, length: 72), "Backing file name too long"),
+            (qcow2(version: 2, backingOffset: 72, backingLength: 1023, clusterBits: 9, length: 72), "Backing file name too long"),
+            (qcow2(version: 2, backingOffset: 1, backingLength: 600, clusterBits: 9, length: 72), "Backing file name too long"),
+            (qcow2(version: 2, backingOffset: 512, backingLength: 1, clusterBits: 9, length: 72), "Backing file name too long"),
+            (qcow2(version: 2, backingOffset: 513, backingLength: 1, clusterBits: 9, length: 72), "Invalid backing file offset"),
+            (qcow2(version: 2, backingOffset: UInt64.max, backingLength: 1023, clusterBits: 9, length: 72), "Invalid backing file offset"),
+            (qcow2(version: 2, backingOffset: 72, backingLength: 440, clusterBits: 9, length: 72), "Could not read backing file name: Invalid argument"),
             // Inside the first cluster but past the end of the file.
             (qcow2(backingOffset: 500, backingLength: 100), "Could not read backing file name: Invalid argument"),
         ]
@@ -146,6 +157,28 @@ struct ImageHeaderTests {
             let format = round % 3 == 0 ? "qcow2" : "vmdk"
             if let image = try? inspect(bytes, as: format, in: directory) {
                 #expect((image.virtualSize ?? 0) >= 0)
+            }
+        }
+    }
+
+    @Test("backing names at every cluster size and boundary: errors or names, never traps")
+    func backingBoundaries() throws {
+        let lengths: [UInt64] = [0, 1, 72, 439, 440, 511, 512, 513, 600, 1023, 1024, 4096, 0xFFFF_FFFF]
+        for version: UInt64 in [2, 3] {
+            for clusterBits: UInt64 in 9...21 {
+                let cluster = UInt64(1) << clusterBits
+                for offset in [1, 72, 104, cluster - 1, cluster, cluster + 1, UInt64.max] {
+                    for length in lengths {
+                        let bytes = qcow2(version: version, backingOffset: offset, backingLength: length, clusterBits: clusterBits,
+                                          headerLength: version == 3 ? 104 : 0, length: 1024)
+                        let reason = failure { try inspect(bytes, as: "qcow2", in: directory) }
+                        if offset > cluster {
+                            #expect(reason?.hasSuffix(": Invalid backing file offset") == true)
+                        } else if length > min(1023, cluster - offset) {
+                            #expect(reason?.hasSuffix(": Backing file name too long") == true)
+                        }
+                    }
+                }
             }
         }
     }

@@ -9,12 +9,16 @@
 #     unless create-subdirs or mkdir is false; 6. two content types in one directory ->
 #     die "storage '<sid>' uses directory <dir> for multiple content types\n".
 # Idempotent; the return value is ignored; $cache (shared with other plugins) is not touched.
+# Works with $SIG{CHLD} = 'IGNORE' (the probe's child is then reaped by the kernel).
+# Removes the stale temporaries killed operations left (owner gone, or older than 7
+# hours) in the path, images/<vmid>/ and the backup directory; nothing else.
 use strict;
 use warnings;
 
 use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
+use POSIX ();
 
 load_host();
 
@@ -71,5 +75,35 @@ is(dies { PLUGIN->activate_storage('s', { %$scfg, is_mountpoint => '/' }, {}) },
 is(dies { PLUGIN->activate_storage('s', { %$scfg, is_mountpoint => 'off' }, {}) }, '', 'is_mountpoint off');
 
 is(dies { PLUGIN->activate_storage('s', { type => 'swift' }, {}) }, "storage definition has no path\n", 'no path');
+
+# Issue 10, item 7: with SIGCHLD ignored the probe's child is reaped by the kernel;
+# the directory is still found.
+{
+    local $SIG{CHLD} = 'IGNORE';
+    is(dies { PLUGIN->activate_storage('s', $scfg, {}) }, '', "\$SIG{CHLD} = 'IGNORE': activates");
+    is(dies { PLUGIN->activate_storage('s', { %$scfg, path => "$dir/missing", 'create-base-path' => 0 }, {}) },
+        "unable to activate storage 's' - directory '$dir/missing' does not exist or is unreachable\n", '... and a missing path is still missing');
+}
+
+# Issue 10, item 3: stale temporaries are reclaimed on activation.
+my $dead = fork() // die;
+POSIX::_exit(0) if !$dead;
+waitpid($dead, 0);
+my $boot = do { open(my $b, '<', '/proc/sys/kernel/random/boot_id') or die; local $/; <$b> };
+$boot =~ s/-//g;
+$boot = untaint(substr($boot, 0, 8));
+my $stale = ".tmp.$boot.$dead.777.0123456789abcdef";
+my @where = ("$dir/store", "$dir/store/images/100", "$dir/store/dump");
+mkdir("$dir/store/images/100");
+for my $place (@where) {
+    make_file("$place/$stale", 'x' x 100);
+    make_file("$place/.tmp.keep", 'y');
+}
+make_file("$dir/store/dump/vzdump-qemu-100-2024_01_01-00_00_00.vma.notes.tmp.$dead", 'n');
+utime(time - 8 * 3600, time - 8 * 3600, "$dir/store/dump/vzdump-qemu-100-2024_01_01-00_00_00.vma.notes.tmp.$dead");
+PLUGIN->activate_storage('s', $scfg, {});
+ok(!-e "$_/$stale", "stale temporary reclaimed in $_") for @where;
+ok(-e "$_/.tmp.keep", "other hidden files kept in $_") for @where;
+ok(!-e "$dir/store/dump/vzdump-qemu-100-2024_01_01-00_00_00.vma.notes.tmp.$dead", 'an old notes temporary of the older scheme reclaimed');
 
 done_testing();

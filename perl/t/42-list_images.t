@@ -83,4 +83,17 @@ close($fh);
 is(dies { PLUGIN->list_images('s', $scfg, '200') },
     "qemu-img: Could not open '$img/200/vm-200-disk-5.vmdk': File is too small, not a valid image\n", 'empty vmdk: error');
 
+# Issue 10: a crafted qcow2 v2 header (512-byte clusters, a 600-byte backing name) is an
+# error in qemu-img's words, not a crash of the process (it was SIGILL).
+unlink("$img/200/vm-200-disk-5.vmdk");
+my $v2 = "QFI\xfb" . pack('N', 2) . pack('Q>', 72) . pack('N', 600) . pack('N', 9) . pack('Q>', 1 << 20);
+open($fh, '>:raw', "$img/200/vm-200-disk-4.qcow2") or die;
+print $fh $v2 . "\0" x (72 - length($v2));
+close($fh);
+is(dies { PLUGIN->list_images('s', $scfg, '200') },
+    "qemu-img: Could not open '$img/200/vm-200-disk-4.qcow2': Backing file name too long\n", 'crafted qcow2 v2 header: error, no crash');
+is_deeply([map { $_->{volid} } PLUGIN->list_images('s', $scfg, '100')->@*],
+    [qw(s:100/subvol-100-disk-3.subvol s:100/vm-100-disk-0.qcow2 s:100/vm-100-disk-1.raw s:100/vm-100-disk-2.vmdk)],
+    '... other owners still list');
+
 done_testing();

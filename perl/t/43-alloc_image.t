@@ -10,6 +10,12 @@
 # ("storage does not support subvol quotas\n"). The image appears under its name only when
 # complete: a failure (qemu-img, a full disk) leaves no file, removes the empty VMID
 # directory and says what failed ("unable to create image: <qemu-img's message>\n").
+# A size with a NUL (cut short at the C boundary) -> "invalid size '<size>'\n" (control
+# characters shown as \xNN). qemu-img writes into a hidden temporary created exclusively
+# under an unpredictable name of fixed length (so nothing planted redirects it and
+# names of up to 255 bytes work); stale temporaries of killed allocations (owner gone,
+# or older than 7 hours) in the VMID's directory are removed by the next allocation.
+# Works with $SIG{CHLD} = 'IGNORE'.
 use strict;
 use warnings;
 
@@ -103,6 +109,71 @@ SKIP: {
 is(PLUGIN->alloc_image('s', $scfg, 500, 'raw', '', 1), '500/vm-500-disk-0.raw', "name '': a free name (Perl's truth, as dir)");
 is(PLUGIN->alloc_image('s', $scfg, 500, 'raw', '0', 1), '500/vm-500-disk-1.raw', "name '0': a free name too");
 
-is_deeply([grep { /\.tmp\./ } @{ files_below($dir) }], [], 'no temporary file is left anywhere');
+# Issue 10, item 7: a NUL in the size is an error, not a silently smaller disk.
+is(dies { PLUGIN->alloc_image('s', $scfg, 600, 'raw', 'vm-600-disk-0.raw', "1024\0") }, "invalid size '1024\\x00'\n", 'a size with a NUL');
+ok(!-e "$dir/images/600/vm-600-disk-0.raw", '... allocates nothing');
+
+# Issue 10, item 7: names of up to 255 bytes (the file system's limit) are allocated.
+for my $length (246, 255) {
+    my $name = ('n' x ($length - 6)) . '.qcow2';
+    is(eval { PLUGIN->alloc_image('s', $scfg, 600, 'qcow2', $name, 1024) } // $@, "600/$name", "a name of $length bytes");
+    is(-f "$dir/images/600/$name" ? qemu_img_info("$dir/images/600/$name")->{'virtual-size'} : undef, 1024 * 1024, '... a complete image');
+}
+
+# Issue 10, item 3: a symlink planted at the temporary's name does not redirect qemu-img.
+my $outside = storage_dir() . '/victim';
+make_file($outside, "precious\n");
+mkdir("$dir/images/700");
+for my $name (map { "vm-700-disk-$_.raw" } 0 .. 3) {
+    symlink($outside, "$dir/images/700/.tmp.$name.$$") or die;
+}
+is(eval { PLUGIN->alloc_image('s', $scfg, 700, 'raw', undef, 1024) } // $@, '700/vm-700-disk-0.raw', 'allocation beside planted symlinks');
+is(do { open(my $v, '<', $outside) or die; local $/; <$v> }, "precious\n", '... the file they point to is untouched');
+ok(!-l "$dir/images/700/vm-700-disk-0.raw" && -f _ && -s _ == 1024 * 1024, '... the image is a regular file of its size');
+
+# Issue 10, item 3: stale temporaries of killed allocations are reclaimed.
+my $boot = do { open(my $b, '<', '/proc/sys/kernel/random/boot_id') or die; local $/; <$b> };
+$boot =~ s/-//g;
+$boot = untaint(substr($boot, 0, 8));
+my $start = untaint(do { open(my $s, '<', "/proc/$$/stat") or die; local $/; my $t = <$s>; $t =~ s/^.*\) //s; (split(/ /, $t))[19] });
+my $dead = fork() // die;
+POSIX::_exit(0) if !$dead;
+waitpid($dead, 0);
+my $v = "$dir/images/800";
+mkdir($v);
+my %planted = (
+    "dead owner" => [".tmp.$boot.$dead.12345.0123456789abcdef", 0, 0],
+    "pid reused" => [".tmp.$boot.$$.1.0123456789abcdef", 0, 0],
+    "live owner" => [".tmp.$boot.$$.$start.fedcba9876543210", 0, 1],
+    "other node, fresh" => [".tmp.00000000.$dead.12345.0123456789abcdef", 0, 1],
+    "other node, 8 hours old" => [".tmp.00000000.$dead.12345.0000000000000000", 8 * 3600, 0],
+    "older scheme, 8 hours old" => [".tmp.vm-800-disk-5.raw.$dead", 8 * 3600, 0],
+    "older scheme, fresh" => [".tmp.vm-800-disk-6.raw.$dead", 0, 1],
+    "someone's hidden file" => ['.tmp.notes', 8 * 3600, 1],
+);
+for my $case (values %planted) {
+    my ($name, $age) = @$case;
+    make_file("$v/$name", 'x' x 4096);
+    utime(time - $age, time - $age, "$v/$name") if $age;
+}
+mkdir("$v/.tmp.$boot.$dead.12345.aaaaaaaaaaaaaaaa");
+symlink($outside, "$v/.tmp.$boot.$dead.12345.bbbbbbbbbbbbbbbb");
+is(eval { PLUGIN->alloc_image('s', $scfg, 800, 'raw', undef, 1) } // $@, '800/vm-800-disk-0.raw', 'allocation with stale temporaries around');
+for my $label (sort keys %planted) {
+    my ($name, undef, $kept) = $planted{$label}->@*;
+    is(-e "$v/$name" ? 1 : 0, $kept, "$label: " . ($kept ? 'kept' : 'reclaimed'));
+}
+ok(-d "$v/.tmp.$boot.$dead.12345.aaaaaaaaaaaaaaaa", 'a directory is never reclaimed');
+ok(!-l "$v/.tmp.$boot.$dead.12345.bbbbbbbbbbbbbbbb" && -f $outside, 'a stale symlink is removed, not what it points to');
+
+# Issue 10, item 7: with SIGCHLD ignored, qemu-img's exit status is still known.
+{
+    local $SIG{CHLD} = 'IGNORE';
+    is(eval { PLUGIN->alloc_image('s', $scfg, 900, 'raw', undef, 1024) } // $@, '900/vm-900-disk-0.raw', "\$SIG{CHLD} = 'IGNORE': allocates");
+    like(dies { PLUGIN->alloc_image('s', $scfg, 900, 'qcow2', undef, 'lots') }, qr/^unable to create image: qemu-img: /,
+        "... and a failure of qemu-img is still one");
+}
+
+is_deeply([grep { /\.tmp\./ && !m{^images/(700|800)/} } @{ files_below($dir) }], [], 'no temporary file is left anywhere');
 
 done_testing();

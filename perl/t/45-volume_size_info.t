@@ -70,6 +70,18 @@ print $fh $hostile;
 close($fh);
 is(dies { my @r = PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-6.qcow2') },
     "qemu-img: Could not open '$img/100/vm-100-disk-6.qcow2': Image is too big\n", 'hostile size: error');
+# Issue 10: a 72-byte qcow2 v2 header with 512-byte clusters and a backing name of 513..1023
+# bytes killed the process (SIGILL, an unsigned underflow); it is qemu-img's error now.
+for my $length (513, 600, 1023) {
+    my $v2 = "QFI\xfb" . pack('N', 2) . pack('Q>', 72) . pack('N', $length) . pack('N', 9) . pack('Q>', 1 << 20);
+    $v2 .= "\0" x (72 - length($v2));
+    open($fh, '>:raw', "$img/100/vm-100-disk-6.qcow2") or die;
+    print $fh $v2;
+    close($fh);
+    is(dies { my @r = PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-6.qcow2') },
+        "qemu-img: Could not open '$img/100/vm-100-disk-6.qcow2': Backing file name too long\n",
+        "v2 header, 512-byte clusters, backing name of $length bytes: error, no crash");
+}
 unlink("$img/100/vm-100-disk-6.qcow2");
 mkdir("$img/100/vm-100-disk-7.raw");
 my ($dirwarn, @subvol) = warnings_of { PLUGIN->volume_size_info($scfg, 's', '100/vm-100-disk-7.raw') };

@@ -5,6 +5,9 @@
 # (a linked clone keeps its base prefix). An existing target -> "target volume '<name>'
 # already exists\n" (never replaced, even in a race); no path -> "no path found\n". The
 # target name must be an image file name (swift refuses what would leave the directory).
+# Only images are renamed: any other volume (backup, iso, vztmpl, snippets, import) is
+# refused as dir refuses it, with "rename '<images>/<vmid>/<name>' to '<target>' failed -
+# No such file or directory\n", and stays where it is.
 use strict;
 use warnings;
 
@@ -40,6 +43,24 @@ is(dies { PLUGIN->rename_volume({ type => 'swift' }, 's', $c, 200) }, "no path f
 is(dies { PLUGIN->rename_volume($scfg, 's', '200/vm-200-disk-1.raw', 200, '../../escape.raw') }, "unable to parse volume filename '../../escape.raw'\n",
     'a target name cannot leave the directory');
 is(dies { PLUGIN->rename_volume($scfg, 's', '200/vm-200-disk-1.raw', '2/../3', undef) }, "VMID '2/../3' contains illegal characters\n", 'target VMID digits only');
+
+# Issue 10, item 5: other content is never moved into images/.
+my %other = (
+    'backup/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst' => ["$dir/dump/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst", '100'],
+    'iso/debian.iso' => ["$dir/template/iso/debian.iso", ''],
+    'vztmpl/debian.tar.zst' => ["$dir/template/cache/debian.tar.zst", ''],
+    'snippets/hook.pl' => ["$dir/snippets/hook.pl", ''],
+    'import/disk.qcow2' => ["$dir/import/disk.qcow2", ''],
+);
+make_file($_->[0], 'data') for values %other;
+make_file("$dir/dump/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst.protected");
+for my $volname (sort keys %other) {
+    my ($path, $vmid) = $other{$volname}->@*;
+    my ($name) = $path =~ m{([^/]+)$};
+    is(dies { PLUGIN->rename_volume($scfg, 's', $volname, 200, 'vm-200-disk-20.raw') },
+        "rename '$img/$vmid/$name' to '$img/200/vm-200-disk-20.raw' failed - No such file or directory\n", "$volname: refused as dir");
+    ok(-f $path && !-e "$img/200/vm-200-disk-20.raw", "$volname: stays where it is");
+}
 
 PLUGIN->free_image('s', $scfg, "$base/301/vm-301-disk-0.qcow2", undef, 'qcow2');
 PLUGIN->free_image('s', $scfg, $base, 1, 'qcow2');

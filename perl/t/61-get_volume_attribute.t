@@ -2,7 +2,8 @@
 # Contract: get_volume_attribute($scfg, $storeid, $volname, $attribute) answers for
 # backups: 'notes' → the whole <archive>.notes decoded from UTF-8 (the bytes when not
 # UTF-8), '' without a notes file; 'protected' → 1 when <archive>.protected exists,
-# else 0. Every other volume or attribute → undef. Unparsable names die.
+# else 0. Every other volume or attribute → undef. Unparsable names die. Notes over
+# 1 MiB are refused as dir refuses them: "file '<archive>.notes' too long - aborting\n".
 use strict;
 use warnings;
 
@@ -35,5 +36,14 @@ is(PLUGIN->get_volume_attribute($scfg, 'st', 'iso/x.iso', 'notes'), undef, 'not 
 is(PLUGIN->get_volume_attribute($scfg, 'st', '100/vm-100-disk-0.raw', 'protected'), undef, 'images: undef');
 is(dies { PLUGIN->get_volume_attribute($scfg, 'st', 'backup/../../etc/passwd', 'notes') },
     "unable to parse directory volume name 'backup/../../etc/passwd'\n", 'no escape from the storage');
+
+# Issue 10, item 7: notes are read up to 1 MiB, as dir does.
+make_file("$archive.notes", 'n' x (1024 * 1024));
+is(length(PLUGIN->get_volume_attribute($scfg, 'st', $volname, 'notes')), 1024 * 1024, 'notes of exactly 1 MiB are read');
+make_file("$archive.notes", 'n' x (1024 * 1024 + 1));
+is(dies { PLUGIN->get_volume_attribute($scfg, 'st', $volname, 'notes') }, "file '$archive.notes' too long - aborting\n",
+    'longer notes are refused');
+is(dies { PLUGIN->get_volume_notes($scfg, 'st', $volname) }, "file '$archive.notes' too long - aborting\n", '... by the deprecated method too');
+unlink("$archive.notes");
 
 done_testing();

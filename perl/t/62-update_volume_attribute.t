@@ -5,7 +5,9 @@
 # removes (false) the empty marker <archive>.protected, a no-op when already so.
 # dir's messages: "only backups can have notes\n" (notes, any other vtype), "only
 # backups support attribute '<a>'\n", "attribute '<a>' is not supported for storage
-# type '<type>'\n".
+# type '<type>'\n". Setting protection is effective or an error: a dangling symlink at
+# the marker's name is replaced by a real marker (never written through); clearing
+# protection removes whatever is at the marker's name.
 use strict;
 use warnings;
 
@@ -50,6 +52,19 @@ is(dies { PLUGIN->update_volume_attribute($scfg, 'st', '100/vm-100-disk-0.raw', 
     "only backups support attribute 'protected'\n", 'protection of an image');
 is(dies { PLUGIN->update_volume_attribute($scfg, 'st', $volname, 'color', 'red') },
     "attribute 'color' is not supported for storage type 'swift'\n", 'unknown attribute');
+
+# Issue 10, item 6: a dangling symlink at the marker's name.
+my $elsewhere = storage_dir() . '/target';
+symlink($elsewhere, "$archive.protected") or die;
+is(PLUGIN->get_volume_attribute($scfg, 'st', $volname, 'protected'), 0, 'dangling marker symlink: unprotected, as dir reads it');
+is(dies { PLUGIN->update_volume_attribute($scfg, 'st', $volname, 'protected', 1) }, '', 'protecting succeeds');
+is(PLUGIN->get_volume_attribute($scfg, 'st', $volname, 'protected'), 1, '... and is effective');
+ok(!-l "$archive.protected" && -f _ && -z _, '... a real, empty marker replaced the symlink');
+ok(!-e $elsewhere, '... nothing was created where the symlink pointed');
+symlink($elsewhere, "$archive.protected.new") or die;
+rename("$archive.protected.new", "$archive.protected") or die;
+PLUGIN->update_volume_attribute($scfg, 'st', $volname, 'protected', 0);
+ok(!-e "$archive.protected" && !-l "$archive.protected", 'unprotecting removes a dangling marker symlink too');
 
 chmod(0555, "$dir/dump") or die;
 SKIP: {

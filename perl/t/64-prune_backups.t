@@ -7,7 +7,9 @@
 # removes each 'remove' archive with its .log and .notes, logging "removing backup
 # '<volid>'" (level info) through $logfunc (default: print); a failed removal is
 # logged (level err) and, after all, dies "error pruning backups - check log\n".
-# Protected archives are never removed. All 28 vectors of prune.md pass.
+# Protected archives are never removed, nor one whose protection cannot be ruled out
+# (anything at <archive>.protected, a dangling symlink too: the removal then fails and is
+# logged). All 28 vectors of prune.md pass.
 use strict;
 use warnings;
 
@@ -96,6 +98,20 @@ SKIP: {
     is_deeply($log[1], ['err', "error when removing backup 'st:backup/vzdump-qemu-100-2024_03_02-02_00_00.vma.zst' - "
         . "removing archive $victim failed: Operation not permitted\n\n"], 'the failure is logged as an error, with dir\'s message');
     ok(-e $victim, 'the archive is still there');
+}
+
+# Issue 10, item 6: a dangling symlink as the protection marker never lets prune delete the backup.
+{
+    my $guarded = "$dir/dump/vzdump-qemu-100-2024_03_02-02_00_00.vma.zst";
+    make_file($guarded, 'data');
+    symlink("$dir/nowhere", "$guarded.protected") or die;
+    @log = ();
+    my $err = dies { PLUGIN->prune_backups($scfg, 'st', { 'keep-last' => 1 }, 100, 'qemu', 0, sub { push @log, [@_] }) };
+    is($err, "error pruning backups - check log\n", 'dangling marker symlink: the prune fails');
+    is_deeply($log[1], ['err', "error when removing backup 'st:backup/vzdump-qemu-100-2024_03_02-02_00_00.vma.zst' - "
+        . "cannot remove protected archive '$guarded'\n\n"], '... and logs why');
+    ok(-f $guarded, '... the backup is still there');
+    unlink("$guarded.protected", $guarded);
 }
 
 is(dies { PLUGIN->prune_backups($scfg, 'st', { 'keep-last' => 1 }, 200, undef, 1) }, '', 'no backups of a guest: nothing to do');

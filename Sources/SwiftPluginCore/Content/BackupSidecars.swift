@@ -21,14 +21,22 @@ public struct BackupSidecars: Sendable {
 
     // MARK: Notes
 
+    /// The most notes PVE reads (its `file_get_contents` limit, the size of a file in
+    /// the cluster file system); longer notes are refused as `dir` refuses them.
+    public static let maximumNotesSize = 1024 * 1024
+
     /// The whole notes, decoded as UTF-8 (bytes when invalid); `''` without a notes file.
     public func notes() throws(StorageError) -> DecodedText {
         guard notesFileExists else { return .characters("") }
+        let bytes: [UInt8]
         do {
-            return DecodedText(try system.readFile(notesPath))
+            // One byte more than allowed tells a file that is too long, without reading it all.
+            bytes = try system.readBytes(notesPath, offset: 0, count: Self.maximumNotesSize + 1)
         } catch {
             throw StorageError("error opening '\(notesPath)': \(error)", errno: error)
         }
+        guard bytes.count <= Self.maximumNotesSize else { throw StorageError("file '\(notesPath)' too long - aborting") }
+        return DecodedText(bytes)
     }
 
     /// The first line of the notes (for listings), or nil when there is no notes file
@@ -51,6 +59,11 @@ public struct BackupSidecars: Sendable {
             }
             line += bytes
             if bytes.count < chunk { break }
+            // A listing shows one line: at most as much as the whole notes may hold.
+            if line.count >= Self.maximumNotesSize {
+                line.removeLast(line.count - Self.maximumNotesSize)
+                break
+            }
         }
         // An empty file has no first line (Perl's readline returns undef).
         if line.isEmpty { return nil }
@@ -68,18 +81,9 @@ public struct BackupSidecars: Sendable {
             }
             return
         }
-        let temporary = "\(notesPath).tmp.\(ProcessIdentity.current)"
-        var attempt = 0
-        while true {
-            do {
-                try system.writeFile(temporary, contents: bytes, mode: 0o644, exclusive: true)
-                break
-            } catch {
-                attempt += 1
-                // A stale temporary file of an earlier process with this pid.
-                if error == .fileExists, attempt < 3, (try? system.removeFile(temporary)) != nil { continue }
-                throw StorageError("unable to open file '\(temporary)' - \(error)", errno: error)
-            }
+        let temporary: String
+        do { temporary = try system.createTemporaryFile(in: FilePath.parent(of: notesPath), contents: bytes, mode: 0o644) } catch {
+            throw StorageError("unable to open file '\(notesPath)' - \(error)", errno: error)
         }
         do {
             try system.rename(temporary, to: notesPath, replacing: true)
@@ -91,17 +95,51 @@ public struct BackupSidecars: Sendable {
 
     // MARK: Protection
 
+    /// Whether the backup is protected, as `dir` reads it (`-e` on the marker: a symlink
+    /// counts by what it points to, so a dangling one reads as unprotected).
     public var isProtected: Bool { system.exists(protectionPath) }
 
-    /// Creates or removes the protection marker; nothing happens when it is already as asked.
+    /// Whether the backup may be protected, for removals that nobody asked for by name
+    /// (pruning): anything at the marker's name, even a dangling symlink, or a marker
+    /// that cannot be checked (EACCES, EIO, a hung mount) counts as protected.
+    public var mayBeProtected: Bool {
+        do {
+            _ = try system.status(protectionPath, followSymlinks: false)
+            return true
+        } catch {
+            return error != .noSuchFileOrDirectory
+        }
+    }
+
+    /// Creates or removes the protection marker; nothing happens when it is already as
+    /// asked. Setting it is effective or an error: something at the marker's name that
+    /// does not make the backup protected (a dangling symlink) is replaced by a real
+    /// marker, never written through; the result is checked.
     public func setProtected(_ protected: Bool) throws(StorageError) {
-        guard protected != isProtected else { return }
         if protected {
-            do { try system.writeFile(protectionPath, contents: [], mode: 0o644, exclusive: true) } catch {
-                if error == .fileExists { return }
-                throw StorageError("unable to create protection file '\(protectionPath)' - \(error)", errno: error)
+            guard !isProtected else { return }
+            let occupied = (try? system.status(protectionPath, followSymlinks: false)) != nil
+            do throws(Errno) {
+                if occupied {
+                    let temporary = try system.createTemporaryFile(in: FilePath.parent(of: protectionPath), mode: 0o644)
+                    do { try system.rename(temporary, to: protectionPath, replacing: true) } catch {
+                        try? system.removeFile(temporary)
+                        throw error
+                    }
+                } else {
+                    try system.writeFile(protectionPath, contents: [], mode: 0o644, exclusive: true)
+                }
+            } catch {
+                // Another caller protecting the same backup at the same moment is fine.
+                if error != .fileExists || !isProtected {
+                    throw StorageError("unable to create protection file '\(protectionPath)' - \(error)", errno: error)
+                }
+            }
+            guard isProtected else {
+                throw StorageError("unable to create protection file '\(protectionPath)' - it does not protect the backup")
             }
         } else {
+            // Anything at the marker's name goes, a dangling symlink too: it would keep pruning away.
             do { try system.removeFile(protectionPath) } catch {
                 if error != .noSuchFileOrDirectory {
                     throw StorageError("could not delete protection file '\(protectionPath)' - \(error)", errno: error)

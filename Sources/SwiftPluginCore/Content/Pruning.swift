@@ -79,7 +79,8 @@ extension DirectoryStorage {
         let volname = volid.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init) ?? volid
         let (path, _) = try filesystemPath(volname)
         let sidecars = BackupSidecars(system: system, archivePath: path)
-        if sidecars.isProtected { throw StorageError("cannot remove protected archive '\(path)'") }
+        // Pruning removes what nobody named: a backup whose protection cannot be ruled out stays.
+        if sidecars.mayBeProtected { throw StorageError("cannot remove protected archive '\(path)'") }
         do { try system.removeFile(path) } catch {
             if error != .noSuchFileOrDirectory {
                 throw StorageError("removing archive \(path) failed: \(error)", errno: error)

@@ -134,10 +134,15 @@ public enum QCOW2 {
 
         var backingFile: String?
         if backingOffset != 0 {
-            guard backingLength <= maximumBackingFileLength else { throw ImageFormatError("Backing file name too long") }
-            // QEMU requires the name to lie within the first cluster.
-            guard backingOffset <= (UInt64(1) << clusterBits) - backingLength else {
-                throw ImageFormatError("Invalid backing file offset")
+            // QEMU's checks, in its order: the name starts within the first cluster and
+            // ends within it, and is at most 1023 bytes. Every operand is checked before
+            // it is subtracted: the header is untrusted (an unchecked `cluster - length`
+            // trapped on a 512-byte cluster with a longer name).
+            let clusterSize = UInt64(1) << clusterBits
+            guard backingOffset <= clusterSize else { throw ImageFormatError("Invalid backing file offset") }
+            let (room, underflow) = clusterSize.subtractingReportingOverflow(backingOffset)
+            guard !underflow, backingLength <= min(maximumBackingFileLength, room) else {
+                throw ImageFormatError("Backing file name too long")
             }
             let name: [UInt8]?
             do { name = try file.bytes(at: Int64(backingOffset), count: Int(backingLength)) } catch {

@@ -172,11 +172,15 @@ extension DirectoryStorage {
         }
 
         let preallocation = try QemuImg.preallocation(config.preallocation, format: format)
-        let temporary = temporaryPath(for: name, in: directory)
         let size = sizeKiB.text ?? ""
+        // A C string would end at the NUL: "1024\0" must not allocate 1024 KiB.
+        guard !size.utf8.contains(0) else { throw StorageError("invalid size '\(Self.escapingControls(size))'") }
+        system.reclaimStaleTemporaries(in: directory)
+        let temporary = try newTemporary(in: directory, removingEmpty: true)
         do throws(StorageError) {
-            try runQemuImg(QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation),
-                           errorPrefix: "unable to create image")
+            var create = QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation)
+            create.removeWhenInterrupted = [temporary]
+            try runQemuImg(create, errorPrefix: "unable to create image")
             try publish(temporary, as: path, exists: exists)
         } catch {
             try? system.removeFile(temporary)
@@ -186,9 +190,28 @@ extension DirectoryStorage {
         return "\(vmid)/\(name)"
     }
 
-    /// A hidden name in the same directory (never listed, same file system for the rename).
-    func temporaryPath(for name: String, in directory: String) -> String {
-        "\(directory)/.tmp.\(name).\(ProcessIdentity.current)"
+    /// A new, empty hidden temporary file in the image's directory (never listed, same
+    /// file system for the rename), created exclusively under an unpredictable name that
+    /// nothing planted can redirect (see ``Temporaries``); qemu-img then writes into it.
+    func newTemporary(in directory: String, removingEmpty: Bool) throws(StorageError) -> String {
+        do { return try system.createTemporaryFile(in: directory, mode: 0o644) } catch {
+            if removingEmpty { try? system.removeDirectory(directory) }
+            throw StorageError("unable to create image: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+        }
+    }
+
+    /// `text` with control characters as `\xNN`, for messages.
+    static func escapingControls(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                let hex = String(scalar.value, radix: 16)
+                result += "\\x" + (hex.count == 1 ? "0" : "") + hex
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// Moves a finished file to its final name, never replacing what is there.
@@ -336,11 +359,13 @@ extension DirectoryStorage {
         let newVolname = "\(baseVMID)/\(baseName)/\(vmid)/\(name)"
         let path = directory + "/" + name
         let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
-        let temporary = temporaryPath(for: name, in: directory)
+        system.reclaimStaleTemporaries(in: directory)
+        let temporary = try newTemporary(in: directory, removingEmpty: false)
         do throws(StorageError) {
-            try runQemuImg(QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
-                                                backingFormat: volume.format, preallocation: preallocation),
-                           errorPrefix: "unable to create image")
+            var create = QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
+                                              backingFormat: volume.format, preallocation: preallocation)
+            create.removeWhenInterrupted = [temporary]
+            try runQemuImg(create, errorPrefix: "unable to create image")
             try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
         } catch {
             try? system.removeFile(temporary)
@@ -361,6 +386,15 @@ extension DirectoryStorage {
         }
         var name = requested ?? ""
         if name.isEmpty { name = try findFreeDiskname(vmid: targetVMID, format: volume.format, addFormatSuffix: true) }
+        guard volume.vtype == .images else {
+            // dir renames `images/<vmid>/<name>` whatever the volume is: for a backup, ISO,
+            // snippet or import file there is no such file, and it fails with this message.
+            // The volume itself is never moved (a protected backup into images/, as before).
+            let images = try subdirectory(for: ContentType.images.rawValue)
+            let target = try imageDirectory(vmid: targetVMID) + "/" + name
+            throw StorageError("rename '\(images)/\(volume.vmid ?? "")/\(volume.name)' to '\(target)' failed - \(Errno.noSuchFileOrDirectory)",
+                               errno: .noSuchFileOrDirectory)
+        }
         // The target becomes a path component: it must be an image file name.
         _ = try VolumeName.parseImageFile(name)
         let directory = try imageDirectory(vmid: targetVMID)

@@ -64,6 +64,11 @@ extension DirectoryStorage {
             throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): unable to run \(command.executable) - \(error)", errno: error)
         }
         if result.succeeded { return }
+        if let signal = result.interruption {
+            // The task is being stopped: the program was killed; the caller removes what it made.
+            throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): interrupted by signal \(signal)",
+                               errno: .interrupted)
+        }
         let lines = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").map(String.init)
         let reason: String
         if result.timedOut {

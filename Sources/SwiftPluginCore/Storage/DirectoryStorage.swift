@@ -94,6 +94,7 @@ public struct DirectoryStorage: Sendable {
         guard directoryIsReachable(path) else {
             throw StorageError("unable to activate storage '\(id)' - directory '\(path)' does not exist or is unreachable")
         }
+        defer { reclaimStaleTemporaries() }
         guard let content = config.content else { return }
 
         if config.createSubdirectories ?? true, config.makeDirectories ?? true {
@@ -122,6 +123,20 @@ public struct DirectoryStorage: Sendable {
             }
             throw StorageError(message, errno: error)
         }
+    }
+
+    /// Removes the temporaries that killed operations left behind (see ``Temporaries``):
+    /// in the storage directory (the identity's), each `images/<vmid>` and the backup
+    /// directory (notes). Best effort: activation never fails for it.
+    func reclaimStaleTemporaries() {
+        guard let path = try? basePath() else { return }
+        system.reclaimStaleTemporaries(in: path)
+        if let images = try? subdirectory(for: ContentType.images.rawValue), let owners = try? system.listDirectory(images) {
+            for owner in owners.compactMap(\.name) where Grammar.isDigits(owner.utf8) {
+                system.reclaimStaleTemporaries(in: images + "/" + owner)
+            }
+        }
+        if let dump = try? subdirectory(for: ContentType.backup.rawValue) { system.reclaimStaleTemporaries(in: dump) }
     }
 
     /// `-d $path`, bounded in time: a hung network mount must not hang the PVE daemon.

@@ -11,9 +11,8 @@ extension DirectoryStorage {
         let file = try basePath() + "/" + Self.identityFileName
         if let existing = try readIdentity(file) { return existing }
         let identity = try Self.newUUID(system)
-        let temporary = FilePath.parent(of: file) + "/.tmp." + Self.identityFileName + ".\(ProcessIdentity.current)"
         do throws(Errno) {
-            try system.writeFile(temporary, contents: Array((identity + "\n").utf8), mode: 0o644, exclusive: false)
+            let temporary = try system.createTemporaryFile(in: FilePath.parent(of: file), contents: Array((identity + "\n").utf8), mode: 0o644)
             do { try system.rename(temporary, to: file, replacing: false) } catch {
                 try? system.removeFile(temporary)
                 if error != .fileExists { throw error }

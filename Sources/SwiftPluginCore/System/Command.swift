@@ -6,6 +6,10 @@ public struct Command: Equatable, Sendable {
     public var timeout: Int
     /// The whole environment of the program; nothing is inherited from the PVE daemon.
     public var environment: [String]
+    /// Files the program writes that must not outlive a stop request: removed when a stop
+    /// signal interrupts the program, before the signal reaches the process (whose default
+    /// action may end it before the caller could clean up).
+    public var removeWhenInterrupted: [String] = []
 
     public static let standardEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
 
@@ -25,18 +29,23 @@ public struct CommandResult: Equatable, Sendable {
     public var exitStatus: Int32?
     public var signal: Int32?
     public var timedOut: Bool
+    /// The stop signal (SIGTERM, SIGINT, SIGHUP) that arrived for this process while the
+    /// program ran: the program was killed, and the caller is being stopped.
+    public var interruption: Int32?
     public var output: [UInt8]
     public var errorOutput: [UInt8]
 
-    public init(exitStatus: Int32?, signal: Int32? = nil, timedOut: Bool = false, output: [UInt8] = [], errorOutput: [UInt8] = []) {
+    public init(exitStatus: Int32?, signal: Int32? = nil, timedOut: Bool = false, interruption: Int32? = nil,
+                output: [UInt8] = [], errorOutput: [UInt8] = []) {
         self.exitStatus = exitStatus
         self.signal = signal
         self.timedOut = timedOut
+        self.interruption = interruption
         self.output = output
         self.errorOutput = errorOutput
     }
 
-    public var succeeded: Bool { exitStatus == 0 && !timedOut }
+    public var succeeded: Bool { exitStatus == 0 && !timedOut && interruption == nil }
 
     /// The program's error output as one line (what PVE shows after "command ... failed").
     public var errorText: String {

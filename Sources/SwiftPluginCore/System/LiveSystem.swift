@@ -23,7 +23,8 @@ public struct LiveSystem: SystemCalls {
         }
         return FileStatus(
             kind: kind, size: Int64(info.st_size), mode: UInt32(info.st_mode & 0o7777),
-            changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512)
+            changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512,
+            modificationTime: Int64(info.st_mtim.tv_sec))
     }
 
     public func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
@@ -78,8 +79,9 @@ public struct LiveSystem: SystemCalls {
             // The child only computes and writes its numbers; _exit skips Perl's END blocks and atexit handlers.
             close(readEnd)
             if let numbers = body() {
+                // A frame: the count, then the numbers; only a whole frame is an answer.
                 var bytes: [UInt8] = []
-                for number in numbers {
+                for number in [Int64(numbers.count)] + numbers {
                     for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: number >> Int64(shift))) }
                 }
                 var offset = 0
@@ -96,13 +98,24 @@ public struct LiveSystem: SystemCalls {
         close(writeEnd)
         let received = collect(from: readEnd, child: child, timeout: seconds)
         close(readEnd)
-        // Only a child that wrote its whole answer and exited 0 counts.
-        guard reap(child) == 0, let received, received.count % 8 == 0 else { return nil }
-        return stride(from: 0, to: received.count, by: 8).map { start in
+        // Only a child that wrote its whole answer and exited 0 counts. When SIGCHLD is
+        // ignored (a Perl caller's `$SIG{CHLD} = 'IGNORE'`), the kernel reaps the child
+        // and waitpid fails with ECHILD: a whole frame is then the answer.
+        let status = Subprocess.wait(for: child)
+        let waitError = errno
+        guard let received, received.count % 8 == 0, received.count >= 8 else { return nil }
+        if let status {
+            guard spve_wait_exited(status) != 0, spve_wait_exit_status(status) == 0 else { return nil }
+        } else if waitError != ECHILD {
+            return nil
+        }
+        let numbers = stride(from: 0, to: received.count, by: 8).map { start in
             var number: Int64 = 0
             for index in 0..<8 { number |= Int64(received[start + index]) << Int64(8 * index) }
             return number
         }
+        guard let count = numbers.first, count == Int64(numbers.count - 1) else { return nil }
+        return Array(numbers.dropFirst())
     }
 
     /// Reads the probe child's answer until end of file; kills the child and returns nil at the deadline.
@@ -197,8 +210,54 @@ public struct LiveSystem: SystemCalls {
     }
 
     public func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
-        let result = replacing ? Glibc.rename(source, target) : spve_rename_noreplace(source, target)
-        guard result == 0 else { throw Errno(rawValue: errno) }
+        if replacing {
+            guard Glibc.rename(source, target) == 0 else { throw Errno(rawValue: errno) }
+            return
+        }
+        if spve_rename_noreplace(source, target) == 0 { return }
+        let failure = errno
+        // NFS, CephFS, FUSE and old kernels refuse the flag itself (EINVAL, ENOSYS,
+        // EOPNOTSUPP): decided by this call's answer, never by guessing the file system.
+        guard spve_rename_flag_unsupported(failure) != 0 else { throw Errno(rawValue: failure) }
+        try renameByLink(source, to: target)
+    }
+
+    /// A rename that never replaces, without renameat2's flag: `link` (atomic, EEXIST when
+    /// the target exists, also over NFS) then `unlink` of the source. Where no hard link
+    /// can be made (a directory, a file system without them), the target is checked and
+    /// then renamed, as `dir` does for every rename.
+    private func renameByLink(_ source: String, to target: String) throws(Errno) {
+        if link(source, target) == 0 {
+            guard unlink(source) == 0 else {
+                let failure = errno
+                unlink(target)
+                throw Errno(rawValue: failure)
+            }
+            return
+        }
+        let failure = errno
+        switch failure {
+        case EEXIST:
+            // NFS can answer EEXIST to a retransmitted link that did succeed: both names are then one file.
+            if isSameFile(source, target) {
+                guard unlink(source) == 0 else { throw Errno(rawValue: errno) }
+                return
+            }
+            throw Errno.fileExists
+        case EPERM, EOPNOTSUPP, ENOTSUP, ENOSYS, EMLINK:
+            var info = stat()
+            if lstat(target, &info) == 0 { throw Errno.fileExists }
+            guard Glibc.rename(source, target) == 0 else { throw Errno(rawValue: errno) }
+        default:
+            throw Errno(rawValue: failure)
+        }
+    }
+
+    private func isSameFile(_ first: String, _ second: String) -> Bool {
+        var one = stat()
+        var two = stat()
+        guard lstat(first, &one) == 0, lstat(second, &two) == 0 else { return false }
+        return one.st_dev == two.st_dev && one.st_ino == two.st_ino && one.st_nlink >= 2
     }
 
     public func removeFile(_ path: String) throws(Errno) {
@@ -227,12 +286,6 @@ public struct LiveSystem: SystemCalls {
         try Subprocess.run(command)
     }
 
-    /// Waits for `child`, retrying on EINTR, so it never lingers as a zombie; returns its
-    /// exit code, or -1 when it was killed by a signal or could not be waited for.
-    private func reap(_ child: pid_t) -> Int32 {
-        guard let status = Subprocess.wait(for: child) else { return -1 }
-        return spve_wait_exited(status) != 0 ? spve_wait_exit_status(status) : -1
-    }
 }
 
 /// Monotonic clock in nanoseconds.
@@ -247,4 +300,9 @@ enum Monotonic {
 /// The current process, for names of temporary files.
 public enum ProcessIdentity {
     public static var current: Int32 { getpid() }
+}
+
+/// The wall clock, in seconds since the epoch.
+enum WallClock {
+    static func now() -> Int64 { Int64(time(nil)) }
 }

@@ -10,13 +10,16 @@ public struct FileStatus: Equatable, Sendable {
     public var mode: UInt32
     public var changeTime: Int64
     public var allocatedBytes: Int64
+    public var modificationTime: Int64
 
-    public init(kind: FileKind, size: Int64 = 0, mode: UInt32 = 0o644, changeTime: Int64 = 0, allocatedBytes: Int64 = 0) {
+    public init(kind: FileKind, size: Int64 = 0, mode: UInt32 = 0o644, changeTime: Int64 = 0, allocatedBytes: Int64 = 0,
+                modificationTime: Int64 = 0) {
         self.kind = kind
         self.size = size
         self.mode = mode
         self.changeTime = changeTime
         self.allocatedBytes = allocatedBytes
+        self.modificationTime = modificationTime
     }
 }
 
@@ -109,8 +112,7 @@ extension SystemCalls {
     /// Writes a file so that it appears complete or not at all: a temporary file in
     /// the same directory, then a rename over the target.
     public func writeFileAtomically(_ path: String, contents: [UInt8], mode: UInt32) throws(Errno) {
-        let temporary = FilePath.parent(of: path) + "/.tmp." + FilePath.name(of: path) + ".\(ProcessIdentity.current)"
-        try writeFile(temporary, contents: contents, mode: mode, exclusive: false)
+        let temporary = try createTemporaryFile(in: FilePath.parent(of: path), contents: contents, mode: mode)
         do {
             try rename(temporary, to: path, replacing: true)
         } catch {

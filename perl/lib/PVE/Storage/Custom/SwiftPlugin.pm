@@ -310,8 +310,13 @@ a fixed environment and a timeout (6 hours for a creation, which may preallocate
 large disk; 10 seconds for a resize, as PVE).
 
 New images appear under their final name only when complete: qemu-img writes a
-hidden temporary file (F<.tmp.E<lt>nameE<gt>.E<lt>pidE<gt>>) in the VMID's
-directory, which is then renamed without ever replacing an existing volume. A
+hidden temporary file in the VMID's directory, created exclusively under an
+unpredictable name of fixed length (F<.tmp.E<lt>bootE<gt>.E<lt>pidE<gt>.E<lt>startE<gt>.E<lt>randomE<gt>>),
+which is then renamed without ever replacing an existing volume (on NFS, CephFS
+and FUSE, which lack C<renameat2>'s flag, by C<link> and C<unlink>). Temporaries
+of killed allocations are removed by the next allocation or activation once
+their owner is gone (or after 7 hours). A stop signal (SIGTERM, SIGINT, SIGHUP)
+kills qemu-img at once and leaves no volume. A
 failure (qemu-img, a full disk) leaves no file behind and says what failed.
 
 Differences from C<dir>, all deliberate: the target name of C<rename_volume> and
