@@ -83,9 +83,9 @@ struct ScriptedSystem: SystemCalls {
         if let error = readError?(path) { throw error }
         return try live.readBytes(path, offset: offset, count: count)
     }
-    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
         if let error = writeError?(path) { throw error }
-        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive)
+        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
     }
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
         if let error = renameError?(target) { throw error }

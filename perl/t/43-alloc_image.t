@@ -49,6 +49,13 @@ is((stat("$img/subvol-100-disk-3.subvol"))[2] & 07777, 0755, 'subvol mode 0755')
     umask($old);
     is((stat("$img/subvol-100-disk-9.subvol"))[2] & 07777, 0755, 'subvol mode 0755 whatever the umask');
 }
+is((stat("$img/vm-100-disk-0.raw"))[2] & 07777, 0644, 'images are 0644 under umask 022, as qemu-img creates them');
+{
+    my $old = umask(0027);
+    PLUGIN->alloc_image('s', $scfg, 100, 'qcow2', 'vm-100-disk-8.qcow2', 1024);
+    umask($old);
+    is((stat("$img/vm-100-disk-8.qcow2"))[2] & 07777, 0640, '... and 0640 under umask 027, as with dir');
+}
 
 is(dies { PLUGIN->alloc_image('s', $scfg, 100, 'raw', 'vm-100-disk-0.raw', 1) }, "disk image '$img/vm-100-disk-0.raw' already exists\n", 'existing');
 symlink('/nonexistent', "$img/vm-100-disk-7.raw");

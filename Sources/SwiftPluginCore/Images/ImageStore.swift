@@ -194,7 +194,8 @@ extension DirectoryStorage {
     /// file system for the rename), created exclusively under an unpredictable name that
     /// nothing planted can redirect (see ``Temporaries``); qemu-img then writes into it.
     func newTemporary(in directory: String, removingEmpty: Bool) throws(StorageError) -> String {
-        do { return try system.createTemporaryFile(in: directory, mode: 0o644) } catch {
+        // qemu-img fills it as if it had created it: 0644 less the daemon's umask, as with dir.
+        do { return try system.createTemporaryFile(in: directory, mode: 0o644, applyingUmask: true) } catch {
             if removingEmpty { try? system.removeDirectory(directory) }
             throw StorageError("unable to create image: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
         }

@@ -184,7 +184,7 @@ public struct LiveSystem: SystemCalls {
         return Array(buffer[0..<filled])
     }
 
-    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (exclusive ? O_EXCL : O_TRUNC)
         let descriptor = open(path, flags, mode_t(mode))
         guard descriptor >= 0 else { throw Errno(rawValue: errno) }
@@ -205,8 +205,8 @@ public struct LiveSystem: SystemCalls {
             unlink(path)
             throw failure
         }
-        // The mode is exact, whatever the umask of the PVE daemon.
-        guard chmod(path, mode_t(mode)) == 0 else { throw Errno(rawValue: errno) }
+        // Otherwise the mode is exact, whatever the umask of the PVE daemon.
+        guard applyingUmask || chmod(path, mode_t(mode)) == 0 else { throw Errno(rawValue: errno) }
     }
 
     public func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {

@@ -46,8 +46,8 @@ public struct OverridingSystem: SystemCalls {
     public func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
         try base.readBytes(path, offset: offset, count: count)
     }
-    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
-        try base.writeFile(path, contents: contents, mode: mode, exclusive: exclusive)
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
+        try base.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
     }
     public func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
         try base.rename(source, to: target, replacing: replacing)

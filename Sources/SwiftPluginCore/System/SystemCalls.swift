@@ -68,8 +68,10 @@ public protocol SystemCalls: Sendable {
     func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry]
     /// Up to `count` bytes at `offset` (fewer at the end of the file).
     func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8]
-    /// Creates `path` with `contents`; with `exclusive`, fails if it exists.
-    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno)
+    /// Creates `path` with `contents`; with `exclusive`, fails if it exists. Its mode is
+    /// `mode` exactly, or with `applyingUmask` less the process's umask (as a program
+    /// creating the file, such as qemu-img, would leave it).
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno)
     /// Renames; without `replacing`, fails with EEXIST rather than replace the target.
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno)
     func removeFile(_ path: String) throws(Errno)
@@ -82,6 +84,11 @@ public protocol SystemCalls: Sendable {
 }
 
 extension SystemCalls {
+    /// Creates `path` with `contents` and exactly `mode`.
+    public func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) {
+        try writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: false)
+    }
+
     /// `mkdir -p`: creates `path` and its missing parents; an existing directory is fine.
     public func makeDirectories(_ path: String, mode: UInt32 = 0o777) throws(Errno) {
         if let existing = try? status(path, followSymlinks: true) {

@@ -113,13 +113,15 @@ public enum Temporaries {
 
 extension SystemCalls {
     /// Creates a new temporary file in `directory` holding `contents` (exclusively, never
-    /// through a symlink) and returns its path.
-    public func createTemporaryFile(in directory: String, contents: [UInt8] = [], mode: UInt32) throws(Errno) -> String {
+    /// through a symlink) and returns its path. Its mode is `mode`, less the umask when
+    /// `applyingUmask` (for a file a program fills as if it had created it).
+    public func createTemporaryFile(in directory: String, contents: [UInt8] = [], mode: UInt32,
+                                    applyingUmask: Bool = false) throws(Errno) -> String {
         var attempts = 0
         while true {
             let path = directory + "/" + (try Temporaries.newName(self))
             do {
-                try writeFile(path, contents: contents, mode: mode, exclusive: true)
+                try writeFile(path, contents: contents, mode: mode, exclusive: true, applyingUmask: applyingUmask)
                 return path
             } catch {
                 attempts += 1
