@@ -42,6 +42,10 @@ struct SystemTests {
         #expect(throws: Errno.fileExists) { try system.writeFile(path, contents: [], mode: 0o644, exclusive: true) }
         try system.writeFileAtomically(path, contents: Array("new".utf8), mode: 0o600)
         #expect(try system.readFile(path) == Array("new".utf8))
+        #expect(throws: AtomicWriteFailure.publishing(.fileExists)) {
+            try system.writeFileAtomically(path, contents: Array("other".utf8), mode: 0o600, replacing: false)
+        }
+        #expect(try system.readFile(path) == Array("new".utf8))
         #expect(try system.listDirectory(directory.path).compactMap(\.name) == ["notes"], "no temporary file left")
     }
 

@@ -165,7 +165,7 @@ extension StorageConfig {
 
 extension Retention {
     /// From `prune_backups`' keep hash (`{'keep-last' => 3, ...}`); anything else keeps all.
-    public init(perl keep: Value) {
+    public init(perl keep: SwiftPluginCore.Value) {
         self.init((keep.hash ?? [:]).mapValues { Scalar(perl: $0) })
     }
 }

@@ -47,7 +47,7 @@ extension ArchiveInfo {
     /// listing and pruning treat such names as "unknown", as PVE's `eval` does).
     /// Throws only for a standard name whose timestamp is not a valid date.
     public static func parse(_ archive: String) throws(StorageError) -> ArchiveInfo? {
-        var bytes = Array(FilePath.lastComponent(of: archive).utf8)
+        var bytes = Array(FilePath.name(of: archive).utf8)
         // Perl's `$` also matches before a final newline; no other newline can match.
         if bytes.last == Grammar.newline { bytes.removeLast() }
         guard !bytes.contains(Grammar.newline),

@@ -81,15 +81,13 @@ public struct BackupSidecars: Sendable {
             }
             return
         }
-        let temporary: String
-        do { temporary = try system.createTemporaryFile(in: FilePath.parent(of: notesPath), contents: bytes, mode: 0o644) } catch {
-            throw StorageError("unable to open file '\(notesPath)' - \(error)", errno: error)
-        }
-        do {
-            try system.rename(temporary, to: notesPath, replacing: true)
-        } catch {
-            try? system.removeFile(temporary)
-            throw StorageError("close (rename) atomic file '\(notesPath)' failed: \(error)", errno: error)
+        do { try system.writeFileAtomically(notesPath, contents: bytes, mode: 0o644) } catch {
+            switch error {
+            case .writing(let error):
+                throw StorageError("unable to open file '\(notesPath)' - \(error)", errno: error)
+            case .publishing(let error):
+                throw StorageError("close (rename) atomic file '\(notesPath)' failed: \(error)", errno: error)
+            }
         }
     }
 
@@ -121,10 +119,8 @@ public struct BackupSidecars: Sendable {
             let occupied = (try? system.status(protectionPath, followSymlinks: false)) != nil
             do throws(Errno) {
                 if occupied {
-                    let temporary = try system.createTemporaryFile(in: FilePath.parent(of: protectionPath), mode: 0o644)
-                    do { try system.rename(temporary, to: protectionPath, replacing: true) } catch {
-                        try? system.removeFile(temporary)
-                        throw error
+                    do { try system.writeFileAtomically(protectionPath, contents: [], mode: 0o644) } catch {
+                        switch error { case .writing(let error), .publishing(let error): throw error }
                     }
                 } else {
                     try system.writeFile(protectionPath, contents: [], mode: 0o644, exclusive: true)

@@ -37,16 +37,17 @@ extension DirectoryStorage {
     /// `list_images`: the images of one owner (or all), or only those in `volumes`.
     public func listImages(vmid: String?, volumes: [String]?) throws(StorageError) -> [ImageInfo] {
         let imagesDirectory = try subdirectory(for: ContentType.images.rawValue)
-        let owners = ((try? system.listDirectory(imagesDirectory)) ?? [])
-            .compactMap(\.name).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) }.sorted(by: Self.byteOrder)
+        // In the order of Perl's glob, which dir lists with.
+        let owners = GlobOrder.sorted(((try? system.listDirectory(imagesDirectory)) ?? [])
+            .compactMap(\.name).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
         var images: [ImageInfo] = []
         for owner in owners {
             if volumes == nil, let vmid, owner != vmid { continue }
             let directory = imagesDirectory + "/" + owner
-            let names = ((try? system.listDirectory(directory)) ?? []).compactMap(\.name)
-                .filter { !$0.hasPrefix(".") }.sorted(by: Self.byteOrder)
+            let names = GlobOrder.sorted(((try? system.listDirectory(directory)) ?? []).compactMap(\.name)
+                .filter { !$0.hasPrefix(".") })
             for name in names {
-                guard let format = ImageFormat.allCases.first(where: { name.hasSuffix("." + $0.rawValue) && name.utf8.count > $0.rawValue.utf8.count + 1 }),
+                guard let format = Grammar.imageFormat(Array(name.utf8)),
                       (try? VolumeName.parseImageFile(name)) != nil
                 else { continue }
                 if let image = try listedImage(directory: directory, owner: owner, name: name, format: format.rawValue),
@@ -90,28 +91,11 @@ extension DirectoryStorage {
         let rest = String(characters[3...])
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, Grammar.isDigits(parts[0].utf8), !parts[1].contains("\n"),
-              ImageFormat.allCases.contains(where: { parts[1].hasSuffix("." + $0.rawValue) && parts[1].count > $0.rawValue.count + 1 })
+              Grammar.imageFormat(Array(parts[1].utf8)) != nil
         else { return nil }
         return (String(parts[0]), String(parts[1]))
     }
 
-    /// The order of Perl's `glob`, which `dir` lists with: ASCII letters compared without
-    /// case, bytes as C's signed `char` (so non-ASCII bytes first), ties by plain bytes.
-    static func byteOrder(_ left: String, _ right: String) -> Bool {
-        func folded(_ byte: UInt8) -> Int {
-            if byte >= 0x80 { return Int(byte) - 256 }
-            return (0x41...0x5A).contains(byte) ? Int(byte) + 32 : Int(byte)
-        }
-        let (a, b) = (Array(left.utf8), Array(right.utf8))
-        for index in 0...max(a.count, b.count) {
-            // The end of a C string is its NUL byte.
-            let x = index < a.count ? folded(a[index]) : 0
-            let y = index < b.count ? folded(b[index]) : 0
-            if x != y { return x < y }
-            if index >= a.count || index >= b.count { break }
-        }
-        return a.lexicographicallyPrecedes(b)
-    }
 
     // MARK: - Names
 

@@ -103,7 +103,7 @@ public struct VolumeName: Equatable, Sendable {
             throw StorageError("'\(name)' is a snapshot filename, not a volume!")
         }
         let clean = !bytes.contains(Grammar.slash) && !bytes.contains(where: Grammar.isWhitespace)
-        if clean, let (format, _) = Grammar.imageExtensions.first(where: { Grammar.hasSuffix(bytes, $0.suffix, caseInsensitive: false) }) {
+        if clean, let format = Grammar.imageFormat(bytes) {
             // `base-` counts only when something is left between it and the extension.
             let isBase = Grammar.hasPrefix(bytes, "base-") && bytes.count > 5 + format.rawValue.count + 1
             return (format.rawValue, isBase)
@@ -128,6 +128,12 @@ enum Grammar {
     static let importExtensions = ["ova", "ovf", "qcow2", "raw", "vmdk"]
     /// `.<format>` of every image format, in ``ImageFormat``'s order.
     static let imageExtensions: [(format: ImageFormat, suffix: [String])] = ImageFormat.allCases.map { ($0, ["." + $0.rawValue]) }
+
+    /// The format an image file name's extension names (`.raw`, `.qcow2`, ...), with at
+    /// least one byte before it; nil for any other name. The one test of image extensions.
+    static func imageFormat(_ bytes: [UInt8]) -> ImageFormat? {
+        imageExtensions.first { hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
+    }
     static let ovaMemberExtensions = ["qcow2", "raw", "vmdk"]
 
     /// Perl's `\s` on a byte string.

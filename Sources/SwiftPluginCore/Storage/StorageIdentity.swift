@@ -11,14 +11,15 @@ extension DirectoryStorage {
         let file = try basePath() + "/" + Self.identityFileName
         if let existing = try readIdentity(file) { return existing }
         let identity = try Self.newUUID(system)
-        do throws(Errno) {
-            let temporary = try system.createTemporaryFile(in: FilePath.parent(of: file), contents: Array((identity + "\n").utf8), mode: 0o644)
-            do { try system.rename(temporary, to: file, replacing: false) } catch {
-                try? system.removeFile(temporary)
-                if error != .fileExists { throw error }
-            }
+        do {
+            try system.writeFileAtomically(file, contents: Array((identity + "\n").utf8), mode: 0o644, replacing: false)
         } catch {
-            throw StorageError("unable to create storage identity '\(file)' - \(error)", errno: error)
+            switch error {
+            case .publishing(.fileExists):
+                break  // Another node or process was first: its identity is the storage's.
+            case .writing(let error), .publishing(let error):
+                throw StorageError("unable to create storage identity '\(file)' - \(error)", errno: error)
+            }
         }
         guard let stored = try readIdentity(file) else { throw StorageError("unable to read storage identity '\(file)'") }
         return stored

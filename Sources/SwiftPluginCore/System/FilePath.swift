@@ -9,11 +9,6 @@ public enum FilePath {
         return components.isEmpty ? "." : components.joined(separator: "/")
     }
 
-    /// The last component of `path` ("/a/b" → "b").
-    public static func name(of path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
-    }
-
     /// Removes repeated and trailing slashes and `.` components, as Perl's
     /// File::Spec->canonpath does on Unix (`..` is kept: it is not lexical).
     public static func canonical(_ path: String) -> String {
@@ -28,8 +23,9 @@ public enum FilePath {
 }
 
 extension FilePath {
-    /// File::Basename's `basename`: the last component, trailing slashes ignored.
-    public static func lastComponent(of path: String) -> String {
+    /// The last component of `path` ("/a/b" → "b"), trailing slashes ignored, as
+    /// File::Basename's `basename`.
+    public static func name(of path: String) -> String {
         var bytes = Array(path.utf8)
         while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
         guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")), bytes.count > 1 else {

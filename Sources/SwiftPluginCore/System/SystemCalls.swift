@@ -115,16 +115,29 @@ extension SystemCalls {
     }
 }
 
+/// Where an atomic write failed: writing the temporary file, or publishing it under
+/// its name (callers word the two differently, as PVE does).
+public enum AtomicWriteFailure: Error, Equatable {
+    case writing(Errno)
+    case publishing(Errno)
+}
+
 extension SystemCalls {
-    /// Writes a file so that it appears complete or not at all: a temporary file in
-    /// the same directory, then a rename over the target.
-    public func writeFileAtomically(_ path: String, contents: [UInt8], mode: UInt32) throws(Errno) {
-        let temporary = try createTemporaryFile(in: FilePath.parent(of: path), contents: contents, mode: mode)
+    /// Writes a file so that it appears complete or not at all: a new temporary file in
+    /// the same directory (see ``Temporaries``), then a rename to `path`, over what is
+    /// there or, without `replacing`, failing with `.publishing(.fileExists)`. Nothing
+    /// is left behind on failure.
+    public func writeFileAtomically(_ path: String, contents: [UInt8], mode: UInt32,
+                                    replacing: Bool = true) throws(AtomicWriteFailure) {
+        let temporary: String
+        do { temporary = try createTemporaryFile(in: FilePath.parent(of: path), contents: contents, mode: mode) } catch {
+            throw .writing(error)
+        }
         do {
-            try rename(temporary, to: path, replacing: true)
+            try rename(temporary, to: path, replacing: replacing)
         } catch {
             try? removeFile(temporary)
-            throw error
+            throw .publishing(error)
         }
     }
 
