@@ -444,6 +444,7 @@ BOOT:
     if (spve_v1_abi_version() != SPVE_ABI_VERSION)
         croak("SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\n",
               (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);
+    spve_glue_boot(aTHX);
 
 void
 check_connection(...)

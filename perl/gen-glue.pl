@@ -93,7 +93,8 @@ sub generate_xs {
             $out .= "BOOT:\n"
                 . "    if (spve_v1_abi_version() != SPVE_ABI_VERSION)\n"
                 . "        croak(\"SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\\n\",\n"
-                . "              (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);\n\n";
+                . "              (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);\n"
+                . "    spve_glue_boot(aTHX);\n\n";
         }
         for my $m (@bound) {
             $out .= "void\n$m->{name}(...)\n    PREINIT:\n        SV *error;\n    PPCODE:\n"

@@ -15,33 +15,56 @@
 
 #include "spve_glue.h"
 
+/* Per-interpreter state: the glob of the test hook, looked up once at boot. */
+#define MY_CXT_KEY "PVE::Storage::Custom::SwiftPlugin::_glue" XS_VERSION
+typedef struct {
+    GV *test_metadata;
+} my_cxt_t;
+START_MY_CXT
+
+void spve_glue_boot(pTHX) {
+    MY_CXT_INIT;
+    /* The glob, not the hash: `local %TEST_METADATA` puts another hash into it. */
+    MY_CXT.test_metadata = gv_fetchpvs("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", GV_ADD | GV_ADDMULTI, SVt_PVHV);
+}
+
 #define SPVE_MAX_DEPTH 64
 
 /* ---- encoding Perl values -------------------------------------------- */
+
+/* Appends raw bytes to the request buffer (a plain byte string: no magic, no UTF-8
+ * flag), growing it geometrically; cheaper than sv_catpvn for the many small pieces. */
+static void spve_append(pTHX_ SV *buffer, const void *bytes, STRLEN length) {
+    STRLEN used = SvCUR(buffer);
+    char *data = SvPVX(buffer);
+    if (SvLEN(buffer) < used + length + 1) data = SvGROW(buffer, (used + length) * 2 + 64);
+    Copy(bytes, data + used, length, char);
+    SvCUR_set(buffer, used + length);
+}
 
 static void spve_put_u32(pTHX_ SV *buffer, U32 number) {
     unsigned char bytes[4];
     int i;
     for (i = 0; i < 4; i++) bytes[i] = (unsigned char)(number >> (8 * i));
-    sv_catpvn(buffer, (const char *)bytes, 4);
+    spve_append(aTHX_ buffer, bytes, 4);
 }
 
 static void spve_put_u64(pTHX_ SV *buffer, U64 number) {
     unsigned char bytes[8];
     int i;
     for (i = 0; i < 8; i++) bytes[i] = (unsigned char)(number >> (8 * i));
-    sv_catpvn(buffer, (const char *)bytes, 8);
+    spve_append(aTHX_ buffer, bytes, 8);
 }
 
 static void spve_put_tag(pTHX_ SV *buffer, char tag) {
-    sv_catpvn(buffer, &tag, 1);
+    spve_append(aTHX_ buffer, &tag, 1);
 }
 
 /* Returns NULL, or the reason the bytes cannot be encoded. */
 static const char *spve_put_bytes(pTHX_ SV *buffer, const char *bytes, STRLEN length) {
     if (length > 0xFFFFFFFFu) return "SwiftPlugin: argument too large\n";
     spve_put_u32(aTHX_ buffer, (U32)length);
-    sv_catpvn(buffer, bytes, length);
+    spve_append(aTHX_ buffer, bytes, length);
     return NULL;
 }
 
@@ -378,7 +401,8 @@ static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax
     {
         /* Test-only: metadata the tests substitute for stat() and image inspection
          * (the shared list_volumes vectors need it). Empty in production. */
-        HV *overrides = get_hv("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", 0);
+        dMY_CXT;
+        HV *overrides = MY_CXT.test_metadata ? GvHV(MY_CXT.test_metadata) : NULL;
         if (overrides && HvUSEDKEYS(overrides)) {
             if ((failure = spve_put_bytes(aTHX_ members, "test_metadata", 13))
                 || (failure = spve_encode_hash(aTHX_ members, overrides, 1)))

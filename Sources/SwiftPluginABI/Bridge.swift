@@ -38,13 +38,12 @@ func serve<Arguments: PluginArguments>(
 }
 
 /// The reply in malloc'd memory (nil when out of memory), its length stored in `replyLength`.
-private func copied(_ reply: [UInt8], _ replyLength: UnsafeMutablePointer<Int>?) -> UnsafeMutablePointer<UInt8>? {
-    guard let buffer = malloc(max(reply.count, 1))?.assumingMemoryBound(to: UInt8.self) else { return nil }
-    reply.withUnsafeBufferPointer { source in
-        if let base = source.baseAddress { buffer.update(from: base, count: source.count) }
-    }
-    replyLength?.pointee = reply.count
-    return buffer
+private func copied(_ reply: SwiftPluginCore.Reply, _ replyLength: UnsafeMutablePointer<Int>?) -> UnsafeMutablePointer<UInt8>? {
+    let size = reply.size
+    guard let memory = malloc(max(size, 1)) else { return nil }
+    let written = reply.write(into: UnsafeMutableRawBufferPointer(start: memory, count: size))
+    replyLength?.pointee = written
+    return memory.assumingMemoryBound(to: UInt8.self)
 }
 
 /// Fills the error; a NUL inside the message (from a hostile name) is shown as `\0`

@@ -75,16 +75,32 @@ public final class Call {
     }
 
     /// The reply of include/swiftplugin.h: `result`, then the sections that have entries.
-    public func reply(_ result: Value) -> [UInt8] {
-        var sections: [(UInt8, Value)] = []
+    public func reply(_ result: Value) -> Reply {
+        var sections: [(tag: UInt8, value: Value)] = []
         if !warnings.isEmpty { sections.append((UInt8(ascii: "W"), .array(warnings.map(Value.string)))) }
         if !output.isEmpty { sections.append((UInt8(ascii: "O"), .array(output.map(Value.string)))) }
         if !logEntries.isEmpty {
             sections.append((UInt8(ascii: "L"), .array(logEntries.map { [.string($0.level), .string($0.message)] })))
         }
         if !pushed.isEmpty { sections.append((UInt8(ascii: "P"), .array(pushed))) }
-        return ValueCoding.encodeReply(result, sections: sections)
+        return Reply(result: result, sections: sections)
     }
+}
+
+/// A reply ready to be written where the caller wants it (the ABI writes it into
+/// memory of its own, which the glue frees).
+public struct Reply {
+    public let result: Value
+    public let sections: [(tag: UInt8, value: Value)]
+
+    public var size: Int { ValueCoding.replySize(result, sections: sections) }
+
+    /// Writes the reply into `buffer` (at least ``size`` bytes); returns the bytes written.
+    public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        ValueCoding.writeReply(result, sections: sections, into: buffer)
+    }
+
+    public var bytes: [UInt8] { ValueCoding.encodeReply(result, sections: sections) }
 }
 
 /// The typed arguments of one plugin method, decoded from the glue's request

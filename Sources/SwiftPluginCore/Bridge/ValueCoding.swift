@@ -17,14 +17,106 @@ public enum ValueCoding {
 
     /// A reply: the result, then each section as its tag byte and value.
     public static func encodeReply(_ result: Value, sections: [(tag: UInt8, value: Value)]) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(256)
-        append(result, to: &output)
-        for section in sections {
-            output.append(section.tag)
-            append(section.value, to: &output)
+        let size = replySize(result, sections: sections)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = writeReply(result, sections: sections, into: UnsafeMutableRawBufferPointer(buffer))
         }
-        return output
+    }
+
+    /// The number of bytes ``writeReply(_:sections:into:)`` writes.
+    public static func replySize(_ result: Value, sections: [(tag: UInt8, value: Value)]) -> Int {
+        sections.reduce(size(of: result)) { $0 + 1 + size(of: $1.value) }
+    }
+
+    /// Writes a reply into `buffer`, which holds at least ``replySize(_:sections:)``
+    /// bytes; returns the number written. Two passes (size, then bytes) spare the
+    /// growing of a buffer and a copy.
+    public static func writeReply(_ result: Value, sections: [(tag: UInt8, value: Value)],
+                                  into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        var writer = Writer(buffer: buffer)
+        writer.append(result)
+        for section in sections {
+            writer.byte(section.tag)
+            writer.append(section.value)
+        }
+        return writer.offset
+    }
+
+    static func size(of value: Value) -> Int {
+        switch value {
+        case .undef: return 1
+        case .int, .double: return 9
+        case .string(let text), .text(let text): return 5 + text.utf8.count
+        case .bytes(let bytes): return 5 + bytes.count
+        case .array(let elements): return elements.reduce(5) { $0 + size(of: $1) }
+        case .hash(let members): return members.reduce(5) { $0 + 4 + $1.key.utf8.count + size(of: $1.value) }
+        }
+    }
+
+    private struct Writer {
+        let buffer: UnsafeMutableRawBufferPointer
+        var offset = 0
+
+        mutating func byte(_ byte: UInt8) {
+            buffer[offset] = byte
+            offset += 1
+        }
+
+        mutating func integer(_ number: UInt64) {
+            buffer.storeBytes(of: number.littleEndian, toByteOffset: offset, as: UInt64.self)
+            offset += 8
+        }
+
+        mutating func length(_ count: Int) {
+            buffer.storeBytes(of: UInt32(clamping: count).littleEndian, toByteOffset: offset, as: UInt32.self)
+            offset += 4
+        }
+
+        mutating func bytes(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes(UnsafeRawBufferPointer($0)) }
+        }
+
+        mutating func bytes(_ source: UnsafeRawBufferPointer) {
+            length(source.count)
+            if let base = source.baseAddress, source.count > 0 {
+                (buffer.baseAddress! + offset).copyMemory(from: base, byteCount: source.count)
+            }
+            offset += source.count
+        }
+
+        mutating func append(_ value: Value) {
+            switch value {
+            case .undef:
+                byte(UInt8(ascii: "U"))
+            case .int(let number):
+                byte(UInt8(ascii: "I"))
+                integer(UInt64(bitPattern: number))
+            case .double(let number):
+                byte(UInt8(ascii: "N"))
+                integer(number.bitPattern)
+            case .string(let text):
+                byte(UInt8(ascii: "S"))
+                bytes(text)
+            case .bytes(let raw):
+                byte(UInt8(ascii: "S"))
+                raw.withUnsafeBytes { bytes($0) }
+            case .text(let text):
+                byte(UInt8(ascii: "T"))
+                bytes(text)
+            case .array(let elements):
+                byte(UInt8(ascii: "A"))
+                length(elements.count)
+                for element in elements { append(element) }
+            case .hash(let members):
+                byte(UInt8(ascii: "H"))
+                length(members.count)
+                for (key, member) in members {
+                    bytes(key)
+                    append(member)
+                }
+            }
+        }
     }
 
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> Value {
@@ -42,53 +134,6 @@ public enum ValueCoding {
             do throws(DecodingError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
         }
         return try result.get()
-    }
-
-    private static func append(_ value: Value, to output: inout [UInt8]) {
-        switch value {
-        case .undef:
-            output.append(UInt8(ascii: "U"))
-        case .int(let number):
-            output.append(UInt8(ascii: "I"))
-            appendInteger(UInt64(bitPattern: number), to: &output)
-        case .double(let number):
-            output.append(UInt8(ascii: "N"))
-            appendInteger(number.bitPattern, to: &output)
-        case .string(let text):
-            output.append(UInt8(ascii: "S"))
-            appendBytes(text.utf8, to: &output)
-        case .bytes(let bytes):
-            output.append(UInt8(ascii: "S"))
-            appendBytes(bytes, to: &output)
-        case .text(let text):
-            output.append(UInt8(ascii: "T"))
-            appendBytes(text.utf8, to: &output)
-        case .array(let elements):
-            output.append(UInt8(ascii: "A"))
-            appendLength(elements.count, to: &output)
-            for element in elements { append(element, to: &output) }
-        case .hash(let members):
-            output.append(UInt8(ascii: "H"))
-            appendLength(members.count, to: &output)
-            for (key, member) in members {
-                appendBytes(key.utf8, to: &output)
-                append(member, to: &output)
-            }
-        }
-    }
-
-    private static func appendInteger(_ number: UInt64, to output: inout [UInt8]) {
-        for shift in stride(from: 0, to: 64, by: 8) { output.append(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
-    }
-
-    private static func appendLength(_ count: Int, to output: inout [UInt8]) {
-        let length = UInt32(clamping: count)
-        for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
-    }
-
-    private static func appendBytes<C: Collection>(_ bytes: C, to output: inout [UInt8]) where C.Element == UInt8 {
-        appendLength(bytes.count, to: &output)
-        output.append(contentsOf: bytes)
     }
 
     struct Reader {
