@@ -131,8 +131,12 @@ public struct BackupSidecars: Sendable {
                     throw StorageError("unable to create protection file '\(protectionPath)' - \(error)", errno: error)
                 }
             }
-            guard isProtected else {
-                throw StorageError("unable to create protection file '\(protectionPath)' - it does not protect the backup")
+            // The check that the marker protects (a planted symlink would not); a check that
+            // cannot be made (EIO) leaves the marker just written standing.
+            do { _ = try system.status(protectionPath, followSymlinks: true) } catch {
+                if error == .noSuchFileOrDirectory {
+                    throw StorageError("unable to create protection file '\(protectionPath)' - it does not protect the backup")
+                }
             }
         } else {
             // Anything at the marker's name goes, a dangling symlink too: it would keep pruning away.

@@ -35,17 +35,25 @@ extension DirectoryStorage {
     // MARK: - Listing
 
     /// `list_images`: the images of one owner (or all), or only those in `volumes`.
-    public func listImages(vmid: String?, volumes: [String]?) throws(StorageError) -> [ImageInfo] {
+    ///
+    /// Like dir's glob, a directory or file that cannot be read is left out of the list;
+    /// `strict` (for choosing a free name) makes that an error instead, so that a
+    /// transient I/O error cannot hand out a disk number that is taken.
+    public func listImages(vmid: String?, volumes: [String]?, strict: Bool = false) throws(StorageError) -> [ImageInfo] {
         let imagesDirectory = try subdirectory(for: ContentType.images.rawValue)
+        func entries(_ directory: String) throws(StorageError) -> [String] {
+            do { return try system.listDirectory(directory).compactMap(\.name) } catch {
+                guard strict, error != .noSuchFileOrDirectory else { return [] }
+                throw StorageError("unable to list images in '\(directory)' - \(error)", errno: error)
+            }
+        }
         // In the order of Perl's glob, which dir lists with.
-        let owners = GlobOrder.sorted(((try? system.listDirectory(imagesDirectory)) ?? [])
-            .compactMap(\.name).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
+        let owners = GlobOrder.sorted(try entries(imagesDirectory).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
         var images: [ImageInfo] = []
         for owner in owners {
             if volumes == nil, let vmid, owner != vmid { continue }
             let directory = imagesDirectory + "/" + owner
-            let names = GlobOrder.sorted(((try? system.listDirectory(directory)) ?? []).compactMap(\.name)
-                .filter { !$0.hasPrefix(".") })
+            let names = GlobOrder.sorted(try entries(directory).filter { !$0.hasPrefix(".") })
             for name in names {
                 guard let format = Grammar.imageFormat(Array(name.utf8)),
                       (try? VolumeName.parseImageFile(name)) != nil
@@ -53,6 +61,10 @@ extension DirectoryStorage {
                 if let image = try listedImage(directory: directory, owner: owner, name: name, format: format.rawValue),
                    volumes.map({ $0.contains(image.volid) }) ?? true {
                     images.append(image)
+                } else if strict, !system.isGone(directory + "/" + name) {
+                    // There, but unreadable: its name is taken all the same.
+                    images.append(ImageInfo(volid: "\(id):\(owner)/\(name)", format: format.rawValue, size: 0, vmid: owner,
+                                            used: 0, parent: nil, changeTime: 0))
                 }
             }
         }
@@ -103,7 +115,7 @@ extension DirectoryStorage {
     /// of the VMID uses, whatever its extension (dir holds subvols, see §9.5).
     public func findFreeDiskname(vmid: String, format: String, addFormatSuffix: Bool) throws(StorageError) -> String {
         _ = try imageDirectory(vmid: vmid)
-        let used = Set(try listImages(vmid: vmid, volumes: nil).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
+        let used = Set(try listImages(vmid: vmid, volumes: nil, strict: true).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
         let prefix = format == ImageFormat.subvol.rawValue ? "subvol" : "vm"
         let suffix = addFormatSuffix ? "." + format : ""
         for number in 0..<Self.maximumDisksPerGuest where !used.contains(String(number)) {
@@ -227,8 +239,13 @@ extension DirectoryStorage {
                 if error != .noSuchFileOrDirectory { diagnostics.warn("unable to remove '\(path)' - \(error)") }
             }
         } else {
-            let isLink = (try? system.status(path, followSymlinks: false))?.kind == .symlink
-            guard isLink || (try? system.status(path, followSymlinks: true))?.kind == .regular else {
+            // Only a file that is not there is "already gone": a failed stat is no proof.
+            let own: FileStatus?
+            do { own = try system.status(path, followSymlinks: false) } catch {
+                guard error == .noSuchFileOrDirectory else { throw StorageError("stat '\(path)' failed - \(error)", errno: error) }
+                own = nil
+            }
+            guard let own, own.kind == .symlink || own.kind == .regular else {
                 diagnostics.warn("disk image '\(path)' does not exist")
                 return
             }

@@ -13,6 +13,7 @@ extension DirectoryStorage {
         let identity = try Self.newUUID(system)
         do {
             try system.writeFileAtomically(file, contents: Array((identity + "\n").utf8), mode: 0o644, replacing: false)
+            return identity
         } catch {
             switch error {
             case .publishing(.fileExists):

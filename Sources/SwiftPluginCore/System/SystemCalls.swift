@@ -113,6 +113,12 @@ extension SystemCalls {
     public func exists(_ path: String) -> Bool {
         (try? status(path, followSymlinks: true)) != nil
     }
+
+    /// Whether `path` is certainly not there (lstat says ENOENT); a failed check is no proof.
+    public func isGone(_ path: String) -> Bool {
+        do { _ = try status(path, followSymlinks: false) } catch { return error == .noSuchFileOrDirectory }
+        return false
+    }
 }
 
 /// Where an atomic write failed: writing the temporary file, or publishing it under

@@ -1,0 +1,210 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+/// Which system call of an operation fails, and how; counts the calls it sees.
+final class FaultPlan: @unchecked Sendable {
+    let failing: Int?
+    let error: Errno
+    /// Only calls of these kinds fail (EINVAL is what a rename without RENAME_NOREPLACE
+    /// support gets on NFS, CephFS and FUSE); all calls are counted.
+    let kinds: Set<String>?
+    private(set) var calls: [String] = []
+    private(set) var failed: String?
+
+    init(failing: Int? = nil, error: Errno = .ioError, kinds: Set<String>? = nil) {
+        self.failing = failing
+        self.error = error
+        self.kinds = kinds
+    }
+
+    func next(_ kind: String, _ path: String) throws(Errno) {
+        guard kinds?.contains(kind) ?? true else { return }
+        calls.append("\(kind) \(path)")
+        if calls.count == failing {
+            failed = calls.last
+            throw error
+        }
+    }
+}
+
+/// The live system with one chosen call failing: the fault-injection seam of the tests.
+struct FaultySystem: SystemCalls {
+    let live = LiveSystem()
+    let plan: FaultPlan
+
+    func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
+        try plan.next("status", path)
+        return try live.status(path, followSymlinks: followSymlinks)
+    }
+    func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
+        try plan.next("mkdir", path)
+        try live.makeDirectory(path, mode: mode)
+    }
+    func realPath(_ path: String) throws(Errno) -> String {
+        try plan.next("realpath", path)
+        return try live.realPath(path)
+    }
+    func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage {
+        try plan.next("statvfs", path)
+        return try live.fileSystemUsage(path)
+    }
+    func readFile(_ path: String) throws(Errno) -> [UInt8] {
+        try plan.next("read", path)
+        return try live.readFile(path)
+    }
+    func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? { body() }
+    func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] {
+        try plan.next("readdir", path)
+        return try live.listDirectory(path)
+    }
+    func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
+        try plan.next("pread", path)
+        return try live.readBytes(path, offset: offset, count: count)
+    }
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
+        try plan.next("write", path)
+        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
+    }
+    func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
+        try plan.next("rename", target)
+        try live.rename(source, to: target, replacing: replacing)
+    }
+    func removeFile(_ path: String) throws(Errno) {
+        try plan.next("unlink", path)
+        try live.removeFile(path)
+    }
+    func removeDirectory(_ path: String) throws(Errno) {
+        try plan.next("rmdir", path)
+        try live.removeDirectory(path)
+    }
+    func setMode(_ path: String, _ mode: UInt32) throws(Errno) {
+        try plan.next("chmod", path)
+        try live.setMode(path, mode)
+    }
+    func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
+        try plan.next("chattr", path)
+        try live.setImmutable(path, immutable)
+    }
+    func run(_ command: Command) throws(Errno) -> CommandResult {
+        try plan.next("run", command.arguments.joined(separator: " "))
+        return try live.run(command)
+    }
+}
+
+/// Every file under `root` (directories are structure, not data): kind, size,
+/// permissions, link target, contents.
+func tree(_ root: String) -> [String: String] {
+    var entries: [String: String] = [:]
+    let manager = FileManager.default
+    guard let walker = manager.enumerator(atPath: root) else { return entries }
+    while let relative = walker.nextObject() as? String {
+        let path = root + "/" + relative
+        guard let attributes = try? manager.attributesOfItem(atPath: path) else { continue }
+        let type = attributes[.type] as? FileAttributeType
+        let mode = (attributes[.posixPermissions] as? Int).map { String($0, radix: 8) } ?? "?"
+        switch type {
+        case .typeSymbolicLink?:
+            entries[relative] = "link \((try? manager.destinationOfSymbolicLink(atPath: path)) ?? "?")"
+        case .typeDirectory?:
+            continue
+        default:
+            let contents = manager.contents(atPath: path) ?? Data()
+            entries[relative] = "file \(mode) \(contents.count) \(contents.hashValue)"
+        }
+    }
+    return entries
+}
+
+@Suite("fault injection: a failed system call leaves the storage as it was")
+struct FaultInjectionTests {
+    /// One operation on a storage prepared by `setup`; `check` verifies a success.
+    struct Operation: Sendable, CustomTestStringConvertible {
+        var name: String
+        var setup: @Sendable (DirectoryStorage) throws -> Void
+        var run: @Sendable (DirectoryStorage) throws -> Void
+        var testDescription: String { name }
+    }
+
+    static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
+
+    static func allocate(_ storage: DirectoryStorage, _ name: String, _ format: String = "raw") throws {
+        _ = try storage.allocateImage(vmid: "100", format: format, name: name, sizeKiB: 1024)
+    }
+
+    static func backupFile(_ storage: DirectoryStorage) throws {
+        let directory = try storage.subdirectory(for: "backup")
+        try storage.system.makeDirectories(directory)
+        try storage.system.writeFile(directory + "/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst", contents: [1, 2, 3],
+                                     mode: 0o644, exclusive: true)
+    }
+
+    static func sidecars(_ storage: DirectoryStorage) throws -> BackupSidecars {
+        BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(backup).path)
+    }
+
+    static let operations: [Operation] = [
+        Operation(name: "alloc_image raw", setup: { _ in }, run: { try allocate($0, "vm-100-disk-0.raw") }),
+        Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) }),
+        Operation(name: "free_image", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: "raw") }),
+        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", "qcow2") },
+                  run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
+        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", "qcow2") },
+                  run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
+        Operation(name: "rename_volume", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.renameVolume("100/vm-100-disk-0.raw", targetVMID: "200", targetName: nil) }),
+        Operation(name: "volume_resize", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.resizeVolume("100/vm-100-disk-0.raw", size: 2_097_152, running: false, snapshot: .none,
+                                                 className: "x") }),
+        Operation(name: "notes: set", setup: { try backupFile($0) },
+                  run: { try sidecars($0).setNotes(Array("new notes".utf8)) }),
+        Operation(name: "notes: replace", setup: { try backupFile($0); try sidecars($0).setNotes(Array("old".utf8)) },
+                  run: { try sidecars($0).setNotes(Array("new notes".utf8)) }),
+        Operation(name: "notes: remove", setup: { try backupFile($0); try sidecars($0).setNotes(Array("old".utf8)) },
+                  run: { try sidecars($0).setNotes(nil) }),
+        Operation(name: "protection: set", setup: { try backupFile($0) }, run: { try sidecars($0).setProtected(true) }),
+        Operation(name: "protection: clear", setup: { try backupFile($0); try sidecars($0).setProtected(true) },
+                  run: { try sidecars($0).setProtected(false) }),
+        Operation(name: "storage identity", setup: { _ in }, run: { _ = try $0.identity() }),
+    ]
+
+    /// The errors injected into every call; renames also get EINVAL (NFS, CephFS, FUSE).
+    static let errors: [Errno] = [.noSpace, .ioError, .interrupted]
+
+    @Test("every call of the operation, failed in turn", arguments: operations)
+    func everyCall(_ operation: Operation) throws {
+        // A dry run counts the calls the operation makes.
+        let counting = FaultPlan()
+        let directory = TemporaryDirectory()
+        let plain = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path))
+        try operation.setup(plain)
+        let before = tree(directory.path)
+        try operation.run(DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: FaultySystem(plan: counting)))
+        let done = Set(tree(directory.path).keys)
+        #expect(tree(directory.path) != before, "the operation changes the storage")
+        #expect(!counting.calls.isEmpty)
+
+        var cases: [(Int, Errno)] = []
+        for index in counting.calls.indices {
+            for error in Self.errors { cases.append((index + 1, error)) }
+            if counting.calls[index].hasPrefix("rename ") { cases.append((index + 1, .invalidArgument)) }
+        }
+        for (failing, error) in cases {
+            let directory = TemporaryDirectory()
+            try operation.setup(DirectoryStorage(id: "s", config: StorageConfig(path: directory.path)))
+            let before = tree(directory.path)
+            let plan = FaultPlan(failing: failing, error: error)
+            let storage = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: FaultySystem(plan: plan))
+            do {
+                try operation.run(storage)
+                // Tolerated (a lookup that only had to find nothing, an optional flag, a
+                // temporary left by nobody to reclaim): then all of the work is done.
+                #expect(Set(tree(directory.path).keys) == done, "\(plan.failed ?? "?") with \(error): success is complete")
+            } catch {
+                #expect(tree(directory.path) == before, "\(plan.failed ?? "?") failing with \(error) left the storage changed")
+            }
+        }
+    }
+}
