@@ -11,8 +11,6 @@ public struct ArchiveInfo: Equatable, Sendable {
     public var format: String
     /// `gz`, `lzo`, `zst`, `bz2`, or nil for an uncompressed archive.
     public var compression: String?
-    /// The command prefix that decompresses the archive, nil when uncompressed.
-    public var decompressor: [String]?
     /// The archive extension as written (`vma.zst`, `tgz`, ...).
     public var fileExtension: String
     /// Set only for standard names.
@@ -29,7 +27,13 @@ public struct ArchiveInfo: Equatable, Sendable {
         public var notesFilename: String
     }
 
+    /// The command prefix that decompresses the archive, nil when uncompressed.
+    public var decompressor: [String]? { compression.flatMap { Self.decompressors[format]?[$0] } }
+
     public static let guestTypes = ["lxc", "openvz", "qemu"]
+    /// `vzdump-<type>-` of each guest type, as bytes (names are matched per listed file).
+    static let typePrefixes: [(type: String, prefix: [UInt8])] = guestTypes.map { ($0, Array("vzdump-\($0)-".utf8)) }
+    static let stampShape = Array("-DDDD_DD_DD-DD_DD_DD".utf8)
 }
 
 extension ArchiveInfo {
@@ -51,9 +55,9 @@ extension ArchiveInfo {
         // Perl's `$` also matches before a final newline; no other newline can match.
         if bytes.last == Grammar.newline { bytes.removeLast() }
         guard !bytes.contains(Grammar.newline),
-              let type = guestTypes.first(where: { Grammar.hasPrefix(bytes, "vzdump-\($0)-") }),
+              let (type, prefix) = typePrefixes.first(where: { bytes.starts(with: $0.prefix) }),
               let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false),
-              bytes.count - matched.utf8.count > "vzdump-\(type)-".utf8.count
+              bytes.count - matched.utf8.count > prefix.count
         else { return nil }
 
         let filename = String(decoding: bytes, as: UTF8.self)
@@ -66,9 +70,8 @@ extension ArchiveInfo {
             compression = "gz"
         }
         var info = ArchiveInfo(filename: filename, type: type, format: format, compression: compression,
-                               decompressor: compression.flatMap { decompressors[format]?[$0] },
                                fileExtension: fileExtension, standard: nil)
-        info.standard = try standardName(bytes, type: type, extensionLength: matched.utf8.count)
+        info.standard = try standardName(bytes, prefixLength: prefix.count, extensionLength: matched.utf8.count)
         return info
     }
 
@@ -78,8 +81,7 @@ extension ArchiveInfo {
     ]
 
     /// `vzdump-<type>-<VMID>-YYYY_MM_DD-hh_mm_ss` directly followed by the extension.
-    private static func standardName(_ bytes: [UInt8], type: String, extensionLength: Int) throws(StorageError) -> StandardName? {
-        let prefixLength = "vzdump-\(type)-".utf8.count
+    private static func standardName(_ bytes: [UInt8], prefixLength: Int, extensionLength: Int) throws(StorageError) -> StandardName? {
         let stem = Array(bytes[prefixLength..<(bytes.count - extensionLength)])
         // <vmid>-YYYY_MM_DD-hh_mm_ss: the stamp is the last 20 bytes.
         guard stem.count >= 3 + 20 else { return nil }
@@ -87,10 +89,9 @@ extension ArchiveInfo {
         let stamp = Array(stem[(stem.count - 20)...])
         guard (3...9).contains(vmidBytes.count), Grammar.isDigits(vmidBytes), vmidBytes.first != UInt8(ascii: "0"),
               stamp[0] == UInt8(ascii: "-") else { return nil }
-        let shape = Array("-DDDD_DD_DD-DD_DD_DD".utf8)
-        for (byte, expected) in zip(stamp, shape) {
+        for (byte, expected) in zip(stamp, stampShape) {
             if expected == UInt8(ascii: "D") {
-                guard Grammar.isDigits([byte]) else { return nil }
+                guard (0x30...0x39).contains(byte) else { return nil }
             } else if byte != expected {
                 return nil
             }

@@ -113,7 +113,7 @@ extension DirectoryStorage {
         // Only the name is matched against the VMID, not the directory (false positives).
         if let vmid, !ContentNames.containsGuestID(bytes, vmid) { return nil }
         let format = String(matched.dropFirst())
-        var item = ContentItem(volid: "\(id):backup/\(file.name)", format: format, size: 0, ctime: 0, content: .backup)
+        var item = ContentItem(volid: id + ":backup/" + file.name, format: format, size: 0, ctime: 0, content: .backup)
         let archive = try? ArchiveInfo.parse(file.name)
         item.subtype = archive?.type ?? "unknown"
         item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
