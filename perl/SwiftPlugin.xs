@@ -279,12 +279,12 @@ static const spve_arg spve_args_storage_can_replicate[] = {
 static const spve_binding spve_bind_storage_can_replicate = {"storage_can_replicate", spve_v1_storage_can_replicate, spve_args_storage_can_replicate, 3};
 
 static const spve_arg spve_args_volume_has_feature[] = {
-    {"scfg", SPVE_ARG_VALUE},
+    {"scfg", SPVE_ARG_SKIP},
     {"feature", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_SKIP},
     {"volname", SPVE_ARG_VALUE},
     {"snapname", SPVE_ARG_VALUE},
-    {"running", SPVE_ARG_VALUE},
+    {"running", SPVE_ARG_SKIP},
     {"opts", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_has_feature = {"volume_has_feature", spve_v1_volume_has_feature, spve_args_volume_has_feature, 7};
@@ -445,6 +445,11 @@ BOOT:
         croak("SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\n",
               (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);
     spve_glue_boot(aTHX);
+
+void
+CLONE(...)
+    CODE:
+        spve_glue_clone(aTHX);
 
 void
 check_connection(...)

@@ -25,6 +25,7 @@ my %KINDS = (
 # conversion that produces it (Sources/SwiftPluginCore/Bridge/ArgumentDecoding.swift).
 my %TYPES = (
     string     => ['String', 'string'],
+    selector   => ['String', 'selector'],
     'string?'  => ['String?', 'optionalString'],
     name       => ['String?', 'nameIfTrue'],
     bool       => ['Bool', 'bool'],
@@ -55,6 +56,8 @@ sub read_methods {
         for my $arg (@args) {
             my ($arg_name, $type) = split(/:/, $arg, 2);
             die "$file:$.: bad argument '$arg'\n" if $arg_name !~ /^[a-z][a-z0-9_]*$/i || !defined($type);
+            # The glue adds these two members to every request itself.
+            die "$file:$.: reserved argument name '$arg_name'\n" if $arg_name eq 'class' || $arg_name eq 'test_metadata';
             my $kind = $KINDS{$type} && $type ne 'value' ? $type : 'value';
             die "$file:$.: unknown type of argument '$arg'\n" if $kind eq 'value' && !$TYPES{$type};
             push @parsed, { name => $arg_name, kind => $kind, type => $type };
@@ -94,7 +97,8 @@ sub generate_xs {
                 . "    if (spve_v1_abi_version() != SPVE_ABI_VERSION)\n"
                 . "        croak(\"SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\\n\",\n"
                 . "              (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);\n"
-                . "    spve_glue_boot(aTHX);\n\n";
+                . "    spve_glue_boot(aTHX);\n\n"
+                . "void\nCLONE(...)\n    CODE:\n        spve_glue_clone(aTHX);\n\n";
         }
         for my $m (@bound) {
             $out .= "void\n$m->{name}(...)\n    PREINIT:\n        SV *error;\n    PPCODE:\n"
@@ -201,7 +205,7 @@ sub generate_arguments {
         for my $arg (@typed) {
             my $field = swift_name($arg->{name});
             my ($swift_type, $conversion) = @{ $TYPES{$arg->{type}} };
-            my $try = $swift_type =~ /^(Bool|\[String\]|SnapshotSelector|Scalar|Value)$/ ? '' : 'try ';
+            my $try = $conversion =~ /^(bool|strings|scalar|value|selector)$/ ? '' : 'try ';
             $out .= $arg->{type} eq 'config'
                 ? "        self.$field = try PerlArgument.storageConfig(decoded: $field, \"$arg->{name}\", call)\n"
                 : "        self.$field = ${try}PerlArgument.$conversion($field, \"$arg->{name}\", call)\n";

@@ -22,10 +22,22 @@ typedef struct {
 } my_cxt_t;
 START_MY_CXT
 
+/* The glob, not the hash: `local %TEST_METADATA` puts another hash into it. A
+ * reference keeps the glob alive even if the symbol is deleted. */
+static GV *spve_test_metadata_glob(pTHX) {
+    GV *glob = gv_fetchpvs("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", GV_ADD | GV_ADDMULTI, SVt_PVHV);
+    SvREFCNT_inc_simple_void_NN((SV *)glob);
+    return glob;
+}
+
 void spve_glue_boot(pTHX) {
     MY_CXT_INIT;
-    /* The glob, not the hash: `local %TEST_METADATA` puts another hash into it. */
-    MY_CXT.test_metadata = gv_fetchpvs("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", GV_ADD | GV_ADDMULTI, SVt_PVHV);
+    MY_CXT.test_metadata = spve_test_metadata_glob(aTHX);
+}
+
+void spve_glue_clone(pTHX) {
+    MY_CXT_CLONE;
+    MY_CXT.test_metadata = spve_test_metadata_glob(aTHX);
 }
 
 #define SPVE_MAX_DEPTH 64
@@ -39,6 +51,7 @@ static void spve_append(pTHX_ SV *buffer, const void *bytes, STRLEN length) {
     char *data = SvPVX(buffer);
     if (SvLEN(buffer) < used + length + 1) data = SvGROW(buffer, (used + length) * 2 + 64);
     Copy(bytes, data + used, length, char);
+    data[used + length] = '\0';
     SvCUR_set(buffer, used + length);
 }
 
@@ -425,6 +438,8 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
     size_t reply_length = 0;
     spve_v1_error error = { 0, NULL };
     uint8_t *reply;
+    /* $! is the caller's unless a system call the method made failed. */
+    int saved_errno = errno;
 
     SvGROW(request, 512);
     failure = spve_encode_request(aTHX_ binding, ax, items, request, &logfunc, &push_target);
@@ -438,6 +453,7 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
     TAINT_NOT;
     sections = (AV *)sv_2mortal((SV *)newAV());
     *result = reply ? spve_read_reply(aTHX_ reply, reply_length, sections) : &PL_sv_undef;
+    errno = saved_errno;
     if (error.code != SPVE_ERROR_NONE) {
         /* A failure may come with what the method warned or printed before it. */
         SV *message = sv_2mortal(newSVpv(error.message ? error.message : "SwiftPlugin: unknown error", 0));
@@ -450,6 +466,7 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
     }
     if (!*result) return sv_2mortal(newSVpvf("SwiftPlugin: malformed reply from %s\n", binding->name));
     spve_emit_sections(aTHX_ sections, logfunc, push_target);
+    errno = saved_errno;
     return NULL;
 }
 

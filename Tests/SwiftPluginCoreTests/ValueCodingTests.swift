@@ -54,4 +54,15 @@ struct ValueCodingTests {
         #expect(Value.undef.string == nil && Value.bytes([0xff]).string == nil)
         #expect(Value.bytes([0x61, 0xff, 0xe2, 0x98, 0xba, 0xc3]).printable == "a\\xff☺\\xc3")
     }
+
+    @Test("the size pass and the write pass agree for every kind of value")
+    func replySize() {
+        let values: [Value] = [.undef, .int(-1), .double(0.5), .string("ab"), .bytes([0xff, 0]), .text("é"),
+                               .array([.undef, ["k": .array([.int(1), .text("☺")])]]), .hash([:]), .array([])]
+        for value in values {
+            #expect(ValueCoding.encode(value).count == ValueCoding.size(of: value))
+        }
+        let sections: [(tag: UInt8, value: Value)] = [(UInt8(ascii: "W"), ["w"]), (UInt8(ascii: "P"), [.int(2)])]
+        #expect(ValueCoding.encodeReply(.undef, sections: sections).count == ValueCoding.replySize(.undef, sections: sections))
+    }
 }

@@ -25,4 +25,11 @@ $! = 0;
 is(dies { PLUGIN->parse_volname('bogus') }, "unable to parse directory volume name 'bogus'\n", 'a refusal');
 is($! + 0, 0, '... leaves $! alone');
 
+# activate_volume looks the volume up (a stat that fails with ENOENT) and then refuses:
+# the refusal is not that stat's failure, so $! stays the caller's.
+$! = 0;
+is(dies { PLUGIN->activate_volume('s', { path => $dir }, '100/vm-100-disk-0.raw') },
+    "volume 's:100/vm-100-disk-0.raw' does not exist\n", 'a refusal after a failed lookup');
+is($! + 0, 0, '... leaves $! alone too');
+
 done_testing();

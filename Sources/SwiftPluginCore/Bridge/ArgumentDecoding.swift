@@ -23,6 +23,12 @@ public enum PerlArgument {
         }
     }
 
+    /// The name of one of a fixed set of things (a feature, an attribute, a content type):
+    /// a value that is no string names none of them, as `dir`'s hash lookups find nothing.
+    public static func selector(_ value: Value, _ name: String, _ call: Call) -> String {
+        value.string ?? ""
+    }
+
     /// A string, or nil when undef.
     public static func optionalString(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
         value.isDefined ? try string(value, name, call) : nil
@@ -51,10 +57,12 @@ public enum PerlArgument {
     }
 
     /// `$snapname`: undef is no snapshot; a reference still asks for one, as `defined` says.
-    public static func snapshot(_ value: Value, _ name: String, _ call: Call) -> SnapshotSelector {
+    /// A name that is not UTF-8 is refused: no snapshot file has one.
+    public static func snapshot(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> SnapshotSelector {
         switch value {
         case .undef: return .none
-        case .array, .hash, .bytes: return .named(value.printable)
+        case .bytes: throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+        case .array, .hash: return .named(value.printable)
         default: return SnapshotSelector(value.string)
         }
     }
@@ -65,10 +73,6 @@ public enum PerlArgument {
 
     public static func value(_ value: Value, _ name: String, _ call: Call) -> Value {
         value
-    }
-
-    public static func storageConfig(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> StorageConfig {
-        try StorageConfig(perl: value)
     }
 
     /// The configuration ``RequestReader/storageConfig()`` decoded, or the refusal of an absent one.

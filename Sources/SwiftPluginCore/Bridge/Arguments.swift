@@ -120,7 +120,7 @@ public struct GetSubdirArguments: PluginArguments {
         }
         try request.end()
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
-        self.vtype = try PerlArgument.string(vtype, "vtype", call)
+        self.vtype = PerlArgument.selector(vtype, "vtype", call)
     }
 }
 
@@ -150,7 +150,7 @@ public struct FilesystemPathArguments: PluginArguments {
         try request.end()
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
     }
 }
 
@@ -180,7 +180,7 @@ public struct PathArguments: PluginArguments {
         try request.end()
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
     }
 }
 
@@ -447,7 +447,7 @@ public struct CloneImageArguments: PluginArguments {
         self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
         self.vmid = try PerlArgument.string(vmid, "vmid", call)
-        self.snap = PerlArgument.snapshot(snap, "snap", call)
+        self.snap = try PerlArgument.snapshot(snap, "snap", call)
     }
 }
 
@@ -607,7 +607,7 @@ public struct GetVolumeAttributeArguments: PluginArguments {
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.attribute = try PerlArgument.string(attribute, "attribute", call)
+        self.attribute = PerlArgument.selector(attribute, "attribute", call)
     }
 }
 
@@ -646,7 +646,7 @@ public struct UpdateVolumeAttributeArguments: PluginArguments {
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.attribute = try PerlArgument.string(attribute, "attribute", call)
+        self.attribute = PerlArgument.selector(attribute, "attribute", call)
         self.value = PerlArgument.value(value, "value", call)
     }
 }
@@ -722,7 +722,7 @@ public struct VolumeResizeArguments: PluginArguments {
         self.volname = try PerlArgument.string(volname, "volname", call)
         self.size = PerlArgument.scalar(size, "size", call)
         self.running = PerlArgument.bool(running, "running", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
     }
 }
 
@@ -843,35 +843,27 @@ public struct StorageCanReplicateArguments: PluginArguments {
     }
 }
 
-/// The arguments of `volume_has_feature($scfg, $feature, $storeid (ignored), $volname, $snapname, $running, $opts)`.
+/// The arguments of `volume_has_feature($scfg (ignored), $feature, $storeid (ignored), $volname, $snapname, $running (ignored), $opts)`.
 public struct VolumeHasFeatureArguments: PluginArguments {
     public static let method = "volume_has_feature"
-    public var scfg: StorageConfig
     public var feature: String
     public var volname: String
     public var snapname: SnapshotSelector
-    public var running: Bool
     public var opts: Value
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
-        var scfg: StorageConfig?
         var feature = Value.undef
         var volname = Value.undef
         var snapname = Value.undef
-        var running = Value.undef
         var opts = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            if key == "scfg" {
-                scfg = try request.storageConfig()
-            } else if key == "feature" {
+            if key == "feature" {
                 feature = try request.value()
             } else if key == "volname" {
                 volname = try request.value()
             } else if key == "snapname" {
                 snapname = try request.value()
-            } else if key == "running" {
-                running = try request.value()
             } else if key == "opts" {
                 opts = try request.value()
             } else {
@@ -879,11 +871,9 @@ public struct VolumeHasFeatureArguments: PluginArguments {
             }
         }
         try request.end()
-        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
-        self.feature = try PerlArgument.string(feature, "feature", call)
+        self.feature = PerlArgument.selector(feature, "feature", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
-        self.running = PerlArgument.bool(running, "running", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
         self.opts = PerlArgument.value(opts, "opts", call)
     }
 }
@@ -919,7 +909,7 @@ public struct MapVolumeArguments: PluginArguments {
         self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
     }
 }
 
@@ -967,7 +957,7 @@ public struct ActivateVolumeArguments: PluginArguments {
         self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
-        self.snapname = PerlArgument.snapshot(snapname, "snapname", call)
+        self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
     }
 }
 

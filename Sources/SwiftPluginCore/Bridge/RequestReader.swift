@@ -94,7 +94,7 @@ public struct RequestReader {
         _ = try tag()
         let count = try length()
         var keys: [String] = []
-        keys.reserveCapacity(count)
+        keys.reserveCapacity(Swift.min(count, (bytes.count - offset) / 5))
         for _ in 0..<count {
             keys.append(try key().string)
             try skip()

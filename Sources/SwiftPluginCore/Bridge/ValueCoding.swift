@@ -181,7 +181,8 @@ public enum ValueCoding {
             case UInt8(ascii: "H"):
                 let count = try length()
                 var members: [String: Value] = [:]
-                members.reserveCapacity(count)
+                // A member takes at least 5 bytes: a count cannot reserve more than the input holds.
+                members.reserveCapacity(Swift.min(count, (bytes.count - offset) / 5))
                 for _ in 0..<count {
                     let key = ValueCoding.lossyString(try data())
                     members[key] = try value(depth: depth + 1)

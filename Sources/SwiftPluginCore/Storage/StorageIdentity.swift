@@ -13,7 +13,9 @@ extension DirectoryStorage {
         let identity = try Self.newUUID(system)
         do {
             try system.writeFileAtomically(file, contents: Array((identity + "\n").utf8), mode: 0o644, replacing: false)
-            return identity
+            // Where the file system has no atomic no-replace rename, a concurrent first use
+            // may have published after us: the file says which identity won.
+            return (try? readIdentity(file)).flatMap { $0 } ?? identity
         } catch {
             switch error {
             case .publishing(.fileExists):

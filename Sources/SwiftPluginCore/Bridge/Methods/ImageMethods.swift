@@ -89,7 +89,7 @@ extension PluginMethods {
 
     /// A hash QEMU's -blockdev accepts: {driver => 'file' | 'host_device', filename => path}.
     public static func qemuBlockdevOptions(_ arguments: QemuBlockdevOptionsArguments, _ call: Call) throws(StorageError) -> Value {
-        let snapshot = PerlArgument.snapshot(arguments.options["snapshot-name"], "snapshot-name", call)
+        let snapshot = try PerlArgument.snapshot(arguments.options["snapshot-name"], "snapshot-name", call)
         return try call.storage(arguments.storeid, arguments.scfg).blockdevOptions(arguments.volname, snapshot: snapshot).perlValue
     }
 }
