@@ -103,6 +103,10 @@ deb: deps
 check-real-pve: all
 	tools/check-real-pve
 
+# The Perl tests against the library and glue built with ASan and UBSan (README.md, FUZZING.md).
+check-asan: $(XS_C)
+	tools/check-asan .build-asan $(BUILD)/asan
+
 # Fuzzing (FUZZING.md): one libFuzzer executable per parser of untrusted bytes, built
 # with plain swiftc: the core as a static library, the targets of fuzz/Targets, and the
 # entry point fuzz/Entry/<target>.swift, all with -sanitize=fuzzer,address. `make fuzz`
@@ -123,7 +127,7 @@ FUZZ_SOURCES := $(wildcard fuzz/Targets/*.swift)
 # The Swift runtime's backtracer would delay libFuzzer's own crash handling.
 FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 
-.PHONY: fuzz fuzz-build fuzz-regressions fuzz-corpus
+.PHONY: check-asan fuzz fuzz-build fuzz-regressions fuzz-corpus
 
 fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
