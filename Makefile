@@ -2,7 +2,11 @@
 #
 #   make          build the plugin: the Swift library with the XS glue linked in,
 #                 staged under build/stage/ for the tests
-#   make check    every test: Swift, glue staleness, header, Perl, package
+#   make test     the fast lane: Swift and Perl tests, glue staleness, header and
+#                 library checks; no Debian packages, no debootstrap
+#   make check    every test: the fast lane plus the packages and the package test
+#   make check-asan  the Perl tests against an ASan/UBSan build (FUZZING.md)
+#   make fuzz     each fuzz target for FUZZ_SECONDS (FUZZING.md)
 #   make deb      the Debian packages (bookworm and trixie) into build/
 #   make bench    the benchmarks of bench/ (not part of make check)
 #   make install  install into $(DESTDIR) (used by debian/rules)
@@ -41,7 +45,7 @@ export SPVE_PERL_CFLAGS = -I$(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSION="$(VE
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
-.PHONY: all install check check-real-pve bench deb deps test-swift test-glue test-header test-library \
+.PHONY: all install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
         test-perl test-package clean distclean
 
 all: $(STAGE_SO)
@@ -69,6 +73,10 @@ deps:
 bench: all
 	bench/image-listing
 	bench/backup-listing
+
+# The fast lane: everything `check` runs except installing Debian packages and the
+# package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
+test: test-glue all test-swift test-header test-library test-perl
 
 check: deps test-glue all test-swift test-header test-library test-perl test-package
 
@@ -181,7 +189,7 @@ fuzz-corpus: fuzz-build
 # Keeps build/roots, the debootstrap cache of `make deb` and the package test.
 clean:
 	rm -rf $(STAGE) $(BUILD)/deb-work $(BUILD)/logs $(BUILD)/*.deb $(BUILD)/*.changes \
-		$(BUILD)/*.buildinfo $(SCRATCH) .build $(XS_C)
+		$(BUILD)/*.buildinfo $(SCRATCH) .build .build-asan $(BUILD)/fuzz $(BUILD)/asan $(XS_C)
 
 distclean: clean
 	rm -rf $(BUILD)
