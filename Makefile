@@ -183,7 +183,7 @@ fuzz-corpus: fuzz-build
 		$(FUZZ_ENV) $(FUZZ_BUILD)/$$t -merge=1 $(FUZZ_BUILD)/merged/$$t fuzz/corpus/$$t $(FUZZ_BUILD)/corpus/$$t \
 			> $(FUZZ_BUILD)/$$t.merge.log 2>&1 || { echo "merge of $$t failed: $(FUZZ_BUILD)/$$t.merge.log"; exit 1; }; \
 		rm -rf fuzz/corpus/$$t && cp -r $(FUZZ_BUILD)/merged/$$t fuzz/corpus/$$t; \
-		echo "$$t: $$(ls fuzz/corpus/$$t | wc -l) inputs, $$(du -sk fuzz/corpus/$$t | cut -f1) KiB"; \
+		echo "$$t: $$(ls fuzz/corpus/$$t | wc -l) inputs, $$(cat fuzz/corpus/$$t/* | wc -c) bytes"; \
 	done
 
 # Keeps build/roots, the debootstrap cache of `make deb` and the package test.
