@@ -2,7 +2,11 @@
 #
 #   make          build the plugin: the Swift library with the XS glue linked in,
 #                 staged under build/stage/ for the tests
-#   make check    every test: Swift, glue staleness, header, Perl, package
+#   make test     the fast lane: Swift and Perl tests, glue staleness, header and
+#                 library checks; no Debian packages, no debootstrap
+#   make check    every test: the fast lane plus the packages and the package test
+#   make check-asan  the Perl tests against an ASan/UBSan build (FUZZING.md)
+#   make fuzz     each fuzz target for FUZZ_SECONDS (FUZZING.md)
 #   make deb      the Debian packages (bookworm and trixie) into build/
 #   make bench    the benchmarks of bench/ (not part of make check)
 #   make install  install into $(DESTDIR) (used by debian/rules)
@@ -42,7 +46,7 @@ export SPVE_PERL_CFLAGS = -isystem $(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSIO
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
-.PHONY: all install check check-real-pve bench deb deps test-swift test-glue test-header test-library \
+.PHONY: all install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
         test-perl test-package clean distclean
 
 all: $(STAGE_SO)
@@ -70,6 +74,10 @@ deps:
 bench: all
 	bench/image-listing
 	bench/backup-listing
+
+# The fast lane: everything `check` runs except installing Debian packages and the
+# package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
+test: test-glue all test-swift test-header test-library test-perl
 
 check: deps test-glue all test-swift test-header test-library test-perl test-package
 
@@ -104,10 +112,85 @@ deb: deps
 check-real-pve: all
 	tools/check-real-pve
 
+# The Perl tests against the library and glue built with ASan and UBSan (README.md, FUZZING.md).
+check-asan: $(XS_C)
+	tools/check-asan .build-asan $(BUILD)/asan
+
+# Fuzzing (FUZZING.md): one libFuzzer executable per parser of untrusted bytes, built
+# with plain swiftc: the core as a static library, the targets of fuzz/Targets, and the
+# entry point fuzz/Entry/<target>.swift, all with -sanitize=fuzzer,address. `make fuzz`
+# replays fuzz/regressions/<target>/ and then fuzzes each target for FUZZ_SECONDS from
+# fuzz/corpus/<target>/; new inputs go to build/fuzz/corpus/<target>/ (`make fuzz-corpus`
+# merges them into fuzz/corpus, minimised). It exits non-zero when any target crashed;
+# crashing inputs are saved under build/fuzz/artifacts/<target>/.
+SWIFTC       ?= swiftc
+FUZZ_TARGETS ?= volume-name qcow2-header vmdk-header request-decoding archive-name storage-options
+FUZZ_SECONDS ?= 60
+# Extra libFuzzer options, e.g. FUZZ_FLAGS="-fork=1 -ignore_crashes=1" to go on past a crash.
+FUZZ_FLAGS   ?=
+FUZZ_BUILD   := $(CURDIR)/$(BUILD)/fuzz
+FUZZ_SWIFTC   = $(SWIFTC) -swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address \
+                -I $(CURDIR)/Sources/CSystemShims -I $(FUZZ_BUILD)
+CORE_SOURCES := $(shell find Sources/SwiftPluginCore -name '*.swift' | sort)
+FUZZ_SOURCES := $(wildcard fuzz/Targets/*.swift)
+# The Swift runtime's backtracer would delay libFuzzer's own crash handling.
+FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+
+.PHONY: check-asan fuzz fuzz-build fuzz-regressions fuzz-corpus
+
+fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+
+$(FUZZ_BUILD)/libSwiftPluginCore.a: $(CORE_SOURCES)
+	mkdir -p $(FUZZ_BUILD)/obj/core
+	cd $(FUZZ_BUILD)/obj/core && $(FUZZ_SWIFTC) -module-name SwiftPluginCore -emit-library -static \
+		-emit-module -emit-module-path $(FUZZ_BUILD)/SwiftPluginCore.swiftmodule $(abspath $^) -o $@
+
+$(FUZZ_BUILD)/libFuzzTargets.a: $(FUZZ_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a
+	mkdir -p $(FUZZ_BUILD)/obj/targets
+	cd $(FUZZ_BUILD)/obj/targets && $(FUZZ_SWIFTC) -module-name FuzzTargets -emit-library -static \
+		-emit-module -emit-module-path $(FUZZ_BUILD)/FuzzTargets.swiftmodule $(abspath $(FUZZ_SOURCES)) -o $@
+
+$(FUZZ_BUILD)/%: fuzz/Entry/%.swift $(FUZZ_BUILD)/libFuzzTargets.a $(FUZZ_BUILD)/libSwiftPluginCore.a
+	mkdir -p $(FUZZ_BUILD)/obj/$*
+	cd $(FUZZ_BUILD)/obj/$* && $(FUZZ_SWIFTC) $(abspath $<) -L $(FUZZ_BUILD) -lFuzzTargets -lSwiftPluginCore \
+		-o $@ 2> link.log || { cat link.log >&2; exit 1; }
+
+# Every saved regression input of every target, once (FUZZING.md lists the known crashes).
+fuzz-regressions: fuzz-build
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		set -- $$(find fuzz/regressions/$$t -type f 2>/dev/null | sort); [ $$# -gt 0 ] || continue; \
+		if $(FUZZ_ENV) $(FUZZ_BUILD)/$$t "$$@" > $(FUZZ_BUILD)/$$t.regressions.log 2>&1; \
+		then echo "ok - $$t: $$# regression inputs replay"; \
+		else echo "not ok - $$t: a regression input crashes, see $(FUZZ_BUILD)/$$t.regressions.log"; failed="$$failed $$t"; fi; \
+	done; [ -z "$$failed" ] || { echo "fuzz-regressions: crashed:$$failed"; exit 1; }
+
+fuzz: fuzz-build
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+		set -- $$(find fuzz/regressions/$$t -type f 2>/dev/null | sort); \
+		if [ $$# -gt 0 ] && ! $(FUZZ_ENV) $(FUZZ_BUILD)/$$t "$$@" > $(FUZZ_BUILD)/$$t.regressions.log 2>&1; then \
+			echo "not ok - $$t: a regression input crashes, see $(FUZZ_BUILD)/$$t.regressions.log"; failed="$$failed $$t"; fi; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s (log: $(FUZZ_BUILD)/$$t.log)"; \
+		if $(FUZZ_ENV) $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_FLAGS) \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t > $(FUZZ_BUILD)/$$t.log 2>&1; \
+		then echo "ok - $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_BUILD)/$$t.log | tail -n 1) executions, no crash"; \
+		else echo "not ok - $$t crashed: $$(ls $(FUZZ_BUILD)/artifacts/$$t | tr '\n' ' ')"; failed="$$failed $$t"; fi; \
+	done; [ -z "$$failed" ] || { echo "fuzz: crashed:$$failed (inputs under $(FUZZ_BUILD)/artifacts/)"; exit 1; }
+
+# Merges what fuzzing found into fuzz/corpus/<target>, minimised (libFuzzer -merge=1).
+fuzz-corpus: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_BUILD)/merged/$$t && mkdir -p $(FUZZ_BUILD)/merged/$$t $(FUZZ_BUILD)/corpus/$$t && \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/$$t -merge=1 $(FUZZ_BUILD)/merged/$$t fuzz/corpus/$$t $(FUZZ_BUILD)/corpus/$$t \
+			> $(FUZZ_BUILD)/$$t.merge.log 2>&1 || { echo "merge of $$t failed: $(FUZZ_BUILD)/$$t.merge.log"; exit 1; }; \
+		rm -rf fuzz/corpus/$$t && cp -r $(FUZZ_BUILD)/merged/$$t fuzz/corpus/$$t; \
+		echo "$$t: $$(ls fuzz/corpus/$$t | wc -l) inputs, $$(cat fuzz/corpus/$$t/* | wc -c) bytes"; \
+	done
+
 # Keeps build/roots, the debootstrap cache of `make deb` and the package test.
 clean:
 	rm -rf $(STAGE) $(BUILD)/deb-work $(BUILD)/logs $(BUILD)/*.deb $(BUILD)/*.changes \
-		$(BUILD)/*.buildinfo $(SCRATCH) .build $(XS_C)
+		$(BUILD)/*.buildinfo $(SCRATCH) .build .build-asan $(BUILD)/fuzz $(BUILD)/asan $(XS_C)
 
 distclean: clean
 	rm -rf $(BUILD)

@@ -22,6 +22,10 @@ var targets: [Target] = [
     // Thin @c thunks implementing include/swiftplugin.h on top of the core.
     .target(name: "SwiftPluginABI", dependencies: ["CSwiftPlugin", "SwiftPluginCore"]),
     .testTarget(name: "SwiftPluginCoreTests", dependencies: ["SwiftPluginCore"]),
+    // Fuzzing (fuzz/, FUZZING.md): the fuzz targets, and the test that replays their saved
+    // inputs. Not part of the library: `make fuzz` builds the libFuzzer executables itself.
+    .target(name: "FuzzTargets", dependencies: ["SwiftPluginCore"], path: "fuzz/Targets"),
+    .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], path: "fuzz/RegressionTests"),
 ]
 var libraryTargets = ["SwiftPluginABI"]
 

@@ -23,7 +23,8 @@ struct ArchiveInfoTests {
     static let vectors = SharedVector.suite("archive_info")
 
     @Test("the shared vectors are present")
-    func vectorsPresent() {
+    func vectorsPresent() throws {
+        try SharedVector.requireFixture()
         #expect(Self.vectors.count >= 16)
     }
 

@@ -57,7 +57,8 @@ struct ContentListingTests {
     }
 
     @Test("the shared vectors are present")
-    func vectorsPresent() {
+    func vectorsPresent() throws {
+        try SharedVector.requireFixture()
         #expect(Self.vectors.count >= 4)
     }
 

@@ -7,6 +7,7 @@ struct PathTests {
 
     @Test("the shared vectors are present")
     func vectorsPresent() throws {
+        try SharedVector.requireFixture()
         #expect(SharedVector.suite("get_subdir").count >= 5 && SharedVector.suite("filesystem_path").count >= 3)
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import SwiftPluginCore
 
-/// One case of the vectors in ../shared/spec/prune.md §8.
+/// One case of Tests/Fixtures/prune-vectors.json (the JSON block of the spec's prune.md §8).
 struct PruneVector: Sendable, CustomTestStringConvertible {
     var id: String
     var backups: [ContentItem]
@@ -12,13 +12,11 @@ struct PruneVector: Sendable, CustomTestStringConvertible {
     var expected: Value
     var testDescription: String { id }
 
-    static let all: [PruneVector] = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/spec/prune.md")
-        guard let text = try? String(contentsOf: url, encoding: .utf8),
-              let start = text.range(of: "```json\n"), let end = text.range(of: "```", range: start.upperBound..<text.endIndex),
-              let root = try? JSONSerialization.jsonObject(with: Data(text[start.upperBound..<end.lowerBound].utf8)) as? [String: Any]
-        else { return [] }
+    /// The cases, or why the fixture could not be read.
+    static let loaded: Result<[PruneVector], Error> = Result {
+        guard let root = try Fixture.json("prune-vectors.json") as? [String: Any] else {
+            throw Fixture.Missing(description: "prune-vectors.json is not a JSON object")
+        }
         let data = value(fromJSON: root)
         return (data["cases"].array ?? []).map { item in
             let list = item["backups"].array ?? data["backup_lists"][item["list"].string ?? ""].array ?? []
@@ -33,7 +31,10 @@ struct PruneVector: Sendable, CustomTestStringConvertible {
             return PruneVector(id: item["id"].string ?? "?", backups: backups, vmid: vmid, type: item["type"].string,
                                keep: item["keep"], expected: item["expected"])
         }
-    }()
+    }
+
+    /// Every case; empty when the fixture cannot be read (``PruneTests/vectorsPresent()`` fails then).
+    static var all: [PruneVector] { (try? loaded.get()) ?? [] }
 }
 
 func byVolid(_ entries: [PruneEntry]) -> Value {
@@ -43,8 +44,8 @@ func byVolid(_ entries: [PruneEntry]) -> Value {
 @Suite("prune_backups: retention and removal (prune.md)")
 struct PruneTests {
     @Test("all 28 vectors of prune.md are present")
-    func vectorsPresent() {
-        #expect(PruneVector.all.count == 28)
+    func vectorsPresent() throws {
+        #expect(try PruneVector.loaded.get().count == 28)
     }
 
     @Test("vector", arguments: PruneVector.all)

@@ -107,27 +107,59 @@ struct ScriptedSystem: SystemCalls {
     }
 }
 
-/// One case of ../shared/spec/test-vectors.json: input, and the expected value or message.
+/// The project's own fixtures (Tests/Fixtures): the spec data the tests run. A missing or
+/// unreadable fixture is an error, never an empty list.
+enum Fixture {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The repository's Tests/Fixtures directory, found from this file's location.
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// The decoded JSON of a fixture file.
+    static func json(_ name: String) throws -> Any {
+        let url = directory.appendingPathComponent(name)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw Missing(description: "fixture \(url.path) is missing")
+        }
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// The vectors of Tests/Fixtures/test-vectors.json, or why they could not be read.
+    static let sharedVectors: Result<[SharedVector], Error> = Result {
+        guard let root = try json("test-vectors.json") as? [String: Any],
+              let vectors = root["vectors"] as? [[String: Any]], !vectors.isEmpty
+        else { throw Missing(description: "test-vectors.json has no vectors") }
+        return vectors.map { vector in
+            let expect = vector["expect"] as? [String: Any] ?? [:]
+            return SharedVector(suite: vector["suite"] as? String ?? "?", id: vector["id"] as? String ?? "?",
+                                input: value(fromJSON: vector["input"]),
+                                expected: expect["ok"].map { value(fromJSON: $0) }, message: expect["die"] as? String)
+        }
+    }
+}
+
+/// One case of Tests/Fixtures/test-vectors.json (the spec's test-vectors.json): input,
+/// and the expected value or message.
 struct SharedVector: Sendable, CustomTestStringConvertible {
+    var suite: String
     var id: String
     var input: Value
     var expected: Value?
     var message: String?
     var testDescription: String { id }
 
-    /// The vectors of one suite; empty when the file is missing (a test asserts they are there).
+    /// The vectors of one suite; empty when the fixture cannot be read, which fails
+    /// ``requireFixture()`` and the suites' count tests.
     static func suite(_ name: String) -> [SharedVector] {
-        let url = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/spec/test-vectors.json")
-        guard let data = try? Data(contentsOf: url),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let vectors = root["vectors"] as? [[String: Any]] else { return [] }
-        return vectors.filter { $0["suite"] as? String == name }.map { vector in
-            let expect = vector["expect"] as? [String: Any] ?? [:]
-            return SharedVector(id: vector["id"] as? String ?? "?", input: value(fromJSON: vector["input"]),
-                                expected: expect["ok"].map { value(fromJSON: $0) }, message: expect["die"] as? String)
-        }
+        ((try? Fixture.sharedVectors.get()) ?? []).filter { $0.suite == name }
+    }
+
+    /// Fails the calling test, with the reason, when the fixture could not be read.
+    static func requireFixture() throws {
+        _ = try Fixture.sharedVectors.get()
     }
 }
 

@@ -7,6 +7,7 @@ struct VolumeNameTests {
 
     @Test("the shared vectors are present")
     func vectorsPresent() throws {
+        try SharedVector.requireFixture()
         #expect(Self.vectors.count >= 20)
     }
 

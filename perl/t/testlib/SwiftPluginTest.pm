@@ -15,7 +15,7 @@ use POSIX ();
 
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
-    make_file make_setup prune_vectors
+    make_file make_setup prune_vectors fixture_text
     qemu_img qemu_img_info files_below
 );
 
@@ -72,12 +72,18 @@ sub storage_dir {
     return untaint(Cwd::realpath($dir));
 }
 
-# The shared vectors of one suite (../shared/spec/test-vectors.json beside the project).
+# The project's own copy of the spec data (Tests/Fixtures); dies when it is missing.
+sub fixture_text {
+    my ($name) = @_;
+    my $file = project_file("Tests/Fixtures/$name");
+    open(my $fh, '<', $file) or die "cannot read fixture $file: $!\n";
+    return do { local $/; <$fh> };
+}
+
+# The vectors of one suite (Tests/Fixtures/test-vectors.json, the spec's test-vectors.json).
 sub vectors {
     my ($suite) = @_;
-    my $file = project_file('../shared/spec/test-vectors.json');
-    open(my $fh, '<', $file) or die "cannot read $file: $!\n";
-    my $data = JSON::PP::decode_json(do { local $/; <$fh> });
+    my $data = JSON::PP::decode_json(fixture_text('test-vectors.json'));
     return grep { $_->{suite} eq $suite } $data->{vectors}->@*;
 }
 
@@ -172,13 +178,10 @@ sub make_setup {
     }
 }
 
-# The prune vectors of ../shared/spec/prune.md §8 (the JSON block).
+# The prune vectors (Tests/Fixtures/prune-vectors.json, the JSON block of the spec's prune.md §8).
+# Untainted, as they were when cut out of prune.md by a regex: the tests make files from them.
 sub prune_vectors {
-    my $file = project_file('../shared/spec/prune.md');
-    open(my $fh, '<', $file) or die "cannot read $file: $!\n";
-    my $text = do { local $/; <$fh> };
-    my ($json) = $text =~ m/```json\n(.*?)```/s or die "no JSON block in $file\n";
-    return JSON::PP::decode_json($json);
+    return JSON::PP::decode_json(untaint(fixture_text('prune-vectors.json')));
 }
 
 1;

@@ -1,0 +1,49 @@
+import SwiftPluginCore
+
+/// The fuzz targets: one per parser of bytes that reach the plugin from outside (a PVE
+/// caller, a file in the storage, storage.cfg). The libFuzzer entry points
+/// (fuzz/Entry/<name>.swift) and the regression test (fuzz/RegressionTests) both call
+/// ``run(_:)``, so a saved input replays exactly what the fuzzer ran.
+///
+/// A target returns normally for every input, valid or not; a trap, a sanitizer report
+/// or a failed consistency check (`fatalError`) is a finding.
+public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
+    /// `VolumeName.parse` and the path it maps to (every method's `$volname`).
+    case volumeName = "volume-name"
+    /// A qcow2 file's header, through the image inspector (`list_images`, `volume_size_info`, ...).
+    case qcow2Header = "qcow2-header"
+    /// A vmdk file's header or text descriptor, through the image inspector.
+    case vmdkHeader = "vmdk-header"
+    /// The binary request encoding of the XS glue (`ValueCoding.decode`), with a round trip.
+    case requestDecoding = "request-decoding"
+    /// Backup archive names (`ArchiveInfo`: `archive_info`, listings, pruning).
+    case archiveName = "archive-name"
+    /// A storage's configuration (`$scfg`) as the glue decodes it, and what the storage reads from it.
+    case storageOptions = "storage-options"
+
+    public func run(_ input: [UInt8]) {
+        switch self {
+        case .volumeName: VolumeNameTarget.run(input)
+        case .qcow2Header: ImageHeaderTarget.run(input, format: "qcow2")
+        case .vmdkHeader: ImageHeaderTarget.run(input, format: "vmdk")
+        case .requestDecoding: RequestDecodingTarget.run(input)
+        case .archiveName: ArchiveNameTarget.run(input)
+        case .storageOptions: StorageOptionsTarget.run(input)
+        }
+    }
+
+    /// libFuzzer's `LLVMFuzzerTestOneInput`, for the entry points.
+    public func run(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+        guard let data, size > 0 else {
+            run([])
+            return 0
+        }
+        run(Array(UnsafeBufferPointer(start: data, count: size)))
+        return 0
+    }
+}
+
+/// A failed consistency check: the fuzzer reports it like a crash.
+func violated(_ what: String) -> Never {
+    fatalError("fuzz check failed: \(what)")
+}

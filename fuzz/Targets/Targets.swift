@@ -1,0 +1,112 @@
+import SwiftPluginCore
+
+/// Volume names: every plugin method gets one from PVE, often from an API caller.
+enum VolumeNameTarget {
+    static let base = "/srv/fuzz"
+
+    static func run(_ input: [UInt8]) {
+        let volname = String(decoding: input, as: UTF8.self)
+        _ = try? VolumeName.parse(volname)
+        _ = try? VolumeName.parseImageFile(volname)
+        let storage = DirectoryStorage(id: "fuzz", config: StorageConfig(path: base), system: MemorySystem(contents: []))
+        for snapshot: Value in [.undef, "snap"] {
+            guard let (path, _) = try? storage.filesystemPath(volname, snapshot: snapshot) else { continue }
+            // Whatever the name, its path is below the storage path.
+            guard path.hasPrefix(base + "/") else { violated("'\(volname)' maps to '\(path)'") }
+        }
+    }
+}
+
+/// qcow2 and vmdk headers: files in the storage (or uploaded for import) are untrusted.
+enum ImageHeaderTarget {
+    static func run(_ input: [UInt8], format: String) {
+        let inspector = ImageInspector(system: MemorySystem(contents: input))
+        // The production path: stat, then the header reader for the expected format.
+        guard let metadata = try? inspector.inspect(MemorySystem.path, format: format) else { return }
+        if let size = metadata.virtualSize, size < 0 { violated("negative virtual size \(size)") }
+        _ = metadata.perlList
+    }
+}
+
+/// The glue's binary encoding: what the XS sends is decoded before anything else runs.
+enum RequestDecodingTarget {
+    static func run(_ input: [UInt8]) {
+        guard let value = decodeRequest(input) else { return }
+        // What decodes encodes, and decodes again to the same value.
+        guard let again = decodeRequest(encode(value)) else { violated("the encoding of a decoded value does not decode") }
+        guard same(value, again) else { violated("decode(encode(value)) differs from value") }
+        touch(value, depth: 0)
+    }
+
+    /// The scalar conversions every method applies to its arguments.
+    static func touch(_ value: Value, depth: Int) {
+        _ = value.isDefined
+        _ = value.isTrue
+        _ = value.string
+        _ = value.int
+        _ = value.printable
+        guard depth < 8 else { return }
+        for element in value.array ?? [] { touch(element, depth: depth + 1) }
+        for (_, member) in value.hash ?? [:] { touch(member, depth: depth + 1) }
+    }
+
+    /// Equality with doubles compared bit for bit (NaN is not equal to itself).
+    static func same(_ a: Value, _ b: Value) -> Bool {
+        switch (a, b) {
+        case (.double(let x), .double(let y)): return x.bitPattern == y.bitPattern
+        case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (.hash(let x), .hash(let y)):
+            return x.count == y.count && x.allSatisfy { key, member in y[key].map { same(member, $0) } ?? false }
+        default: return a == b
+        }
+    }
+}
+
+/// Backup archive names: file names found in the storage's dump directory and names
+/// given to `archive_info`; a standard name's timestamp feeds retention.
+enum ArchiveNameTarget {
+    static func run(_ input: [UInt8]) {
+        let name = String(decoding: input, as: UTF8.self)
+        _ = try? ArchiveInfo(name)
+        guard let info = try? ArchiveInfo.parse(name) else { return }
+        guard !info.filename.isEmpty, ArchiveInfo.guestTypes.contains(info.type) else {
+            violated("'\(name)' parsed as type '\(info.type)', file '\(info.filename)'")
+        }
+        guard let standard = info.standard else { return }
+        // Retention over backups around this one's time.
+        var group = [0, 3_600, 86_400, 604_800, 2_678_400, 31_622_400].map { offset in
+            PruneEntry(volid: "s:backup/\(info.filename)", type: info.type, ctime: standard.ctime &- Int64(offset),
+                       vmid: .int(standard.vmid))
+        }
+        Retention(["keep-hourly": 1, "keep-daily": 1, "keep-weekly": 1, "keep-monthly": 1, "keep-yearly": 1]).mark(&group)
+        guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
+    }
+}
+
+/// A storage's options (`$scfg`): from storage.cfg through PVE's parser, then the glue.
+enum StorageOptionsTarget {
+    static let backups = (0..<12).map { index in
+        PruneEntry(volid: "s:backup/vzdump-qemu-100-\(index).vma", type: "qemu", ctime: 1_577_836_800 + Int64(index) * 400_000,
+                   vmid: 100)
+    }
+
+    static func run(_ input: [UInt8]) {
+        guard let value = decodeRequest(input), let config = storageConfig(value) else { return }
+        _ = (config.path, config.content, config.contentDirectories, config.type)
+        _ = (config.defaultFormat, config.preallocation, config.snapshotAsVolumeChain, config.isMountpoint)
+        for name in ["create-base-path", "create-subdirs", "mkdir", "disable", "shared"] { _ = config.flag(name) }
+        if let path = config.path { _ = try? DirectoryStorage.validatedPath(path) }
+
+        let storage = DirectoryStorage(id: "fuzz", config: config, system: MemorySystem(contents: []))
+        if let base = try? storage.basePath(), !base.hasPrefix("/") { violated("relative base path '\(base)'") }
+        for type in ContentType.allCases { _ = try? storage.subdirectory(for: type.rawValue) }
+        _ = try? storage.filesystemPath("100/vm-100-disk-0.qcow2", snapshot: "snap")
+        _ = try? storage.filesystemPath("backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
+        _ = storage.requiredMountPoint
+        try? storage.activate()
+
+        var group = backups
+        Retention(config.raw["prune-backups"] ?? .undef).mark(&group)
+        guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
+    }
+}
