@@ -31,7 +31,9 @@ struct MemorySystem: SystemCalls {
     func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage { throw .ioError }
     func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? { nil }
     func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { throw .ioError }
-    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool) throws(Errno) { throw .ioError }
+    func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
+        throw .ioError
+    }
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) { throw .ioError }
     func removeFile(_ path: String) throws(Errno) { throw .ioError }
     func removeDirectory(_ path: String) throws(Errno) { throw .ioError }

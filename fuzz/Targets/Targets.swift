@@ -9,7 +9,7 @@ enum VolumeNameTarget {
         _ = try? VolumeName.parse(volname)
         _ = try? VolumeName.parseImageFile(volname)
         let storage = DirectoryStorage(id: "fuzz", config: StorageConfig(path: base), system: MemorySystem(contents: []))
-        for snapshot: Value in [.undef, "snap"] {
+        for snapshot: SnapshotSelector in [.none, "snap"] {
             guard let (path, _) = try? storage.filesystemPath(volname, snapshot: snapshot) else { continue }
             // Whatever the name, its path is below the storage path.
             guard path.hasPrefix(base + "/") else { violated("'\(volname)' maps to '\(path)'") }
@@ -31,6 +31,7 @@ enum ImageHeaderTarget {
 /// The glue's binary encoding: what the XS sends is decoded before anything else runs.
 enum RequestDecodingTarget {
     static func run(_ input: [UInt8]) {
+        decodeArguments(input)
         guard let value = decodeRequest(input) else { return }
         // What decodes encodes, and decodes again to the same value.
         guard let again = decodeRequest(encode(value)) else { violated("the encoding of a decoded value does not decode") }
@@ -76,7 +77,7 @@ enum ArchiveNameTarget {
         // Retention over backups around this one's time.
         var group = [0, 3_600, 86_400, 604_800, 2_678_400, 31_622_400].map { offset in
             PruneEntry(volid: "s:backup/\(info.filename)", type: info.type, ctime: standard.ctime &- Int64(offset),
-                       vmid: .int(standard.vmid))
+                       vmid: .number(standard.vmid))
         }
         Retention(["keep-hourly": 1, "keep-daily": 1, "keep-weekly": 1, "keep-monthly": 1, "keep-yearly": 1]).mark(&group)
         guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
@@ -87,14 +88,14 @@ enum ArchiveNameTarget {
 enum StorageOptionsTarget {
     static let backups = (0..<12).map { index in
         PruneEntry(volid: "s:backup/vzdump-qemu-100-\(index).vma", type: "qemu", ctime: 1_577_836_800 + Int64(index) * 400_000,
-                   vmid: 100)
+                   vmid: .number(100))
     }
 
     static func run(_ input: [UInt8]) {
         guard let value = decodeRequest(input), let config = storageConfig(value) else { return }
         _ = (config.path, config.content, config.contentDirectories, config.type)
         _ = (config.defaultFormat, config.preallocation, config.snapshotAsVolumeChain, config.isMountpoint)
-        for name in ["create-base-path", "create-subdirs", "mkdir", "disable", "shared"] { _ = config.flag(name) }
+        _ = (config.createBasePath, config.createSubdirectories, config.makeDirectories)
         if let path = config.path { _ = try? DirectoryStorage.validatedPath(path) }
 
         let storage = DirectoryStorage(id: "fuzz", config: config, system: MemorySystem(contents: []))
@@ -106,7 +107,7 @@ enum StorageOptionsTarget {
         try? storage.activate()
 
         var group = backups
-        Retention(config.raw["prune-backups"] ?? .undef).mark(&group)
+        Retention(perl: value["prune-backups"]).mark(&group)
         guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
     }
 }

@@ -158,9 +158,11 @@ public struct LiveSystem: SystemCalls {
                 if errno != 0 { throw Errno(rawValue: errno) }
                 return entries
             }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix { $0 != 0 })
-            }
+            // The name is read where it lies, up to its NUL: a record is shorter than
+            // `struct dirent`, so copying the whole `d_name` array would read past it.
+            guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { throw Errno.invalidArgument }
+            let start = UnsafeRawPointer(entry).advanced(by: nameOffset)
+            let name = Array(UnsafeRawBufferPointer(start: start, count: strlen(start.assumingMemoryBound(to: CChar.self))))
             if name == [0x2e] || name == [0x2e, 0x2e] { continue }
             entries.append(DirectoryEntry(rawName: name))
         }
