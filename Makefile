@@ -4,7 +4,8 @@
 #                 staged under build/stage/ for the tests
 #   make test     the fast lane: Swift and Perl tests, glue staleness, header and
 #                 library checks; no Debian packages, no debootstrap
-#   make check    every test: the fast lane plus the packages and the package test
+#   make check    every test: the fast lane, the sanitizer run, the fuzz regression
+#                 inputs, the packages and the package test
 #   make check-asan  the Perl tests against an ASan/UBSan build (FUZZING.md)
 #   make fuzz     each fuzz target for FUZZ_SECONDS (FUZZING.md)
 #   make deb      the Debian packages (bookworm and trixie) into build/
@@ -79,7 +80,7 @@ bench: all
 # package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
 test: test-glue all test-swift test-header test-library test-perl
 
-check: deps test-glue all test-swift test-header test-library test-perl test-package
+check: deps test-glue all test-swift test-header test-library test-perl check-asan fuzz-regressions test-package
 
 # The Swift unit tests build without the XS glue (no SPVE_PERL_CFLAGS). They run
 # serially: some fork, which is only safe in a single-threaded process, as PVE's are.
