@@ -104,7 +104,7 @@ struct ImageStoreTests {
 
     @Test("a file of another format is a wrong format; a damaged or tiny one is not")
     func wrongFormat() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let inspector = ImageInspector(system: LiveSystem())
         func kind(_ bytes: [UInt8], as format: String) throws -> ImageInspectionError.Kind? {
             let path = directory.path + "/image"

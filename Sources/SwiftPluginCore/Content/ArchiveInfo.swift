@@ -21,10 +21,14 @@ public struct ArchiveInfo: Equatable, Sendable {
         public var vmid: Int64
         /// The name's timestamp as local time, in seconds since the epoch.
         public var ctime: Int64
-        /// `vzdump-<type>-<vmid>-<stamp>.log`
-        public var logFilename: String
+        /// The archive's file name, and the bytes of it before the extension.
+        var filename: String
+        var stemLength: Int
+
+        /// `vzdump-<type>-<vmid>-<stamp>.log` (built when asked: listings never do).
+        public var logFilename: String { String(decoding: filename.utf8.prefix(stemLength), as: UTF8.self) + ".log" }
         /// `<filename>.notes`
-        public var notesFilename: String
+        public var notesFilename: String { filename + ".notes" }
     }
 
     /// The command prefix that decompresses the archive, nil when uncompressed.
@@ -62,16 +66,19 @@ extension ArchiveInfo {
 
         let filename = String(decoding: bytes, as: UTF8.self)
         let fileExtension = String(matched.dropFirst())
-        let parts = fileExtension.split(separator: ".", maxSplits: 1).map(String.init)
-        var format = parts[0]
-        var compression = parts.count > 1 ? parts[1] : nil
+        var format = fileExtension
+        var compression: String?
+        if let dot = fileExtension.firstIndex(of: ".") {
+            format = String(fileExtension[..<dot])
+            compression = String(fileExtension[fileExtension.index(after: dot)...])
+        }
         if format == "tgz" {
             format = "tar"
             compression = "gz"
         }
         var info = ArchiveInfo(filename: filename, type: type, format: format, compression: compression,
                                fileExtension: fileExtension, standard: nil)
-        info.standard = try standardName(bytes, prefixLength: prefix.count, extensionLength: matched.utf8.count)
+        info.standard = try standardName(bytes, filename: filename, prefixLength: prefix.count, extensionLength: matched.utf8.count)
         return info
     }
 
@@ -81,7 +88,9 @@ extension ArchiveInfo {
     ]
 
     /// `vzdump-<type>-<VMID>-YYYY_MM_DD-hh_mm_ss` directly followed by the extension.
-    private static func standardName(_ bytes: [UInt8], prefixLength: Int, extensionLength: Int) throws(StorageError) -> StandardName? {
+    private static func standardName(_ bytes: [UInt8], filename: String, prefixLength: Int, extensionLength: Int)
+        throws(StorageError) -> StandardName?
+    {
         let stem = Array(bytes[prefixLength..<(bytes.count - extensionLength)])
         // <vmid>-YYYY_MM_DD-hh_mm_ss: the stamp is the last 20 bytes.
         guard stem.count >= 3 + 20 else { return nil }
@@ -102,10 +111,7 @@ extension ArchiveInfo {
         let time = LocalTime(year: timeLocalYear(number(1..<5)), month: number(6..<8), day: number(9..<11),
                              hour: number(12..<14), minute: number(15..<17), second: number(18..<20))
         let vmid = vmidBytes.reduce(Int64(0)) { $0 * 10 + Int64($1 - 0x30) }
-        let base = String(decoding: bytes[..<(bytes.count - extensionLength)], as: UTF8.self)
-        let filename = String(decoding: bytes, as: UTF8.self)
-        return StandardName(vmid: vmid, ctime: try time.epoch(), logFilename: base + ".log",
-                            notesFilename: filename + ".notes")
+        return StandardName(vmid: vmid, ctime: try time.epoch(), filename: filename, stemLength: bytes.count - extensionLength)
     }
 
     /// Time::Local's reading of a year: 4-digit years as written, 100-999 as years

@@ -24,6 +24,23 @@ public enum ListedVolume: Equatable, Sendable {
     case file(ContentItem)
 }
 
+/// The archives of a backup directory that have notes or a protection marker, by name:
+/// read once from the directory listing instead of a lookup per archive.
+struct Companions {
+    var withNotes: Set<String> = []
+    var withProtection: Set<String> = []
+
+    init(_ names: Set<String>) {
+        for name in names {
+            if name.hasSuffix(".notes") {
+                withNotes.insert(String(decoding: name.utf8.dropLast(6), as: UTF8.self))
+            } else if name.hasSuffix(".protected") {
+                withProtection.insert(String(decoding: name.utf8.dropLast(10), as: UTF8.self))
+            }
+        }
+    }
+}
+
 /// A file found in a content directory, with its `stat` (symlinks resolved).
 struct ContentFile {
     var name: String
@@ -76,6 +93,7 @@ extension DirectoryStorage {
             }
         }
         var items: [ContentItem] = []
+        var companions: Companions?
         items.reserveCapacity(listing.files.count)
         for file in listing.files {
             let bytes = Array(file.name.utf8)
@@ -88,7 +106,8 @@ extension DirectoryStorage {
                 guard let format = ContentNames.templateFormat(bytes) else { continue }
                 item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
             case .backup:
-                guard let backup = try backupItem(file, vmid: vmid, siblings: listing.names) else { continue }
+                if companions == nil { companions = Companions(listing.names) }
+                guard let backup = try backupItem(file, vmid: vmid, companions: companions ?? Companions([])) else { continue }
                 (item, nameTime) = backup
             case .snippets:
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
@@ -106,8 +125,8 @@ extension DirectoryStorage {
     }
 
     /// A backup's item, and the time in its name when it is a standard vzdump name.
-    /// `siblings` (the directory's names) spares a system call for absent companions.
-    private func backupItem(_ file: ContentFile, vmid: String?, siblings: Set<String>) throws(StorageError) -> (ContentItem, Int64?)? {
+    /// `companions` (from the directory's names) spares a system call for absent ones.
+    private func backupItem(_ file: ContentFile, vmid: String?, companions: Companions) throws(StorageError) -> (ContentItem, Int64?)? {
         let bytes = Array(file.name.utf8)
         guard let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) else { return nil }
         // Only the name is matched against the VMID, not the directory (false positives).
@@ -118,8 +137,8 @@ extension DirectoryStorage {
         item.subtype = archive?.type ?? "unknown"
         item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
         let sidecars = BackupSidecars(system: system, archivePath: file.path)
-        if siblings.contains(file.name + ".notes") { item.notes = try sidecars.firstLineOfNotes() }
-        if siblings.contains(file.name + ".protected") { item.isProtected = sidecars.isProtected }
+        if companions.withNotes.contains(file.name) { item.notes = try sidecars.firstLineOfNotes() }
+        if companions.withProtection.contains(file.name) { item.isProtected = sidecars.isProtected }
         return (item, archive?.standard?.ctime)
     }
 
