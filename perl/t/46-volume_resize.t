@@ -39,6 +39,7 @@ my $shrink = dies { PLUGIN->volume_resize($scfg, 's', $qcow, 1024 * 1024, 0) };
 like($shrink, qr/^command '\/usr\/bin\/qemu-img resize --preallocation=metadata -f qcow2 \Q$dir\E\/images\/100\/vm-100-disk-1.qcow2 1048576' failed: exit code 1\n$/,
     'qemu-img refuses to shrink qcow2: the command and its exit code');
 is(dies { PLUGIN->volume_resize($scfg, 's', $qcow, '1e9', 0) }, "invalid size '1e9'\n", 'size must be bytes');
+is(dies { PLUGIN->volume_resize($scfg, 's', $qcow, [1], 0) }, "invalid size 'ARRAY'\n", 'a reference is shown as what it is');
 is(dies { PLUGIN->volume_resize($scfg, 's', '100/vm-100-disk-9.raw', 4096, 0) } =~ /^command .* failed: exit code 1\n$/, 1, 'missing image');
 
 done_testing();

@@ -100,7 +100,7 @@ extension Scalar {
         case .string(let text), .text(let text): number = Scalar.leadingNumber(text)
         default: number = 0
         }
-        self.init(text: value.string, integer: value.int, number: number, isTrue: value.isTrue)
+        self.init(text: value.string, integer: value.int, number: number, isTrue: value.isTrue, printable: value.printable)
     }
 }
 

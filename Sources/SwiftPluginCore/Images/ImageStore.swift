@@ -300,7 +300,7 @@ extension DirectoryStorage {
         }
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
         let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
-        guard let bytes = size.text, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.text ?? "")'") }
+        guard let bytes = size.text, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
         try runQemuImg(QemuImg.resize(path: path, format: volume.format, size: bytes, preallocation: preallocation), errorPrefix: nil)
         return false
     }

@@ -47,12 +47,15 @@ public struct Scalar: Equatable, Sendable {
     public var number: Double
     /// Perl's truth: undef, "", "0", 0 and 0.0 are false.
     public var isTrue: Bool
+    /// The value as messages show it (`ARRAY` for a reference, `\xNN` for bytes that are not UTF-8).
+    public var printable: String
 
-    public init(text: String?, integer: Int64?, number: Double, isTrue: Bool) {
+    public init(text: String?, integer: Int64?, number: Double, isTrue: Bool, printable: String? = nil) {
         self.text = text
         self.integer = integer
         self.number = number
         self.isTrue = isTrue
+        self.printable = printable ?? text ?? ""
     }
 
     public static let undefined = Scalar(text: nil, integer: nil, number: 0, isTrue: false)
