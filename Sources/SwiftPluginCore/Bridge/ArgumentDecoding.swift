@@ -149,7 +149,7 @@ extension StorageConfig {
         case .content: content = value.isDefined ? (value.hash.map { Array($0.keys).sorted() } ?? []) : nil
         case .contentDirectories: contentDirectories = (value.hash ?? [:]).compactMapValues { $0.string }
         case .format: defaultFormat = value.string
-        case .preallocation: preallocation = value.string
+        case .preallocation: preallocation = value.string.map { Preallocation($0) }
         case .snapshotAsVolumeChain: snapshotAsVolumeChain = value.isTrue
         case .createBasePath: createBasePath = flag
         case .createSubdirectories: createSubdirectories = flag

@@ -7,50 +7,80 @@ public enum QemuImg {
     public static let resizeTimeout = 10
 
     /// `qemu-img create [-o preallocation=<p>] -f <fmt> <path> <size>K`.
-    public static func create(format: String, path: String, sizeKiB: String, preallocation: String?) -> Command {
+    public static func create(format: String, path: String, sizeKiB: String, preallocation: Preallocation?) -> Command {
         var arguments = ["create"]
-        if let preallocation { arguments += ["-o", "preallocation=\(preallocation)"] }
+        if let preallocation { arguments += ["-o", "preallocation=\(preallocation.name)"] }
         arguments += ["-f", format, path, "\(sizeKiB)K"]
         return Command(executable, arguments, timeout: createTimeout)
     }
 
     /// A qcow2 overlay backed by `backing` (recorded as given; QEMU resolves a relative
     /// name against the overlay's directory); the size is the backing file's.
-    public static func createBacked(path: String, backing: String, backingFormat: String, preallocation: String?) -> Command {
+    public static func createBacked(path: String, backing: String, backingFormat: String, preallocation: Preallocation?) -> Command {
         var options = "extended_l2=on,cluster_size=128k"
-        if let preallocation { options += ",preallocation=\(preallocation)" }
+        if let preallocation { options += ",preallocation=\(preallocation.name)" }
         return Command(executable, ["create", "-F", backingFormat, "-b", backing, "-f", "qcow2", path, "-o", options],
                        timeout: createTimeout)
     }
 
     /// `qemu-img resize [--preallocation=<p>] -f <fmt> <path> <bytes>`.
-    public static func resize(path: String, format: String, size: String, preallocation: String?) -> Command {
+    public static func resize(path: String, format: String, size: String, preallocation: Preallocation?) -> Command {
         var arguments = ["resize"]
-        if let preallocation { arguments.append("--preallocation=\(preallocation)") }
+        if let preallocation { arguments.append("--preallocation=\(preallocation.name)") }
         arguments += ["-f", format, path, size]
         return Command(executable, arguments, timeout: resizeTimeout)
     }
 
     /// The preallocation argument for `format` from the storage's `preallocation` option
     /// (§9.4): qcow2 defaults to metadata, raw to off (metadata counts as off), others none.
-    public static func preallocation(_ configured: String?, format: String) throws(StorageError) -> String? {
-        let allowed: Set<String>
-        var mode: String
+    public static func preallocation(_ configured: Preallocation?, format: String) throws(StorageError) -> Preallocation? {
+        let allowed: [Preallocation]
+        var mode: Preallocation
         switch format {
         case "qcow2":
-            allowed = ["off", "metadata", "falloc", "full"]
-            mode = configured ?? "metadata"
+            allowed = [.off, .metadata, .falloc, .full]
+            mode = configured ?? .metadata
         case "raw":
-            allowed = ["off", "falloc", "full"]
-            mode = configured ?? "off"
-            if mode == "metadata" { mode = "off" }
+            allowed = [.off, .falloc, .full]
+            mode = configured ?? .off
+            if mode == .metadata { mode = .off }
         default:
             return nil
         }
         guard allowed.contains(mode) else {
-            throw StorageError("preallocation mode '\(mode)' not supported by format '\(format)'")
+            throw StorageError("preallocation mode '\(mode.name)' not supported by format '\(format)'")
         }
         return mode
+    }
+}
+
+/// qemu-img's preallocation modes: the storage's `preallocation` option.
+public enum Preallocation: Equatable, Sendable, ExpressibleByStringLiteral {
+    case off, metadata, falloc, full
+    /// A mode qemu-img does not have (PVE's schema refuses it); kept to name it in the refusal.
+    case other(String)
+
+    public init(_ name: String) {
+        switch name {
+        case "off": self = .off
+        case "metadata": self = .metadata
+        case "falloc": self = .falloc
+        case "full": self = .full
+        default: self = .other(name)
+        }
+    }
+
+    public init(stringLiteral name: String) { self.init(name) }
+
+    /// The mode's name, as qemu-img and storage.cfg spell it.
+    public var name: String {
+        switch self {
+        case .off: return "off"
+        case .metadata: return "metadata"
+        case .falloc: return "falloc"
+        case .full: return "full"
+        case .other(let name): return name
+        }
     }
 }
 

@@ -14,7 +14,7 @@ public struct StorageConfig: Equatable, Sendable {
     /// `format`: the default image format.
     public var defaultFormat: String?
     /// `preallocation`: qemu-img's preallocation mode for new raw and qcow2 images.
-    public var preallocation: String?
+    public var preallocation: Preallocation?
     /// `snapshot-as-volume-chain` (PVE 9): qcow2 snapshots as external overlay files.
     public var snapshotAsVolumeChain = false
     /// `create-base-path`, `create-subdirs` and the older `mkdir`: nil when unset.
