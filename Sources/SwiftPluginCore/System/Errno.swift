@@ -22,4 +22,5 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let invalidArgument = Errno(rawValue: EINVAL)
     public static let ioError = Errno(rawValue: EIO)
     public static let tooManySymlinks = Errno(rawValue: ELOOP)
+    public static let noSuchProcess = Errno(rawValue: ESRCH)
 }

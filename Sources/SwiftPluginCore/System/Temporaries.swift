@@ -55,7 +55,7 @@ public enum Temporaries {
     static func processStartTime(_ process: String, _ system: any SystemCalls) throws(Errno) -> UInt64? {
         let stat: [UInt8]
         do { stat = try system.readFile("/proc/\(process)/stat") } catch {
-            if error == .noSuchFileOrDirectory || error == Errno(rawValue: 3) /* ESRCH */ { throw error }
+            if error == .noSuchFileOrDirectory || error == .noSuchProcess { throw error }
             return nil
         }
         // The command name (field 2) is in parentheses and may contain anything: count after the last ')'.
@@ -99,7 +99,7 @@ public enum Temporaries {
         }
         guard parts.count >= 4, let pid = parts.last, isDigits(pid) else { return false }
         let body = parts.dropLast()
-        if name.hasPrefix(prefix), let format = body.last, ["raw", "qcow2", "vmdk"].contains(format), body.count >= 4 {
+        if name.hasPrefix(prefix), body.count >= 4, Grammar.imageFormat(Array(body.joined(separator: ".").utf8)) != nil {
             return true
         }
         return body.suffix(2).elementsEqual(["notes", "tmp"]) && body.count >= 3
