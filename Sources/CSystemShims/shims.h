@@ -73,6 +73,11 @@ static inline int spve_set_inode_flags(int fd, int flags) {
 
 static inline int spve_immutable_flag(void) { return FS_IMMUTABLE_FL; }
 
+/* Makes `destination` share the extents of `source` (a reflink copy). */
+static inline int spve_clone_file(int destination, int source) {
+    return ioctl(destination, FICLONE, source);
+}
+
 static inline int spve_wait_exited(int status) { return WIFEXITED(status); }
 static inline int spve_wait_exit_status(int status) { return WEXITSTATUS(status); }
 static inline int spve_wait_signaled(int status) { return WIFSIGNALED(status); }

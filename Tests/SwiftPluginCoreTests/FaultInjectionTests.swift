@@ -85,6 +85,14 @@ struct FaultySystem: SystemCalls {
         try plan.next("run", command.arguments.joined(separator: " "))
         return try live.run(command)
     }
+    func cloneFile(_ source: String, into target: String) throws(Errno) {
+        try plan.next("clone", target)
+        try live.cloneFile(source, into: target)
+    }
+    func link(_ source: String, to target: String) throws(Errno) {
+        try plan.next("link", target)
+        try live.link(source, to: target)
+    }
 }
 
 /// Every file under `root`: kind, size, permissions, link target, a digest of the

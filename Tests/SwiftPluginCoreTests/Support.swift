@@ -58,6 +58,8 @@ struct ScriptedSystem: SystemCalls {
     var readError: (@Sendable (String) -> Errno?)? = nil
     var immutableError: Errno? = nil
     var renameError: (@Sendable (String) -> Errno?)? = nil
+    /// Simulates a file system without reflinks (ext4, tmpfs) or with them (a copy).
+    var cloneError: Errno? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try live.status(path, followSymlinks: followSymlinks)
@@ -105,6 +107,11 @@ struct ScriptedSystem: SystemCalls {
         if let commandResult { return commandResult(command) }
         return try live.run(command)
     }
+    func cloneFile(_ source: String, into target: String) throws(Errno) {
+        if let cloneError { throw cloneError }
+        try live.cloneFile(source, into: target)
+    }
+    func link(_ source: String, to target: String) throws(Errno) { try live.link(source, to: target) }
 }
 
 /// The project's own fixtures (Tests/Fixtures): the spec data the tests run. A missing or

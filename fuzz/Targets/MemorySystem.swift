@@ -40,4 +40,6 @@ struct MemorySystem: SystemCalls {
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { throw .ioError }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { throw .ioError }
     func run(_ command: Command) throws(Errno) -> CommandResult { throw .ioError }
+    func cloneFile(_ source: String, into target: String) throws(Errno) { throw .ioError }
+    func link(_ source: String, to target: String) throws(Errno) { throw .ioError }
 }

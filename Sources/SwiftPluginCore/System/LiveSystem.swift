@@ -24,7 +24,7 @@ public struct LiveSystem: SystemCalls {
         return FileStatus(
             kind: kind, size: Int64(info.st_size), mode: UInt32(info.st_mode & 0o7777),
             changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512,
-            modificationTime: Int64(info.st_mtim.tv_sec))
+            modificationTime: Int64(info.st_mtim.tv_sec), device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
 
     public func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
@@ -286,6 +286,26 @@ public struct LiveSystem: SystemCalls {
 
     public func run(_ command: Command) throws(Errno) -> CommandResult {
         try Subprocess.run(command)
+    }
+
+    public func cloneFile(_ source: String, into target: String) throws(Errno) {
+        let input = open(source, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard input >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(input) }
+        let output = open(target, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard output >= 0 else { throw Errno(rawValue: errno) }
+        var failure: Errno?
+        if spve_clone_file(output, input) != 0 {
+            failure = Errno(rawValue: errno)
+        } else if fsync(output) != 0 {
+            failure = Errno(rawValue: errno)
+        }
+        if close(output) != 0, failure == nil { failure = Errno(rawValue: errno) }
+        if let failure { throw failure }
+    }
+
+    public func link(_ source: String, to target: String) throws(Errno) {
+        guard Glibc.link(source, target) == 0 else { throw Errno(rawValue: errno) }
     }
 
 }

@@ -57,4 +57,6 @@ public struct OverridingSystem: SystemCalls {
     public func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try base.setMode(path, mode) }
     public func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try base.setImmutable(path, immutable) }
     public func run(_ command: Command) throws(Errno) -> CommandResult { try base.run(command) }
+    public func cloneFile(_ source: String, into target: String) throws(Errno) { try base.cloneFile(source, into: target) }
+    public func link(_ source: String, to target: String) throws(Errno) { try base.link(source, to: target) }
 }

@@ -11,15 +11,25 @@ public struct FileStatus: Equatable, Sendable {
     public var changeTime: Int64
     public var allocatedBytes: Int64
     public var modificationTime: Int64
+    /// Device and inode: two names with the same pair are one file.
+    public var device: UInt64
+    public var inode: UInt64
 
     public init(kind: FileKind, size: Int64 = 0, mode: UInt32 = 0o644, changeTime: Int64 = 0, allocatedBytes: Int64 = 0,
-                modificationTime: Int64 = 0) {
+                modificationTime: Int64 = 0, device: UInt64 = 0, inode: UInt64 = 0) {
         self.kind = kind
         self.size = size
         self.mode = mode
         self.changeTime = changeTime
         self.allocatedBytes = allocatedBytes
         self.modificationTime = modificationTime
+        self.device = device
+        self.inode = inode
+    }
+
+    /// Whether `other` is the same file (a hard link to it), as far as stat can tell.
+    public func isSameFile(as other: FileStatus) -> Bool {
+        inode != 0 && device == other.device && inode == other.inode
     }
 }
 
@@ -81,6 +91,12 @@ public protocol SystemCalls: Sendable {
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno)
     /// Runs a program (never through a shell) and waits for it, at most its timeout.
     func run(_ command: Command) throws(Errno) -> CommandResult
+    /// Makes the existing (empty) regular file `target` share all extents of `source`
+    /// (`FICLONE`: a reflink copy, instant and taking no space until either is written),
+    /// and flushes it. Fails with EOPNOTSUPP, EXDEV or EINVAL where the file system cannot.
+    func cloneFile(_ source: String, into target: String) throws(Errno)
+    /// A second name for a file (`link`): fails with EEXIST when `target` exists.
+    func link(_ source: String, to target: String) throws(Errno)
 }
 
 extension SystemCalls {
