@@ -213,59 +213,59 @@ static const spve_arg spve_args_volume_resize[] = {
 static const spve_binding spve_bind_volume_resize = {"volume_resize", spve_v1_volume_resize, spve_args_volume_resize, 6};
 
 static const spve_arg spve_args_volume_snapshot[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"snap", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
+    {"snap", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_snapshot = {"volume_snapshot", spve_v1_volume_snapshot, spve_args_volume_snapshot, 4};
 
 static const spve_arg spve_args_volume_snapshot_info[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_snapshot_info = {"volume_snapshot_info", spve_v1_volume_snapshot_info, spve_args_volume_snapshot_info, 3};
 
 static const spve_arg spve_args_volume_rollback_is_possible[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"snap", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
+    {"snap", SPVE_ARG_VALUE},
     {"blockers", SPVE_ARG_PUSH},
 };
 static const spve_binding spve_bind_volume_rollback_is_possible = {"volume_rollback_is_possible", spve_v1_volume_rollback_is_possible, spve_args_volume_rollback_is_possible, 5};
 
 static const spve_arg spve_args_volume_snapshot_rollback[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"snap", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
+    {"snap", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_snapshot_rollback = {"volume_snapshot_rollback", spve_v1_volume_snapshot_rollback, spve_args_volume_snapshot_rollback, 4};
 
 static const spve_arg spve_args_volume_snapshot_delete[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"snap", SPVE_ARG_SKIP},
-    {"running", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
+    {"snap", SPVE_ARG_VALUE},
+    {"running", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_snapshot_delete = {"volume_snapshot_delete", spve_v1_volume_snapshot_delete, spve_args_volume_snapshot_delete, 5};
 
 static const spve_arg spve_args_rename_snapshot[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"source_snap", SPVE_ARG_SKIP},
-    {"target_snap", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
+    {"source_snap", SPVE_ARG_VALUE},
+    {"target_snap", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_rename_snapshot = {"rename_snapshot", spve_v1_rename_snapshot, spve_args_rename_snapshot, 5};
 
 static const spve_arg spve_args_volume_qemu_snapshot_method[] = {
     {"storeid", SPVE_ARG_SKIP},
-    {"scfg", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"volname", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_qemu_snapshot_method = {"volume_qemu_snapshot_method", spve_v1_volume_qemu_snapshot_method, spve_args_volume_qemu_snapshot_method, 3};
 
@@ -279,9 +279,9 @@ static const spve_arg spve_args_storage_can_replicate[] = {
 static const spve_binding spve_bind_storage_can_replicate = {"storage_can_replicate", spve_v1_storage_can_replicate, spve_args_storage_can_replicate, 3};
 
 static const spve_arg spve_args_volume_has_feature[] = {
-    {"scfg", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
     {"feature", SPVE_ARG_VALUE},
-    {"storeid", SPVE_ARG_SKIP},
+    {"storeid", SPVE_ARG_VALUE},
     {"volname", SPVE_ARG_VALUE},
     {"snapname", SPVE_ARG_VALUE},
     {"running", SPVE_ARG_SKIP},

@@ -455,11 +455,11 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
     *result = reply ? spve_read_reply(aTHX_ reply, reply_length, sections) : &PL_sv_undef;
     errno = saved_errno;
     if (error.code != SPVE_ERROR_NONE) {
-        /* A failure may come with what the method warned or printed before it. */
+        /* A failure may come with what the method warned, printed or pushed before it. */
         SV *message = sv_2mortal(newSVpv(error.message ? error.message : "SwiftPlugin: unknown error", 0));
         spve_v1_free(error.message);
         if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
-        if (*result) spve_emit_sections(aTHX_ sections, NULL, NULL);
+        if (*result) spve_emit_sections(aTHX_ sections, NULL, push_target);
         /* A failed system call's errno reaches Perl as $! (after any warn handler ran). */
         if (error.code > 0) SETERRNO(error.code, 0);
         return message;

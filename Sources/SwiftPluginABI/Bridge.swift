@@ -26,9 +26,10 @@ func serve<Arguments: PluginArguments>(
     } catch let failure {
         let code = failure.kind == .badRequest ? Int32(SPVE_ERROR_BAD_REQUEST) : failure.errno?.rawValue ?? Int32(SPVE_ERROR_FAILED)
         _ = fail(errorOut, code: code, failure.message)
-        // What the method warned or printed before failing still reaches Perl, as
-        // PVE's dir warns and then dies (create_base of a missing image).
-        guard !call.warnings.isEmpty || !call.output.isEmpty else { return nil }
+        // What the method warned, printed or pushed before failing still reaches Perl, as
+        // PVE's dir warns and then dies (create_base of a missing image), or pushes the
+        // blockers of a rollback and then dies.
+        guard !call.warnings.isEmpty || !call.output.isEmpty || !call.pushed.isEmpty else { return nil }
         return copied(call.reply(.undef), replyLength)
     }
     guard let buffer = copied(call.reply(result), replyLength) else {

@@ -726,94 +726,243 @@ public struct VolumeResizeArguments: PluginArguments {
     }
 }
 
-/// The arguments of `volume_snapshot($scfg (ignored), $storeid (ignored), $volname (ignored), $snap (ignored))`.
+/// The arguments of `volume_snapshot($scfg, $storeid, $volname, $snap)`.
 public struct VolumeSnapshotArguments: PluginArguments {
     public static let method = "volume_snapshot"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
+    public var snap: SnapshotSelector
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
+        var snap = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "snap" {
+                snap = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.snap = try PerlArgument.snapshot(snap, "snap", call)
     }
 }
 
-/// The arguments of `volume_snapshot_info($scfg (ignored), $storeid (ignored), $volname (ignored))`.
+/// The arguments of `volume_snapshot_info($scfg, $storeid, $volname)`.
 public struct VolumeSnapshotInfoArguments: PluginArguments {
     public static let method = "volume_snapshot_info"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
     }
 }
 
-/// The arguments of `volume_rollback_is_possible($scfg (ignored), $storeid (ignored), $volname (ignored), $snap (ignored), $blockers)`.
+/// The arguments of `volume_rollback_is_possible($scfg, $storeid, $volname, $snap, $blockers)`.
 public struct VolumeRollbackIsPossibleArguments: PluginArguments {
     public static let method = "volume_rollback_is_possible"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
+    public var snap: SnapshotSelector
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
+        var snap = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "snap" {
+                snap = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.snap = try PerlArgument.snapshot(snap, "snap", call)
     }
 }
 
-/// The arguments of `volume_snapshot_rollback($scfg (ignored), $storeid (ignored), $volname (ignored), $snap (ignored))`.
+/// The arguments of `volume_snapshot_rollback($scfg, $storeid, $volname, $snap)`.
 public struct VolumeSnapshotRollbackArguments: PluginArguments {
     public static let method = "volume_snapshot_rollback"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
+    public var snap: SnapshotSelector
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
+        var snap = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "snap" {
+                snap = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.snap = try PerlArgument.snapshot(snap, "snap", call)
     }
 }
 
-/// The arguments of `volume_snapshot_delete($scfg (ignored), $storeid (ignored), $volname (ignored), $snap (ignored), $running (ignored))`.
+/// The arguments of `volume_snapshot_delete($scfg, $storeid, $volname, $snap, $running)`.
 public struct VolumeSnapshotDeleteArguments: PluginArguments {
     public static let method = "volume_snapshot_delete"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
+    public var snap: SnapshotSelector
+    public var running: Bool
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
+        var snap = Value.undef
+        var running = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "snap" {
+                snap = try request.value()
+            } else if key == "running" {
+                running = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.snap = try PerlArgument.snapshot(snap, "snap", call)
+        self.running = PerlArgument.bool(running, "running", call)
     }
 }
 
-/// The arguments of `rename_snapshot($scfg (ignored), $storeid (ignored), $volname (ignored), $source_snap (ignored), $target_snap (ignored))`.
+/// The arguments of `rename_snapshot($scfg, $storeid, $volname, $source_snap, $target_snap)`.
 public struct RenameSnapshotArguments: PluginArguments {
     public static let method = "rename_snapshot"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var volname: String
+    public var sourceSnap: SnapshotSelector
+    public var targetSnap: SnapshotSelector
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var volname = Value.undef
+        var sourceSnap = Value.undef
+        var targetSnap = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "source_snap" {
+                sourceSnap = try request.value()
+            } else if key == "target_snap" {
+                targetSnap = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.sourceSnap = try PerlArgument.snapshot(sourceSnap, "source_snap", call)
+        self.targetSnap = try PerlArgument.snapshot(targetSnap, "target_snap", call)
     }
 }
 
-/// The arguments of `volume_qemu_snapshot_method($storeid (ignored), $scfg (ignored), $volname (ignored))`.
+/// The arguments of `volume_qemu_snapshot_method($storeid (ignored), $scfg, $volname)`.
 public struct VolumeQemuSnapshotMethodArguments: PluginArguments {
     public static let method = "volume_qemu_snapshot_method"
+    public var scfg: StorageConfig
+    public var volname: String
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var volname = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
     }
 }
 
@@ -843,23 +992,31 @@ public struct StorageCanReplicateArguments: PluginArguments {
     }
 }
 
-/// The arguments of `volume_has_feature($scfg (ignored), $feature, $storeid (ignored), $volname, $snapname, $running (ignored), $opts)`.
+/// The arguments of `volume_has_feature($scfg, $feature, $storeid, $volname, $snapname, $running (ignored), $opts)`.
 public struct VolumeHasFeatureArguments: PluginArguments {
     public static let method = "volume_has_feature"
+    public var scfg: StorageConfig
     public var feature: String
+    public var storeid: String
     public var volname: String
     public var snapname: SnapshotSelector
     public var opts: Value
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
         var feature = Value.undef
+        var storeid = Value.undef
         var volname = Value.undef
         var snapname = Value.undef
         var opts = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            if key == "feature" {
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "feature" {
                 feature = try request.value()
+            } else if key == "storeid" {
+                storeid = try request.value()
             } else if key == "volname" {
                 volname = try request.value()
             } else if key == "snapname" {
@@ -871,7 +1028,9 @@ public struct VolumeHasFeatureArguments: PluginArguments {
             }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
         self.feature = PerlArgument.selector(feature, "feature", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
         self.snapname = try PerlArgument.snapshot(snapname, "snapname", call)
         self.opts = PerlArgument.value(opts, "opts", call)

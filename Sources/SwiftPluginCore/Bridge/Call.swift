@@ -7,7 +7,7 @@ public final class Call {
     /// Warnings for Perl's `warn`, shared with the storage the call works on.
     public let diagnostics = Diagnostics()
     public var warnings: [String] { diagnostics.warnings }
-    public private(set) var output: [String] = []
+    public var output: [String] { diagnostics.output }
     public private(set) var logEntries: [(level: String, message: String)] = []
     public private(set) var pushed: [Value] = []
 
@@ -56,7 +56,7 @@ public final class Call {
     }
 
     public func warn(_ line: String) { diagnostics.warn(line) }
-    public func print(_ line: String) { output.append(line) }
+    public func print(_ line: String) { diagnostics.print(line) }
     /// An entry for the method's log function (e.g. prune's `$logfunc->($level, $message)`).
     public func log(_ level: String, _ message: String) { logEntries.append((level, message)) }
     /// A value for the method's push argument (e.g. the blockers of a rollback).

@@ -115,7 +115,14 @@ extension DirectoryStorage {
     /// of the VMID uses, whatever its extension (dir holds subvols, see §9.5).
     public func findFreeDiskname(vmid: String, format: String, addFormatSuffix: Bool) throws(StorageError) -> String {
         _ = try imageDirectory(vmid: vmid)
-        let used = Set(try listImages(vmid: vmid, volumes: nil, strict: true).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
+        var used = Set(try listImages(vmid: vmid, volumes: nil, strict: true).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
+        // Reflink snapshots whose volume is gone (a killed free or rename) keep their number taken.
+        if let entries = try? system.listDirectory(try imageDirectory(vmid: vmid)) {
+            for entry in entries.compactMap(\.name) {
+                guard let at = entry.firstIndex(of: "@"), let number = Self.diskNumber(in: String(entry[..<at]), vmid: vmid) else { continue }
+                used.insert(number)
+            }
+        }
         let prefix = format == ImageFormat.subvol.rawValue ? "subvol" : "vm"
         let suffix = addFormatSuffix ? "." + format : ""
         for number in 0..<Self.maximumDisksPerGuest where !used.contains(String(number)) {
@@ -251,6 +258,14 @@ extension DirectoryStorage {
             }
             let snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
                 ? chainSnapshotFiles(of: path) : []
+            // Reflink snapshots go first: one left behind would belong to the next volume of this name.
+            if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
+                for snapshot in reflinkSnapshotFiles(of: path) {
+                    do { try system.removeFile(snapshot.path) } catch {
+                        throw StorageError("unlink '\(snapshot.path)' failed - \(error)", errno: error)
+                    }
+                }
+            }
             do { try system.removeFile(path) } catch {
                 throw StorageError("unlink '\(path)' failed - \(error)", errno: error)
             }
@@ -261,24 +276,6 @@ extension DirectoryStorage {
             }
         }
         try? system.removeDirectory(FilePath.parent(of: path))
-    }
-
-    /// The external snapshot files (`snap-<name>-<file>`, same directory) below a volume
-    /// in snapshot-as-volume-chain mode, newest first.
-    func chainSnapshotFiles(of path: String) -> [String] {
-        let directory = FilePath.parent(of: path)
-        let name = FilePath.name(of: path)
-        var files: [String] = []
-        var current = path
-        while files.count < Self.maximumDisksPerGuest,
-              let info = try? system.status(current, followSymlinks: true),
-              let backing = try? QCOW2.readHeader(ImageFile(path: current, length: info.size, system: system)).backingFile,
-              backing.hasPrefix("snap-"), backing.hasSuffix("-" + name), !backing.contains("/") {
-            current = directory + "/" + backing
-            guard !files.contains(current) else { break }
-            files.append(current)
-        }
-        return files
     }
 
     // MARK: - Size
@@ -406,7 +403,21 @@ extension DirectoryStorage {
         let targetPath = directory + "/" + name
         let exists = StorageError("target volume '\(name)' already exists")
         if system.exists(targetPath) { throw exists }
+        // A raw volume's reflink snapshots move first, and back if the volume cannot follow.
+        let snapshots = volume.format == ImageFormat.raw.rawValue ? reflinkSnapshotFiles(of: sourcePath) : []
+        var moved: [(from: String, to: String)] = []
+        func moveBack() { for move in moved.reversed() { try? system.rename(move.to, to: move.from, replacing: false) } }
+        for snapshot in snapshots {
+            let target = Self.reflinkSnapshotPath(targetPath, snapshot.name)
+            do { try system.rename(snapshot.path, to: target, replacing: false) } catch {
+                moveBack()
+                if error == .fileExists { throw StorageError("target volume '\(FilePath.name(of: target))' already exists") }
+                throw StorageError("rename '\(snapshot.path)' to '\(target)' failed - \(error)", errno: error)
+            }
+            moved.append((snapshot.path, target))
+        }
         do { try system.rename(sourcePath, to: targetPath, replacing: false) } catch {
+            moveBack()
             if error == .fileExists { throw exists }
             throw StorageError("rename '\(sourcePath)' to '\(targetPath)' failed - \(error)", errno: error)
         }

@@ -31,6 +31,27 @@ public enum QemuImg {
         return Command(executable, arguments, timeout: resizeTimeout)
     }
 
+    /// What `qemu-img snapshot` does with an internal snapshot.
+    public enum SnapshotAction: String, Sendable {
+        case create = "-c", apply = "-a", delete = "-d"
+    }
+
+    /// `qemu-img snapshot -c|-a|-d <name> <path>`: PVE gives it no deadline; ours is the creation one.
+    public static func snapshot(_ action: SnapshotAction, _ name: String, path: String) -> Command {
+        Command(executable, ["snapshot", action.rawValue, name, path], timeout: createTimeout)
+    }
+
+    /// `qemu-img commit <path>`: merges an overlay into its backing file.
+    public static func commit(_ path: String) -> Command {
+        Command(executable, ["commit", path], timeout: createTimeout)
+    }
+
+    /// `qemu-img rebase -b <backing> -F qcow2 -f qcow2 <path>` (safe mode: the data
+    /// that differs is copied into the overlay before its backing reference changes).
+    public static func rebase(_ path: String, onto backing: String) -> Command {
+        Command(executable, ["rebase", "-b", backing, "-F", "qcow2", "-f", "qcow2", path], timeout: createTimeout)
+    }
+
     /// The preallocation argument for `format` from the storage's `preallocation` option
     /// (§9.4): qcow2 defaults to metadata, raw to off (metadata counts as off), others none.
     public static func preallocation(_ configured: Preallocation?, format: String) throws(StorageError) -> Preallocation? {

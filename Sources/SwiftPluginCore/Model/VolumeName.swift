@@ -137,6 +137,10 @@ enum Grammar {
     static let ovaMemberExtensions = ["qcow2", "raw", "vmdk"]
 
     /// Perl's `\s` on a byte string.
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+    }
+
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || (0x09...0x0D).contains(byte)
     }

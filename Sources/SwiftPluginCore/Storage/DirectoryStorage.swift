@@ -40,20 +40,23 @@ public struct DirectoryStorage: Sendable {
         return "\(path)/\(subdirectory)"
     }
 
-    /// `filesystem_path`: where a volume (or, for qcow2, its snapshot) lives.
+    /// `filesystem_path`: where a volume (or its snapshot) lives.
     ///
     /// Any snapshot selector but `.none` asks for a snapshot, which only qcow2 (and
-    /// qed) volumes have.
+    /// qed) volumes have, and raw images where the storage makes reflink snapshots.
+    /// Snapshot names that become part of a file name must be valid ones.
     public func filesystemPath(_ volname: String, snapshot: SnapshotSelector = .none) throws(StorageError)
         -> (path: String, volume: VolumeName)
     {
         let volume = try VolumeName.parse(volname)
         var name = volume.name
-        if config.snapshotAsVolumeChain, let snap = snapshot.name {
-            name = "snap-\(snap)-\(name)"
-        }
         if snapshot.isRequested, volume.format != "qcow2", volume.format != "qed" {
-            throw StorageError("can't snapshot this image format")
+            guard volume.format == ImageFormat.raw.rawValue, volume.vtype == .images, supportsReflinks() else {
+                throw StorageError("can't snapshot this image format")
+            }
+            if let snap = snapshot.name { name = Self.reflinkSnapshotPath(name, try SnapshotNames.validated(snap)) }
+        } else if config.snapshotAsVolumeChain, let snap = snapshot.name {
+            name = "snap-\(try SnapshotNames.validated(snap))-\(name)"
         }
         var directory = try subdirectory(for: volume.vtype.rawValue)
         if volume.vtype == .images, let vmid = volume.vmid { directory += "/\(vmid)" }

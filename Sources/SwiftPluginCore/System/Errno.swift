@@ -23,4 +23,10 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let ioError = Errno(rawValue: EIO)
     public static let tooManySymlinks = Errno(rawValue: ELOOP)
     public static let noSuchProcess = Errno(rawValue: ESRCH)
+    public static let notSupported = Errno(rawValue: EOPNOTSUPP)
+    public static let crossDevice = Errno(rawValue: EXDEV)
+    public static let notTypewriter = Errno(rawValue: ENOTTY)
+    public static let notImplemented = Errno(rawValue: ENOSYS)
+    public static let operationNotPermitted = Errno(rawValue: EPERM)
+    public static let tooManyLinks = Errno(rawValue: EMLINK)
 }

@@ -229,7 +229,7 @@ public struct LiveSystem: SystemCalls {
     /// can be made (a directory, a file system without them), the target is checked and
     /// then renamed, as `dir` does for every rename.
     private func renameByLink(_ source: String, to target: String) throws(Errno) {
-        if link(source, target) == 0 {
+        if Glibc.link(source, target) == 0 {
             guard unlink(source) == 0 else {
                 let failure = errno
                 unlink(target)

@@ -64,7 +64,10 @@ extension PluginMethods {
         let volume = try VolumeName.parse(arguments.volname)
         let state: VolumeFeatures.State = arguments.snapname.isTrue ? .snapshot : volume.isBase ? .base : .current
         guard let feature else { return .undef }
-        return VolumeFeatures.has(feature, state: state, format: volume.format) ? 1 : .undef
+        if VolumeFeatures.has(feature, state: state, format: volume.format) { return 1 }
+        // Raw disks gain snapshots (and copies of them) only where the storage makes reflinks.
+        guard VolumeFeatures.hasWithReflinks(feature, state: state, volume: volume) else { return .undef }
+        return call.storage(arguments.storeid, arguments.scfg).supportsReflinks() ? 1 : .undef
     }
 
     public static func mapVolume(_ arguments: MapVolumeArguments, _ call: Call) throws(StorageError) -> Value {
@@ -113,5 +116,12 @@ public enum VolumeFeatures {
 
     public static func has(_ feature: Feature, state: State, format: String) -> Bool {
         matrix[feature]?[state]?.contains(format) ?? false
+    }
+
+    /// What a raw disk image adds to the matrix on a storage with reflink snapshots.
+    static let reflinkMatrix: [Feature: Set<State>] = [.snapshot: [.current, .snapshot], .copy: [.snapshot]]
+
+    public static func hasWithReflinks(_ feature: Feature, state: State, volume: VolumeName) -> Bool {
+        volume.format == ImageFormat.raw.rawValue && volume.vtype == .images && reflinkMatrix[feature]?.contains(state) == true
     }
 }

@@ -10,15 +10,7 @@ extension PluginMethods {
         notImplemented(Arguments.method)
     }
 
-    // Snapshots, migration streams, backup providers.
-    public static func volumeSnapshot(_ arguments: VolumeSnapshotArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeSnapshotInfo(_ arguments: VolumeSnapshotInfoArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeRollbackIsPossible(_ arguments: VolumeRollbackIsPossibleArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeSnapshotRollback(_ arguments: VolumeSnapshotRollbackArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeSnapshotDelete(_ arguments: VolumeSnapshotDeleteArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func renameSnapshot(_ arguments: RenameSnapshotArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeQemuSnapshotMethod(_ arguments: VolumeQemuSnapshotMethodArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeSnapshotNeedsFsfreeze(_ arguments: VolumeSnapshotNeedsFsfreezeArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
+    // Migration streams, backup providers.
     public static func volumeExport(_ arguments: VolumeExportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeExportFormats(_ arguments: VolumeExportFormatsArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeImport(_ arguments: VolumeImportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
