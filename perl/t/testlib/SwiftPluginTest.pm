@@ -16,7 +16,7 @@ use POSIX ();
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
     make_file make_setup prune_vectors fixture_text
-    qemu_img qemu_img_info files_below
+    qemu_img qemu_img_info files_below loop_mounted_dir checksum output_of snapshot_names
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -114,6 +114,57 @@ sub qemu_img_info {
     return JSON::PP::decode_json($json);
 }
 
+# A fresh directory on a loop-mounted file system of $type ('xfs' with reflinks,
+# 'btrfs' or 'ext4'), unmounted at exit. Needs root; dies with the reason when the
+# file system cannot be made or mounted (a test must not pass without it).
+my @loop_mounts;
+END {
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    system('/bin/umount', $_) for reverse @loop_mounts;
+}
+
+sub loop_mounted_dir {
+    my ($type) = @_;
+    my %mkfs = (
+        xfs => ['/sbin/mkfs.xfs', '-q', '-f', '-m', 'reflink=1'],
+        btrfs => ['/sbin/mkfs.btrfs', '-q', '-f'],
+        ext4 => ['/sbin/mkfs.ext4', '-q', '-F'],
+    );
+    my $mkfs = $mkfs{$type} or die "no file system type '$type'\n";
+    die "mounting a $type file system needs root\n" if $> != 0;
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+    my $base = storage_dir();
+    my $image = "$base/$type.img";
+    my $mount = "$base/mnt";
+    mkdir($mount) or die "mkdir $mount: $!\n";
+    truncate_file($image, 512 * 1024 * 1024);
+    my $quiet = sub { my $pid = fork() // die "fork: $!\n";
+        if (!$pid) { open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null'); exec(@_) or POSIX::_exit(127) }
+        waitpid($pid, 0); return $? };
+    -x $mkfs->[0] or die "$mkfs->[0] is missing (tools/install-deps installs it)\n";
+    $quiet->(@$mkfs, $image) == 0 or die "$mkfs->[0] $image failed\n";
+    $quiet->('/bin/mount', '-o', 'loop', $image, $mount) == 0 or die "cannot loop-mount a $type file system at $mount\n";
+    push @loop_mounts, $mount;
+    my $dir = "$mount/storage";
+    mkdir($dir) or die "mkdir $dir: $!\n";
+    return $dir;
+}
+
+sub truncate_file {
+    my ($path, $size) = @_;
+    open(my $fh, '>', $path) or die "cannot create $path: $!\n";
+    truncate($fh, $size) or die "truncate $path: $!\n";
+    close($fh);
+}
+
+# The SHA-256 of a file's contents (to check data after rollbacks).
+sub checksum {
+    my ($path) = @_;
+    require Digest::SHA;
+    return Digest::SHA->new(256)->addfile($path)->hexdigest;
+}
+
 # Every entry below $root (relative paths, sorted), hidden ones included.
 sub files_below {
     my ($root) = @_;
@@ -145,6 +196,25 @@ sub warnings_of(&) {
     local $SIG{__WARN__} = sub { push @warnings, @_ };
     my @result = $code->();
     return (\@warnings, @result);
+}
+
+# What a call prints on the selected output handle (as dir prints progress), and its result.
+sub output_of(&) {
+    my ($code) = @_;
+    open(my $fh, '>', \my $output) or die;
+    my $previous = select($fh);
+    my @result = eval { $code->() };
+    my $error = $@;
+    select($previous);
+    close($fh);
+    die $error if $error;
+    return ($output // '', @result);
+}
+
+# The names of a qcow2 image's internal snapshots, as qemu-img lists them.
+sub snapshot_names {
+    my ($path) = @_;
+    return [sort map { $_->{name} } (qemu_img_info($path)->{snapshots} // [])->@*];
 }
 
 # Creates a file (and its parent directories) with $content (default empty).
