@@ -12,6 +12,8 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     case volumeName = "volume-name"
     /// A qcow2 file's header, through the image inspector (`list_images`, `volume_size_info`, ...).
     case qcow2Header = "qcow2-header"
+    /// A qcow2 file's snapshot table (`volume_snapshot_info`, deleting internal snapshots).
+    case qcow2Snapshots = "qcow2-snapshots"
     /// A vmdk file's header or text descriptor, through the image inspector.
     case vmdkHeader = "vmdk-header"
     /// The binary request encoding of the XS glue (`ValueCoding.decode`), with a round trip.
@@ -25,6 +27,7 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
         switch self {
         case .volumeName: VolumeNameTarget.run(input)
         case .qcow2Header: ImageHeaderTarget.run(input, format: "qcow2")
+        case .qcow2Snapshots: SnapshotTableTarget.run(input)
         case .vmdkHeader: ImageHeaderTarget.run(input, format: "vmdk")
         case .requestDecoding: RequestDecodingTarget.run(input)
         case .archiveName: ArchiveNameTarget.run(input)

@@ -28,6 +28,18 @@ enum ImageHeaderTarget {
     }
 }
 
+/// The snapshot table of a qcow2 file: counts, offsets and lengths are untrusted.
+enum SnapshotTableTarget {
+    static func run(_ input: [UInt8]) {
+        let file = ImageFile(path: MemorySystem.path, length: Int64(input.count), system: MemorySystem(contents: input))
+        guard let snapshots = try? QCOW2.readSnapshots(file) else { return }
+        if snapshots.count > 65536 { violated("\(snapshots.count) snapshots") }
+        // Every entry takes at least 40 bytes of the file.
+        if snapshots.count * 40 > input.count { violated("\(snapshots.count) entries in \(input.count) bytes") }
+        for snapshot in snapshots where snapshot.virtualSize < 0 { violated("negative size \(snapshot.virtualSize)") }
+    }
+}
+
 /// The glue's binary encoding: what the XS sends is decoded before anything else runs.
 enum RequestDecodingTarget {
     static func run(_ input: [UInt8]) {

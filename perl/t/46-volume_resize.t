@@ -4,7 +4,7 @@
 # timeout) and returns undef; other formats -> "can't resize this image format\n";
 # $running -> returns 1 without touching the file (QEMU resizes it); $snapname (API 15)
 # without snapshot-as-volume-chain -> "resizing a snapshot is not supported for <class>
-# without 'snapshot-as-volume-chain'\n". A qemu-img failure dies "command '<cmd>'
+# without 'snapshot-as-volume-chain'\n"; with it, the snapshot's file is resized. A qemu-img failure dies "command '<cmd>'
 # failed: exit code <n>\n".
 use strict;
 use warnings;
@@ -34,6 +34,12 @@ ok((stat("$dir/images/$raw"))[12] * 512 >= 2 * 1024 * 1024, 'raw with full preal
 is(dies { PLUGIN->volume_resize($scfg, 's', $_, 4096, 0) }, "can't resize this image format\n", "$_ refused") for ($vmdk, $subvol, 'iso/a.iso');
 is(dies { PLUGIN->volume_resize($scfg, 's', $qcow, 4096 * 4096, 0, 'snap1') },
     "resizing a snapshot is not supported for PVE::Storage::Custom::SwiftPlugin without 'snapshot-as-volume-chain'\n", 'snapshot');
+my $chain = { %$scfg, 'snapshot-as-volume-chain' => 1 };
+my $cq = PLUGIN->alloc_image('s', $chain, 101, 'qcow2', undef, 1024);
+output_of { PLUGIN->volume_snapshot($chain, 's', $cq, 'snap1') };
+is(PLUGIN->volume_resize($chain, 's', $cq, 3 * 1024 * 1024, 0, 'snap1'), undef, 'chain: a snapshot');
+is(qemu_img_info("$dir/images/101/snap-snap1-vm-101-disk-0.qcow2")->{'virtual-size'}, 3 * 1024 * 1024, 'chain: the snapshot file grew');
+is(qemu_img_info("$dir/images/$cq")->{'virtual-size'}, 1024 * 1024, 'chain: the volume did not');
 is(dies { PLUGIN->volume_resize($scfg, 's', $vmdk, 4096, 1) }, "can't resize this image format\n", 'format checked before running');
 my $shrink = dies { PLUGIN->volume_resize($scfg, 's', $qcow, 1024 * 1024, 0) };
 like($shrink, qr/^command '\/usr\/bin\/qemu-img resize --preallocation=metadata -f qcow2 \Q$dir\E\/images\/100\/vm-100-disk-1.qcow2 1048576' failed: exit code 1\n$/,

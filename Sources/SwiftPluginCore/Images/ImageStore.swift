@@ -260,7 +260,7 @@ extension DirectoryStorage {
                 ? chainSnapshotFiles(of: path) : []
             // Reflink snapshots go first: one left behind would belong to the next volume of this name.
             if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
-                for snapshot in reflinkSnapshotFiles(of: path) {
+                for snapshot in try reflinkSnapshotFiles(of: path) {
                     do { try system.removeFile(snapshot.path) } catch {
                         throw StorageError("unlink '\(snapshot.path)' failed - \(error)", errno: error)
                     }
@@ -404,7 +404,7 @@ extension DirectoryStorage {
         let exists = StorageError("target volume '\(name)' already exists")
         if system.exists(targetPath) { throw exists }
         // A raw volume's reflink snapshots move first, and back if the volume cannot follow.
-        let snapshots = volume.format == ImageFormat.raw.rawValue ? reflinkSnapshotFiles(of: sourcePath) : []
+        let snapshots = volume.format == ImageFormat.raw.rawValue ? try reflinkSnapshotFiles(of: sourcePath) : []
         var moved: [(from: String, to: String)] = []
         func moveBack() { for move in moved.reversed() { try? system.rename(move.to, to: move.from, replacing: false) } }
         for snapshot in snapshots {

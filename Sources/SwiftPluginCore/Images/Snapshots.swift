@@ -137,10 +137,16 @@ extension DirectoryStorage {
     static func reflinkSnapshotPath(_ path: String, _ name: String) -> String { path + "@" + name }
 
     /// The reflink snapshots of a raw volume at `path` (files `<name>@<snapshot>`), by name.
-    func reflinkSnapshotFiles(of path: String) -> [(name: String, path: String)] {
+    /// A directory that cannot be read is an error: removing or moving a volume without
+    /// its snapshots would leave them to the next volume of that name.
+    func reflinkSnapshotFiles(of path: String) throws(StorageError) -> [(name: String, path: String)] {
         let prefix = FilePath.name(of: path) + "@"
         let directory = FilePath.parent(of: path)
-        guard let entries = try? system.listDirectory(directory) else { return [] }
+        let entries: [DirectoryEntry]
+        do { entries = try system.listDirectory(directory) } catch {
+            if error == .noSuchFileOrDirectory { return [] }
+            throw StorageError("unable to list the snapshots of '\(path)' - \(error)", errno: error)
+        }
         return entries.compactMap(\.name).filter { $0.hasPrefix(prefix) }.compactMap { entry in
             let name = String(entry.dropFirst(prefix.count))
             return SnapshotNames.isValid(name) ? (name, directory + "/" + entry) : nil
@@ -324,7 +330,7 @@ extension DirectoryStorage {
         if kind == .volumeChain { return try chainInfo(path, volume: volume) }
         if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
             // Listed even where reflinks stopped working: they are there to be deleted.
-            return reflinkSnapshotFiles(of: path).compactMap { snapshot in
+            return try reflinkSnapshotFiles(of: path).compactMap { snapshot in
                 guard let info = try? system.status(snapshot.path, followSymlinks: false) else { return nil }
                 var details = SnapshotDetails(name: snapshot.name)
                 details.timestamp = info.modificationTime

@@ -287,17 +287,74 @@ symbolic links that resolve outside the storage, are not listed (C<dir> lists th
 following the link); a notes file that is a symbolic link is not read. Such files
 cannot be created through PVE.
 
+=head1 SNAPSHOTS
+
+=head2 qcow2: internal snapshots and volume chains, as dir
+
+Without C<snapshot-as-volume-chain>, a qcow2 disk's snapshots are internal
+(C<qemu-img snapshot -c>, C<-a>, C<-d>), and a running VM's are taken by QEMU
+(C<volume_qemu_snapshot_method> answers C<qemu>). C<volume_snapshot_info> reads the
+image's snapshot table itself (no C<qemu-img> process) and reports, besides C<dir>'s
+C<timestamp>, each snapshot's C<virtual-size>.
+
+With C<snapshot-as-volume-chain> (PVE 9), a snapshot C<S> of F<vm-100-disk-0.qcow2> is
+the former volume file F<snap-S-vm-100-disk-0.qcow2>, below a new qcow2 overlay that
+takes the volume's name, with C<dir>'s file names, messages and chain semantics
+(rollback only to the most recent snapshot, deletion by C<qemu-img commit> or
+C<rebase>, C<rename_snapshot> of C<current>, C<volume_resize> of a snapshot, the
+answer C<mixed> for running VMs). Where C<dir> renames the volume file and then
+creates the overlay (a crash in between leaves no volume file), a snapshot here first
+gives the file its snapshot name as a second link, writes the overlay under a hidden
+temporary name and replaces the volume's name in one rename; a rollback also
+replaces the volume in one rename. A process killed at any point leaves the volume
+as it was before or after. Deleting a snapshot runs C<qemu-img commit> or
+C<qemu-img rebase> as C<dir> does; the guest's data is safe at every point (qemu-img's
+own guarantees), but a commit interrupted halfway leaves the deleted snapshot's
+contents invalid, as with C<dir> (delete it again).
+
+=head2 raw disks: instant snapshots by reflink
+
+On a file system that shares extents between files (XFS created with reflink,
+btrfs, bcachefs, ZFS with block cloning), a B<raw> disk has snapshots too: snapshot
+C<S> of F<vm-100-disk-0.raw> is the file F<vm-100-disk-0.raw@S>, a reflink copy
+(C<FICLONE>) that takes milliseconds and no space until either file is written.
+Rollback reflinks it back over the volume through a temporary file and one rename;
+deletion removes the file. No listing, neither this storage's nor C<dir>'s, shows
+such a file as a volume. C<volume_has_feature> offers C<snapshot> (and C<copy> of a
+snapshot) for raw disks only where the probe succeeds: once per storage and process,
+two throw-away files in the F<images> directory are cloned, and only a definite
+answer is kept. On ext4, tmpfs and other file systems without reflinks, raw disks
+are refused with C<dir>'s messages and nothing else changes. C<free_image> removes a
+raw disk's snapshots with it (before the disk), C<rename_volume> moves them with it.
+
+Consistency: a raw snapshot is a copy of the file as it is at that instant. For a
+stopped VM or container it is exact. qemu-server takes it for a running VM
+(C<volume_qemu_snapshot_method> answers C<storage>) after freezing the guest's file
+systems through the QEMU guest agent when the agent is enabled: the snapshot is then
+file-system consistent; without the agent it is crash consistent (like a power cut:
+what the guest had not yet written out is not in it). C<volume_snapshot_needs_fsfreeze>
+answers 1, so pve-container freezes a running container's file systems before its
+mount points are snapshotted. Linked clones of raw templates stay qcow2 overlays, as
+with C<dir>.
+
+=head2 Snapshot names
+
+Names must be PVE snapshot names (a letter, then letters, digits, C<-> and C<_>, 2 to
+40 characters; C<current> is reserved for a volume chain's current state); others,
+which PVE's API refuses anyway, are refused with C<< invalid snapshot name '<name>' >>
+before any file is touched, so no name can lead outside the volume's directory.
+
 =head1 STATUS
 
-Everything but snapshots and migration streams runs in Swift: storage activation,
+Everything but migration streams runs in Swift: storage activation,
 status, volume names and paths, the configuration hooks; the whole life of VM disks
 and container volumes: allocation (raw, qcow2, vmdk with every C<preallocation>
-mode, subvol directories), listing, sizes, resizing, templates (C<create_base>),
-linked clones, renaming, activation, mapping, QEMU blockdev options, the feature
-matrix and removal (of every content type); and the content listing of ISO images,
-templates, backups, snippets and import sources, backup notes and protection,
-pruning and import metadata. Methods whose implementation has not landed yet
-(snapshots, migration streams) die with
+mode, subvol directories), listing, sizes, resizing, snapshots, templates
+(C<create_base>), linked clones, renaming, activation, mapping, QEMU blockdev
+options, the feature matrix and removal (of every content type); and the content
+listing of ISO images, templates, backups, snippets and import sources, backup notes
+and protection, pruning and import metadata. Methods whose implementation has not
+landed yet (migration streams) die with
 C<< <method> is not implemented yet by the swift storage plugin >>.
 
 Image metadata (virtual size, backing file) is read from the qcow2 and vmdk

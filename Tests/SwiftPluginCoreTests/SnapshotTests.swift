@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+@testable import SwiftPluginCore
+
+private func bigEndian(_ value: UInt64, width: Int) -> [UInt8] {
+    (0..<width).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+}
+
+/// A version 3 qcow2 file with 512-byte clusters whose snapshot table, at `tableOffset`,
+/// holds `entries` (each already encoded) and claims `count` of them.
+private func qcow2WithTable(_ entries: [[UInt8]], count: UInt64? = nil, tableOffset: UInt64 = 1024, size: UInt64 = 1 << 20) -> [UInt8] {
+    var bytes = QCOW2.magic + bigEndian(3, width: 4) + bigEndian(0, width: 8) + bigEndian(0, width: 4)
+        + bigEndian(9, width: 4) + bigEndian(size, width: 8)
+    bytes += [UInt8](repeating: 0, count: 60 - bytes.count)
+    bytes += bigEndian(count ?? UInt64(entries.count), width: 4) + bigEndian(tableOffset, width: 8)
+    bytes += [UInt8](repeating: 0, count: 72 - bytes.count)
+    bytes += bigEndian(0, width: 8) + [UInt8](repeating: 0, count: 20) + bigEndian(104, width: 4)
+    bytes += [UInt8](repeating: 0, count: Int(min(tableOffset, 4096)) - bytes.count)
+    for entry in entries { bytes += entry }
+    return bytes
+}
+
+/// One snapshot table entry: `extra` bytes of extra data (the disk size at offset 8 when long enough).
+private func entry(id: String, name: String, date: UInt32, extraLength: Int = 16, diskSize: UInt64? = nil,
+                   declaredExtra: UInt64? = nil) -> [UInt8] {
+    var bytes = bigEndian(0, width: 8) + bigEndian(0, width: 4) + bigEndian(UInt64(id.utf8.count), width: 2)
+        + bigEndian(UInt64(name.utf8.count), width: 2) + bigEndian(UInt64(date), width: 4) + bigEndian(0, width: 4)
+        + bigEndian(0, width: 8) + bigEndian(0, width: 4) + bigEndian(declaredExtra ?? UInt64(extraLength), width: 4)
+    var extra = [UInt8](repeating: 0, count: extraLength)
+    if let diskSize, extraLength >= 16 { extra.replaceSubrange(8..<16, with: bigEndian(diskSize, width: 8)) }
+    bytes += extra + Array(id.utf8) + Array(name.utf8)
+    bytes += [UInt8](repeating: 0, count: (8 - bytes.count % 8) % 8)
+    return bytes
+}
+
+private func snapshots(_ bytes: [UInt8], in directory: TemporaryDirectory) throws(ImageFormatError) -> [QCOW2.Snapshot] {
+    let path = directory.path + "/image"
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return try QCOW2.readSnapshots(ImageFile(path: path, length: Int64(bytes.count), system: LiveSystem()))
+}
+
+/// Why the table of `bytes` cannot be read (nil when it can).
+private func failure(_ bytes: [UInt8], in directory: TemporaryDirectory) -> String? {
+    do { _ = try snapshots(bytes, in: directory); return nil } catch { return error.reason }
+}
+
+@Suite("qcow2 snapshot table")
+struct QCOW2SnapshotTableTests {
+    @Test("entries: name, ID, date, the disk size or the image's")
+    func entries() throws {
+        let directory = TemporaryDirectory()
+        let table = [entry(id: "1", name: "first", date: 1_700_000_000, diskSize: 4096),
+                     entry(id: "2", name: "a-much-longer-snapshot-name", date: 1_700_000_100, extraLength: 0)]
+        #expect(try snapshots(qcow2WithTable(table), in: directory) == [
+            QCOW2.Snapshot(id: "1", name: "first", dateSeconds: 1_700_000_000, virtualSize: 4096),
+            QCOW2.Snapshot(id: "2", name: "a-much-longer-snapshot-name", dateSeconds: 1_700_000_100, virtualSize: 1 << 20),
+        ])
+        #expect(try snapshots(qcow2WithTable([]), in: directory) == [])
+    }
+
+    @Test("what qemu-img writes, as qemu-img lists it")
+    func qemuImg() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/image.qcow2"
+        let live = LiveSystem()
+        func run(_ arguments: [String]) throws {
+            #expect(try live.run(Command(QemuImg.executable, arguments, timeout: 60)).succeeded, "qemu-img \(arguments)")
+        }
+        try run(["create", "-f", "qcow2", path, "1M"])
+        for name in ["one", "two", "three"] { try run(["snapshot", "-c", name, path]) }
+        try run(["resize", path, "2M"])
+        try run(["snapshot", "-c", "after-resize", path])
+        try run(["snapshot", "-d", "two", path])
+        let info = try live.status(path, followSymlinks: true)
+        let found = try QCOW2.readSnapshots(ImageFile(path: path, length: info.size, system: live))
+        #expect(found.map(\.name) == ["one", "three", "after-resize"])
+        #expect(found.map(\.id) == ["1", "3", "4"])
+        #expect(found.map(\.virtualSize) == [1 << 20, 1 << 20, 2 << 20])
+        let listed = try live.run(Command(QemuImg.executable, ["info", "--output=json", path], timeout: 60))
+        let json = try JSONSerialization.jsonObject(with: Data(listed.output)) as? [String: Any]
+        let dates = (json?["snapshots"] as? [[String: Any]])?.compactMap { ($0["date-sec"] as? NSNumber)?.int64Value }
+        #expect(found.map { Int64($0.dateSeconds) } == dates)
+    }
+
+    @Test("hostile tables are errors, never reads outside the file")
+    func hostile() throws {
+        let directory = TemporaryDirectory()
+        let one = [entry(id: "1", name: "x1", date: 1)]
+        #expect(failure(qcow2WithTable(one, count: 70000), in: directory) == "Too many snapshots")
+        #expect(failure(qcow2WithTable(one, count: 2), in: directory) == "Failed to read snapshot table")
+        #expect(failure(qcow2WithTable(one, tableOffset: 1000), in: directory) == "Invalid snapshot table offset")
+        #expect(failure(qcow2WithTable(one, tableOffset: 1 << 62), in: directory) == "Failed to read snapshot table")
+        #expect(failure(qcow2WithTable(one, tableOffset: UInt64.max & ~511), in: directory) == "Invalid snapshot table offset")
+        #expect(failure(qcow2WithTable([entry(id: "1", name: "x", date: 1, declaredExtra: 5000)]), in: directory)
+            == "Too much extra metadata in snapshot table entry")
+        #expect(failure(qcow2WithTable([entry(id: "1", name: "x", date: 1, diskSize: UInt64.max)]), in: directory)
+            == "Invalid snapshot disk size")
+        // The table is cut short inside the name of the last entry.
+        let cut = qcow2WithTable(one)
+        #expect(failure(Array(cut.dropLast(8)), in: directory) == "Failed to read snapshot table")
+        // Not qcow2 at all: the header reader's answer.
+        #expect(failure([UInt8](repeating: 0, count: 512), in: directory) == "Image is not in qcow2 format")
+    }
+}
+
+@Suite("snapshot names and files")
+struct SnapshotNameTests {
+    @Test("PVE's configuration IDs of at most 40 characters")
+    func names() {
+        for valid in ["ab", "a1", "A_b-c", "before-upgrade", String(repeating: "x", count: 40), "current"] {
+            #expect(SnapshotNames.isValid(valid), "\(valid)")
+        }
+        for invalid in ["", "a", "1a", "-a", "_a", "a b", "a/b", "../x", "a\nb", "a\0b", "ä1", "a.b", String(repeating: "x", count: 41)] {
+            #expect(!SnapshotNames.isValid(invalid), "\(invalid)")
+        }
+    }
+
+    @Test("the names of chain files, as dir's pattern reads them")
+    func chainNames() {
+        #expect(DirectoryStorage.chainSnapshotName("snap-s1-vm-100-disk-0.qcow2", volume: "vm-100-disk-0.qcow2") == "s1")
+        #expect(DirectoryStorage.chainSnapshotName("snap-a-b-vm-100-disk-0.qcow2", volume: "vm-100-disk-0.qcow2") == "a-b")
+        #expect(DirectoryStorage.chainSnapshotName("snap--vm-100-disk-0.qcow2", volume: "vm-100-disk-0.qcow2") == nil)
+        #expect(DirectoryStorage.chainSnapshotName("snap-s1-vm-100-disk-1.qcow2", volume: "vm-100-disk-0.qcow2") == nil)
+        #expect(DirectoryStorage.chainSnapshotName("base-100-disk-0.qcow2", volume: "vm-100-disk-0.qcow2") == nil)
+    }
+
+    @Test("reflinks are probed once per directory; a probe that could not run is not kept")
+    func reflinkProbe() throws {
+        let directory = TemporaryDirectory()
+        let images = directory.path + "/images"
+        var system = ScriptedSystem()
+        system.cloneError = .notSupported
+        let storage = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
+        #expect(!storage.supportsReflinks(), "no images directory yet: unknown")
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        #expect(!storage.supportsReflinks(), "EOPNOTSUPP: no reflinks")
+        system.cloneError = nil
+        let copying = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
+        #expect(!copying.supportsReflinks(), "the answer is kept for the directory")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: images) == [], "the probe's files are gone")
+
+        let other = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: other.path + "/images", withIntermediateDirectories: true)
+        system.cloneError = .noSpace
+        #expect(!DirectoryStorage(id: "t", config: StorageConfig(path: other.path), system: system).supportsReflinks(), "a full disk: not now")
+        system.cloneError = .notSupported
+        #expect(!DirectoryStorage(id: "t", config: StorageConfig(path: other.path), system: system).supportsReflinks(),
+                "probed again, and answered")
+    }
+}
