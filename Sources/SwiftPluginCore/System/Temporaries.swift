@@ -132,7 +132,8 @@ extension SystemCalls {
     }
 
     /// Removes the stale temporaries in `directory` (see ``Temporaries``): files and
-    /// symlinks only, never following a link; nothing else is touched. Best effort.
+    /// symlinks, and the hidden directories of container imports (removed as a tree,
+    /// never following a link); nothing else is touched. Best effort.
     public func reclaimStaleTemporaries(in directory: String) {
         guard let entries = try? listDirectory(directory) else { return }
         let candidates = entries.compactMap(\.name).filter(Temporaries.isTemporary)
@@ -141,7 +142,14 @@ extension SystemCalls {
         let now = WallClock.now()
         for name in candidates {
             let path = directory + "/" + name
-            guard let info = try? status(path, followSymlinks: false), info.kind == .regular || info.kind == .symlink else { continue }
+            guard let info = try? status(path, followSymlinks: false) else { continue }
+            if info.kind == .directory {
+                // A container directory a killed import was unpacking (only this scheme's names).
+                if Temporaries.owner(of: name) != nil || name.hasPrefix(Temporaries.prefix + "unknown."),
+                   isStale(name, info, me: me, now: now) { try? removeTree(path) }
+                continue
+            }
+            guard info.kind == .regular || info.kind == .symlink else { continue }
             if isStale(name, info, me: me, now: now) { try? removeFile(path) }
         }
     }

@@ -10,7 +10,7 @@ extension PluginMethods {
         notImplemented(Arguments.method)
     }
 
-    // Snapshots, migration streams, backup providers.
+    // Snapshots, backup providers.
     public static func volumeSnapshot(_ arguments: VolumeSnapshotArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeSnapshotInfo(_ arguments: VolumeSnapshotInfoArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeRollbackIsPossible(_ arguments: VolumeRollbackIsPossibleArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
@@ -19,9 +19,5 @@ extension PluginMethods {
     public static func renameSnapshot(_ arguments: RenameSnapshotArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeQemuSnapshotMethod(_ arguments: VolumeQemuSnapshotMethodArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func volumeSnapshotNeedsFsfreeze(_ arguments: VolumeSnapshotNeedsFsfreezeArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeExport(_ arguments: VolumeExportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeExportFormats(_ arguments: VolumeExportFormatsArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeImport(_ arguments: VolumeImportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeImportFormats(_ arguments: VolumeImportFormatsArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
     public static func newBackupProvider(_ arguments: NewBackupProviderArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
 }
