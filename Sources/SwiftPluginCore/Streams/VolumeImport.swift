@@ -120,7 +120,7 @@ extension DirectoryStorage {
         do throws(StorageError) {
             // GNU tar strips leading '/' and refuses member names with '..'; links whose
             // targets could lead out are created only after all other members.
-            var extract = Command(Self.tar, Self.tarFlags + ["--delay-directory-restore", "-C", hidden, "-xf", "-"],
+            let extract = Command(Self.tar, Self.tarFlags + ["--delay-directory-restore", "-C", hidden, "-xf", "-"],
                                   timeout: Self.tarTimeout)
             try runTar(extract, input: channel.descriptor)
             return try publishImport(hidden, directory: directory, vmid: vmid, name: name, format: ImageFormat.subvol.rawValue)

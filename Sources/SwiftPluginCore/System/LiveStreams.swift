@@ -40,8 +40,11 @@ public final class StreamSignals: @unchecked Sendable {
     /// Restores the signal mask: a stop signal that arrived reaches the caller's handler;
     /// a SIGPIPE the stream caused (already reported as EPIPE) is consumed.
     public func end() {
-        watch?.end()
-        watch = nil
+        // SIGPIPE first: ending the watch restores a mask without it.
+        defer {
+            watch?.end()
+            watch = nil
+        }
         guard pipeHeld else { return }
         pipeHeld = false
         var pending = sigset_t()
