@@ -244,8 +244,8 @@ extension DirectoryStorage {
                 if map.layout.externalDataFile { throw ImageFormatError("refusing an image with an external data file") }
                 header = ImageHeader(virtualSize: map.layout.virtualSize, backingFile: map.layout.backingFile)
             } else {
-                header = try VMDK.readHeader(file)
                 try VMDK.checkSelfContained(file)
+                header = try VMDK.readHeader(file)
             }
         } catch {
             throw StorageError("import: the stream is not a usable \(format) image - \(error.reason)")
@@ -280,13 +280,13 @@ extension VMDK {
     static func checkSelfContained(_ file: ImageFile) throws(ImageFormatError) {
         let header: [UInt8]
         do {
+            guard try file.bytes(at: 0, count: 4) == sparseMagic else {
+                throw ImageFormatError("refusing a vmdk image that is not a single sparse file (its extents are other files)")
+            }
             guard let bytes = try file.bytes(at: 0, count: 512) else { throw ImageFormatError("Could not read vmdk header: Invalid argument") }
             header = bytes
         } catch let error as ImageFormatError { throw error } catch {
             throw ImageFormatError("Could not read vmdk header: \(error)")
-        }
-        guard Array(header[0..<4]) == sparseMagic else {
-            throw ImageFormatError("refusing a vmdk image that is not a single sparse file (its extents are other files)")
         }
         guard let offset = ByteFields.littleEndian(header, at: 28, width: 8),
               let sectors = ByteFields.littleEndian(header, at: 36, width: 8) else {
