@@ -110,7 +110,7 @@ extension DirectoryStorage {
     func importTree(directory: String, vmid: String, name: String?, _ channel: StreamChannel) throws(StorageError) -> String {
         let hidden: String
         do {
-            hidden = directory + "/" + (try Temporaries.newName(system))
+            hidden = directory + "/" + (try Temporaries.newDirectoryName(system))
             try system.makeDirectory(hidden, mode: 0o755)
             try system.setMode(hidden, 0o755)
         } catch {
