@@ -372,47 +372,47 @@ static const spve_arg spve_args_update_volume_notes[] = {
 static const spve_binding spve_bind_update_volume_notes = {"update_volume_notes", spve_v1_update_volume_notes, spve_args_update_volume_notes, 5};
 
 static const spve_arg spve_args_volume_export[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"fh", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"format", SPVE_ARG_SKIP},
-    {"snapshot", SPVE_ARG_SKIP},
-    {"base_snapshot", SPVE_ARG_SKIP},
-    {"with_snapshots", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"fh", SPVE_ARG_FH},
+    {"volname", SPVE_ARG_VALUE},
+    {"format", SPVE_ARG_VALUE},
+    {"snapshot", SPVE_ARG_VALUE},
+    {"base_snapshot", SPVE_ARG_VALUE},
+    {"with_snapshots", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_export = {"volume_export", spve_v1_volume_export, spve_args_volume_export, 8};
 
 static const spve_arg spve_args_volume_export_formats[] = {
-    {"scfg", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"snapshot", SPVE_ARG_SKIP},
-    {"base_snapshot", SPVE_ARG_SKIP},
-    {"with_snapshots", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_VALUE},
+    {"snapshot", SPVE_ARG_VALUE},
+    {"base_snapshot", SPVE_ARG_VALUE},
+    {"with_snapshots", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_export_formats = {"volume_export_formats", spve_v1_volume_export_formats, spve_args_volume_export_formats, 6};
 
 static const spve_arg spve_args_volume_import[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"fh", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
-    {"format", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"fh", SPVE_ARG_FH},
+    {"volname", SPVE_ARG_VALUE},
+    {"format", SPVE_ARG_VALUE},
     {"snapshot", SPVE_ARG_SKIP},
-    {"base_snapshot", SPVE_ARG_SKIP},
-    {"with_snapshots", SPVE_ARG_SKIP},
-    {"allow_rename", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_VALUE},
+    {"with_snapshots", SPVE_ARG_VALUE},
+    {"allow_rename", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_import = {"volume_import", spve_v1_volume_import, spve_args_volume_import, 9};
 
 static const spve_arg spve_args_volume_import_formats[] = {
-    {"scfg", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
     {"storeid", SPVE_ARG_SKIP},
-    {"volname", SPVE_ARG_SKIP},
+    {"volname", SPVE_ARG_VALUE},
     {"snapshot", SPVE_ARG_SKIP},
-    {"base_snapshot", SPVE_ARG_SKIP},
-    {"with_snapshots", SPVE_ARG_SKIP},
+    {"base_snapshot", SPVE_ARG_VALUE},
+    {"with_snapshots", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_volume_import_formats = {"volume_import_formats", spve_v1_volume_import_formats, spve_args_volume_import_formats, 6};
 

@@ -99,6 +99,41 @@ struct FaultySystem: SystemCalls {
         try plan.next("link", target)
         try live.link(source, to: target)
     }
+
+    // Streams: forwarded.
+    func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
+        try plan.next("open", path)
+        return try live.openFile(path, writing: writing)
+    }
+    func closeFile(_ descriptor: Int32) { live.closeFile(descriptor) }
+    func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
+        try plan.next("readfd", "\(descriptor)")
+        return try live.readDescriptor(descriptor, into: buffer, at: offset)
+    }
+    func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
+        try plan.next("writefd", "\(descriptor)")
+        return try live.writeDescriptor(descriptor, from: buffer, at: offset)
+    }
+    func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64? {
+        try live.seek(descriptor, from: offset, hole: hole)
+    }
+    func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
+        try plan.next("sendfile", "\(source)")
+        return try live.sendFile(from: source, at: offset, to: target, count: count)
+    }
+    func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) {
+        try plan.next("ftruncate", "\(descriptor)")
+        try live.truncate(descriptor, to: size)
+    }
+    func synchronize(_ descriptor: Int32) throws(Errno) {
+        try plan.next("fsync", "\(descriptor)")
+        try live.synchronize(descriptor)
+    }
+    func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
+    func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
+    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
+        try live.waitReady(descriptor, writing: writing, signals: signals)
+    }
 }
 
 /// Every file under `root`: kind, size, permissions, link target, a digest of the

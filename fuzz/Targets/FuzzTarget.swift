@@ -22,6 +22,11 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     case archiveName = "archive-name"
     /// A storage's configuration (`$scfg`) as the glue decodes it, and what the storage reads from it.
     case storageOptions = "storage-options"
+    /// The size header of a migration stream (`volume_import`), and its rounding to KiB.
+    case streamHeader = "stream-header"
+    /// A qcow2 file's cluster tables (L1, L2, extended L2), as `volume_export` reads them
+    /// to send the image as raw, and the import checks of qcow2 and vmdk streams.
+    case qcow2Clusters = "qcow2-clusters"
 
     public func run(_ input: [UInt8]) {
         switch self {
@@ -32,6 +37,8 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
         case .requestDecoding: RequestDecodingTarget.run(input)
         case .archiveName: ArchiveNameTarget.run(input)
         case .storageOptions: StorageOptionsTarget.run(input)
+        case .streamHeader: StreamHeaderTarget.run(input)
+        case .qcow2Clusters: QCOW2ClustersTarget.run(input)
         }
     }
 

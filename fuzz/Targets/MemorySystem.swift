@@ -3,7 +3,8 @@ import SwiftPluginCore
 /// One file held in memory, and nothing else: the image reader's system calls are
 /// answered from `contents`; every other call fails with EIO.
 ///
-/// When `SystemCalls` gains a requirement, add it here as a refusal.
+/// When `SystemCalls` gains a requirement, add it here as a refusal (or, for the stream
+/// calls the cluster reader uses, answered from `contents`).
 struct MemorySystem: SystemCalls {
     static let path = "/fuzz/image"
     var contents: [UInt8]
@@ -42,4 +43,34 @@ struct MemorySystem: SystemCalls {
     func run(_ command: Command) throws(Errno) -> CommandResult { throw .ioError }
     func cloneFile(_ source: String, into target: String) throws(Errno) { throw .ioError }
     func link(_ source: String, to target: String) throws(Errno) { throw .ioError }
+
+    // Streams: the one file opens as descriptor 3 and reads at offsets; nothing is written.
+    static let descriptor: Int32 = 3
+    func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
+        guard path == Self.path else { throw .noSuchFileOrDirectory }
+        guard !writing else { throw .ioError }
+        return Self.descriptor
+    }
+    func closeFile(_ descriptor: Int32) {}
+    func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
+        guard descriptor == Self.descriptor, let offset else { throw .ioError }
+        let bytes = try readBytes(Self.path, offset: offset, count: buffer.count)
+        buffer.copyBytes(from: bytes)
+        return bytes.count
+    }
+    func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int { throw .ioError }
+    func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64? {
+        guard descriptor == Self.descriptor else { throw .ioError }
+        guard offset < Int64(contents.count) else { return nil }
+        return hole ? Int64(contents.count) : offset
+    }
+    func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int { throw .ioError }
+    func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) { throw .ioError }
+    func synchronize(_ descriptor: Int32) throws(Errno) { throw .ioError }
+    func status(of descriptor: Int32) throws(Errno) -> FileStatus {
+        guard descriptor == Self.descriptor else { throw .ioError }
+        return try status(Self.path, followSymlinks: true)
+    }
+    func holdStreamSignals() -> StreamSignals { StreamSignals() }
+    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? { nil }
 }

@@ -12,7 +12,7 @@ use SwiftPluginTest;
 load_host();
 
 my @pending = qw(
-    volume_export volume_export_formats volume_import volume_import_formats new_backup_provider
+    new_backup_provider
 );
 my $scfg = { type => 'swift', path => storage_dir() };
 for my $method (@pending) {

@@ -1318,55 +1318,188 @@ public struct UpdateVolumeNotesArguments: PluginArguments {
     }
 }
 
-/// The arguments of `volume_export($scfg (ignored), $storeid (ignored), $fh (ignored), $volname (ignored), $format (ignored), $snapshot (ignored), $base_snapshot (ignored), $with_snapshots (ignored))`.
+/// The arguments of `volume_export($scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots)`.
 public struct VolumeExportArguments: PluginArguments {
     public static let method = "volume_export"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var fh: Int32
+    public var volname: String
+    public var format: String
+    public var snapshot: String?
+    public var baseSnapshot: String?
+    public var withSnapshots: Bool
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var fh = Value.undef
+        var volname = Value.undef
+        var format = Value.undef
+        var snapshot = Value.undef
+        var baseSnapshot = Value.undef
+        var withSnapshots = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "fh" {
+                fh = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "format" {
+                format = try request.value()
+            } else if key == "snapshot" {
+                snapshot = try request.value()
+            } else if key == "base_snapshot" {
+                baseSnapshot = try request.value()
+            } else if key == "with_snapshots" {
+                withSnapshots = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.fh = try PerlArgument.fileDescriptor(fh, "fh", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.format = try PerlArgument.string(format, "format", call)
+        self.snapshot = try PerlArgument.optionalString(snapshot, "snapshot", call)
+        self.baseSnapshot = try PerlArgument.optionalString(baseSnapshot, "base_snapshot", call)
+        self.withSnapshots = PerlArgument.bool(withSnapshots, "with_snapshots", call)
     }
 }
 
-/// The arguments of `volume_export_formats($scfg (ignored), $storeid (ignored), $volname (ignored), $snapshot (ignored), $base_snapshot (ignored), $with_snapshots (ignored))`.
+/// The arguments of `volume_export_formats($scfg, $storeid (ignored), $volname, $snapshot, $base_snapshot, $with_snapshots)`.
 public struct VolumeExportFormatsArguments: PluginArguments {
     public static let method = "volume_export_formats"
+    public var scfg: StorageConfig
+    public var volname: String
+    public var snapshot: String?
+    public var baseSnapshot: String?
+    public var withSnapshots: Bool
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var volname = Value.undef
+        var snapshot = Value.undef
+        var baseSnapshot = Value.undef
+        var withSnapshots = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "snapshot" {
+                snapshot = try request.value()
+            } else if key == "base_snapshot" {
+                baseSnapshot = try request.value()
+            } else if key == "with_snapshots" {
+                withSnapshots = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.snapshot = try PerlArgument.optionalString(snapshot, "snapshot", call)
+        self.baseSnapshot = try PerlArgument.optionalString(baseSnapshot, "base_snapshot", call)
+        self.withSnapshots = PerlArgument.bool(withSnapshots, "with_snapshots", call)
     }
 }
 
-/// The arguments of `volume_import($scfg (ignored), $storeid (ignored), $fh (ignored), $volname (ignored), $format (ignored), $snapshot (ignored), $base_snapshot (ignored), $with_snapshots (ignored), $allow_rename (ignored))`.
+/// The arguments of `volume_import($scfg, $storeid, $fh, $volname, $format, $snapshot (ignored), $base_snapshot, $with_snapshots, $allow_rename)`.
 public struct VolumeImportArguments: PluginArguments {
     public static let method = "volume_import"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var fh: Int32
+    public var volname: String
+    public var format: String
+    public var baseSnapshot: String?
+    public var withSnapshots: Bool
+    public var allowRename: Bool
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var fh = Value.undef
+        var volname = Value.undef
+        var format = Value.undef
+        var baseSnapshot = Value.undef
+        var withSnapshots = Value.undef
+        var allowRename = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "fh" {
+                fh = try request.value()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "format" {
+                format = try request.value()
+            } else if key == "base_snapshot" {
+                baseSnapshot = try request.value()
+            } else if key == "with_snapshots" {
+                withSnapshots = try request.value()
+            } else if key == "allow_rename" {
+                allowRename = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.fh = try PerlArgument.fileDescriptor(fh, "fh", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.format = try PerlArgument.string(format, "format", call)
+        self.baseSnapshot = try PerlArgument.optionalString(baseSnapshot, "base_snapshot", call)
+        self.withSnapshots = PerlArgument.bool(withSnapshots, "with_snapshots", call)
+        self.allowRename = PerlArgument.bool(allowRename, "allow_rename", call)
     }
 }
 
-/// The arguments of `volume_import_formats($scfg (ignored), $storeid (ignored), $volname (ignored), $snapshot (ignored), $base_snapshot (ignored), $with_snapshots (ignored))`.
+/// The arguments of `volume_import_formats($scfg, $storeid (ignored), $volname, $snapshot (ignored), $base_snapshot, $with_snapshots)`.
 public struct VolumeImportFormatsArguments: PluginArguments {
     public static let method = "volume_import_formats"
+    public var scfg: StorageConfig
+    public var volname: String
+    public var baseSnapshot: String?
+    public var withSnapshots: Bool
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var volname = Value.undef
+        var baseSnapshot = Value.undef
+        var withSnapshots = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "volname" {
+                volname = try request.value()
+            } else if key == "base_snapshot" {
+                baseSnapshot = try request.value()
+            } else if key == "with_snapshots" {
+                withSnapshots = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.volname = try PerlArgument.string(volname, "volname", call)
+        self.baseSnapshot = try PerlArgument.optionalString(baseSnapshot, "base_snapshot", call)
+        self.withSnapshots = PerlArgument.bool(withSnapshots, "with_snapshots", call)
     }
 }
 

@@ -10,6 +10,10 @@ public struct Command: Equatable, Sendable {
     /// signal interrupts the program, before the signal reaches the process (whose default
     /// action may end it before the caller could clean up).
     public var removeWhenInterrupted: [String] = []
+    /// A descriptor the program reads as its standard input (a stream PVE passed), instead of /dev/null.
+    public var standardInput: Int32?
+    /// A descriptor the program writes its standard output to (a stream), instead of the collected pipe.
+    public var standardOutput: Int32?
 
     public static let standardEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"]
 

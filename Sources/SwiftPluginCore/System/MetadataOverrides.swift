@@ -59,4 +59,33 @@ public struct OverridingSystem: SystemCalls {
     public func run(_ command: Command) throws(Errno) -> CommandResult { try base.run(command) }
     public func cloneFile(_ source: String, into target: String) throws(Errno) { try base.cloneFile(source, into: target) }
     public func link(_ source: String, to target: String) throws(Errno) { try base.link(source, to: target) }
+
+    // Streams: forwarded.
+    public func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
+        return try base.openFile(path, writing: writing)
+    }
+    public func closeFile(_ descriptor: Int32) { base.closeFile(descriptor) }
+    public func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
+        return try base.readDescriptor(descriptor, into: buffer, at: offset)
+    }
+    public func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
+        return try base.writeDescriptor(descriptor, from: buffer, at: offset)
+    }
+    public func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64? {
+        try base.seek(descriptor, from: offset, hole: hole)
+    }
+    public func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
+        return try base.sendFile(from: source, at: offset, to: target, count: count)
+    }
+    public func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) {
+        try base.truncate(descriptor, to: size)
+    }
+    public func synchronize(_ descriptor: Int32) throws(Errno) {
+        try base.synchronize(descriptor)
+    }
+    public func status(of descriptor: Int32) throws(Errno) -> FileStatus { try base.status(of: descriptor) }
+    public func holdStreamSignals() -> StreamSignals { base.holdStreamSignals() }
+    public func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
+        try base.waitReady(descriptor, writing: writing, signals: signals)
+    }
 }

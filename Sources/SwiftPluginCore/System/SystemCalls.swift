@@ -97,6 +97,36 @@ public protocol SystemCalls: Sendable {
     func cloneFile(_ source: String, into target: String) throws(Errno)
     /// A second name for a file (`link`): fails with EEXIST when `target` exists.
     func link(_ source: String, to target: String) throws(Errno)
+
+    // Streams (volume_export / volume_import): open descriptors, read and written in place.
+
+    /// Opens `path` (never through a final symlink): for reading, or for writing a file that
+    /// exists (a temporary created before). Close-on-exec.
+    func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32
+    func closeFile(_ descriptor: Int32)
+    /// Reads into `buffer` at the descriptor's position (`offset` nil) or at `offset`
+    /// (pread); 0 at the end. EINTR is retried.
+    func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int
+    /// Writes from `buffer` at the position (`offset` nil) or at `offset` (pwrite); may
+    /// write less than asked. EINTR is retried.
+    func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int
+    /// The next data (`hole` false, SEEK_DATA) or hole (SEEK_HOLE) at or after `offset`;
+    /// nil when there is no data after it (ENXIO).
+    func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64?
+    /// Copies up to `count` bytes at `offset` of a file to `target`, in the kernel
+    /// (sendfile); returns the bytes copied. EINVAL/ENOSYS when it does not apply.
+    func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int
+    func truncate(_ descriptor: Int32, to size: Int64) throws(Errno)
+    /// fsync.
+    func synchronize(_ descriptor: Int32) throws(Errno)
+    func status(of descriptor: Int32) throws(Errno) -> FileStatus
+    /// Holds the stop signals (SIGTERM, SIGINT, SIGHUP) and SIGPIPE while a stream runs,
+    /// so that a stop request ends it cleanly and a closed peer is an error (EPIPE), not
+    /// the end of the process. ``StreamSignals/end()`` restores the mask.
+    func holdStreamSignals() -> StreamSignals
+    /// Waits until `descriptor` can be read (or written) or a held stop signal arrives;
+    /// returns that signal, nil when the descriptor is ready.
+    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32?
 }
 
 extension SystemCalls {

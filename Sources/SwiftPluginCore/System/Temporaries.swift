@@ -21,6 +21,13 @@
 /// (qemu-img is killed at its 6-hour deadline).
 public enum Temporaries {
     public static let prefix = ".tmp."
+    /// Hidden directories a container import unpacks into: `.tmp-subvol.<boot>.<pid>.<start>.<random>`.
+    public static let directoryPrefix = ".tmp-subvol."
+
+    /// A fresh name for an import directory of this process.
+    static func newDirectoryName(_ system: any SystemCalls) throws(Errno) -> String {
+        directoryPrefix + (try newName(system)).dropFirst(prefix.count)
+    }
     /// Longer than the longest operation writing a temporary (``QemuImg/createTimeout``) plus a margin.
     public static let maximumAge: Int64 = Int64(QemuImg.createTimeout) + 3600
 
@@ -132,10 +139,13 @@ extension SystemCalls {
     }
 
     /// Removes the stale temporaries in `directory` (see ``Temporaries``): files and
-    /// symlinks only, never following a link; nothing else is touched. Best effort.
+    /// symlinks, never following a link, and the hidden directories of container
+    /// imports; nothing else is touched. Best effort.
     public func reclaimStaleTemporaries(in directory: String) {
         guard let entries = try? listDirectory(directory) else { return }
-        let candidates = entries.compactMap(\.name).filter(Temporaries.isTemporary)
+        let names = entries.compactMap(\.name)
+        reclaimStaleImportDirectories(in: directory, names)
+        let candidates = names.filter(Temporaries.isTemporary)
         guard !candidates.isEmpty else { return }
         let me = Temporaries.currentOwner(self)
         let now = WallClock.now()
@@ -143,6 +153,21 @@ extension SystemCalls {
             let path = directory + "/" + name
             guard let info = try? status(path, followSymlinks: false), info.kind == .regular || info.kind == .symlink else { continue }
             if isStale(name, info, me: me, now: now) { try? removeFile(path) }
+        }
+    }
+
+    /// Removes the hidden directories (``Temporaries/directoryPrefix``) of container
+    /// imports whose owner is gone, as a tree, never following a link. Other hidden
+    /// directories are never touched.
+    func reclaimStaleImportDirectories(in directory: String, _ names: [String]) {
+        let me = Temporaries.currentOwner(self)
+        let now = WallClock.now()
+        for name in names where name.hasPrefix(Temporaries.directoryPrefix) {
+            let scheme = Temporaries.prefix + name.dropFirst(Temporaries.directoryPrefix.count)
+            guard Temporaries.owner(of: scheme) != nil || scheme.hasPrefix(Temporaries.prefix + "unknown."),
+                  let info = try? status(directory + "/" + name, followSymlinks: false), info.kind == .directory,
+                  isStale(scheme, info, me: me, now: now) else { continue }
+            try? removeTree(directory + "/" + name)
         }
     }
 

@@ -10,10 +10,6 @@ extension PluginMethods {
         notImplemented(Arguments.method)
     }
 
-    // Migration streams, backup providers.
-    public static func volumeExport(_ arguments: VolumeExportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeExportFormats(_ arguments: VolumeExportFormatsArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeImport(_ arguments: VolumeImportArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
-    public static func volumeImportFormats(_ arguments: VolumeImportFormatsArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
+    // Backup providers.
     public static func newBackupProvider(_ arguments: NewBackupProviderArguments, _ call: Call) throws(StorageError) -> Value { throw refuse(arguments) }
 }

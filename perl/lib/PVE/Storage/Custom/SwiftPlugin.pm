@@ -280,6 +280,68 @@ C<get_import_metadata> checks the volume in Swift (an OVA or OVF in the import
 directory that does not lead outside the storage) and parses it with PVE's own
 C<PVE::GuestImport::OVF>, as C<dir> does.
 
+=head2 Migration streams
+
+C<volume_export_formats>, C<volume_import_formats>, C<volume_export> and
+C<volume_import> (C<pvesm export>/C<pvesm import>, offline migration, moving disks
+between storages) run in Swift with C<dir>'s formats matrix, size header (8 bytes,
+little-endian) and messages: C<raw+size> for images, ISO images, templates, snippets
+and import sources, C<qcow2+size> and C<vmdk+size> (the file as it is, with
+snapshots), C<tar+size> for container directories. Streams are byte-compatible with
+C<dir> in both directions. The file handle PVE passes (a pipe, a socket or a file) is
+used directly and never seeked. Beyond C<dir>:
+
+=over
+
+=item Export without C<dd>
+
+A raw file is sent by the kernel (C<sendfile>); its holes are sent as zeros without
+being read. A qcow2 image is sent as C<raw+size> from its cluster tables (L1/L2,
+extended L2 subclusters, zero clusters), following the backing chain of a linked
+clone (qcow2 or raw bases), so no C<qemu-img convert ... /dev/stdout> is needed (it
+fails into a pipe with some qemu-img versions). Compressed clusters are B<not>
+decompressed natively (no zlib is linked): such an image, an encrypted one, one
+with an external data file, and a vmdk image are converted by C<qemu-img convert>
+into a hidden temporary raw file beside the image, which is sent and removed.
+
+=item Sparse, atomic imports
+
+The payload goes to a hidden temporary name (C<.tmp.*>, never listed) in the
+target directory; blocks of zeros (4 KiB) are left as holes. The volume is published
+under its name (C<rename> without replacing) only when the stream is complete: for
+C<raw+size> exactly the announced size arrived (or, as C<dir> announces a raw file's
+size rounded up to whole sectors, less than one sector less); for C<qcow2+size> and
+C<vmdk+size> the stream ended cleanly and the image checks out; for C<tar+size> tar
+succeeded. A short or overlong stream, a write error or a stop request (SIGTERM)
+removes the temporary; one left by a killed process is reclaimed by the next
+allocation or activation, like every temporary of the plugin, and never disturbs
+listings or free names.
+
+=item Untrusted images
+
+An imported qcow2 must have a readable header and cluster tables, no backing file
+and no external data file, the announced virtual size, and pass C<qemu-img check>
+(leaked clusters allowed). An imported vmdk must be a single monolithic sparse file
+(one SPARSE extent, no text descriptor naming other files, no parent). Anything
+else is refused and removed.
+
+=item Containers
+
+A C<tar+size> stream is unpacked by the system tar (by argument vector, C<dir>'s
+flags plus C<--delay-directory-restore>) into a hidden directory that is renamed into
+place when tar succeeded. GNU tar strips leading C</> and refuses member names with
+C<..>, and creates links that could lead out only after all other members, so
+nothing lands outside; a failing tar removes the directory.
+
+=item Progress
+
+While a raw, qcow2 or vmdk stream runs, a line goes to standard error about once
+a second (C<export: E<lt>bytesE<gt> bytes of E<lt>totalE<gt> (E<lt>pctE<gt>%), E<lt>rateE<gt>/s>), and a last one
+when it is complete (C<... bytes in E<lt>sE<gt> s, E<lt>rateE<gt>/s>), as C<dir> shows C<dd>'s progress
+in the task log. tar streams show no progress.
+
+=back
+
 =head2 Differences from dir, on purpose
 
 In a content directory, entries whose names are not UTF-8 or contain a newline, and
@@ -346,15 +408,16 @@ before any file is touched, so no name can lead outside the volume's directory.
 
 =head1 STATUS
 
-Everything but migration streams runs in Swift: storage activation,
+Everything runs in Swift: storage activation,
 status, volume names and paths, the configuration hooks; the whole life of VM disks
 and container volumes: allocation (raw, qcow2, vmdk with every C<preallocation>
 mode, subvol directories), listing, sizes, resizing, snapshots, templates
 (C<create_base>), linked clones, renaming, activation, mapping, QEMU blockdev
-options, the feature matrix and removal (of every content type); and the content
+options, the feature matrix and removal (of every content type); the content
 listing of ISO images, templates, backups, snippets and import sources, backup notes
-and protection, pruning and import metadata. Methods whose implementation has not
-landed yet (migration streams) die with
+and protection, pruning, import metadata and migration streams (export and import).
+The one method not implemented (C<new_backup_provider>, for backup provider plugins)
+dies with
 C<< <method> is not implemented yet by the swift storage plugin >>.
 
 Image metadata (virtual size, backing file) is read from the qcow2 and vmdk

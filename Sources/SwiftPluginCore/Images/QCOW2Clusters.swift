@@ -1,0 +1,247 @@
+/// The cluster tables of a qcow2 image (QEMU's docs/interop/qcow2.txt): which guest
+/// ranges hold data where in the file, read as zeros, are left to the backing file,
+/// or are compressed. Read from an untrusted file: every offset and length is checked
+/// against the file and the format before it is used, and arithmetic never traps.
+public struct QCOW2Layout: Equatable, Sendable {
+    public var clusterBits: Int
+    public var virtualSize: Int64
+    public var l1Offset: Int64
+    public var l1Entries: Int
+    /// Extended L2 entries (128 bits, 32 subclusters per cluster).
+    public var extendedL2: Bool
+    /// The data lives in an external data file (incompatible feature bit 2).
+    public var externalDataFile: Bool
+    /// Compressed clusters use zstd rather than zlib (incompatible feature bit 3).
+    public var nonDefaultCompression: Bool
+    /// The image is encrypted (crypt_method != 0).
+    public var encrypted: Bool
+    public var backingFile: String?
+
+    public var clusterSize: Int64 { Int64(1) << Int64(clusterBits) }
+    /// Bytes per L2 entry.
+    var entryBytes: Int { extendedL2 ? 16 : 8 }
+    var entriesPerTable: Int64 { clusterSize / Int64(entryBytes) }
+    /// Guest bytes one L2 table maps.
+    var tableCoverage: Int64 { entriesPerTable * clusterSize }
+
+    /// QEMU's limit on the active L1 table (QCOW_MAX_L1_SIZE).
+    static let maximumL1Bytes: Int64 = 32 << 20
+    /// Bits 9-55 of an L1 or L2 entry: a cluster's offset in the file.
+    static let offsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
+    static let compressedBit: UInt64 = 1 << 62
+
+    /// Reads the header fields the cluster tables need (``QCOW2/readHeader(_:)`` first:
+    /// the same checks as listing, with QEMU's messages).
+    public static func read(_ file: ImageFile) throws(ImageFormatError) -> QCOW2Layout {
+        let header = try QCOW2.readHeader(file)
+        let fields: [UInt8]
+        do {
+            guard let bytes = try file.bytes(at: 0, count: 72) else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+            fields = bytes
+        } catch let error as ImageFormatError { throw error } catch {
+            throw ImageFormatError("Could not read qcow2 header: \(error)")
+        }
+        guard let version = ByteFields.bigEndian(fields, at: 4, width: 4),
+              let clusterBits = ByteFields.bigEndian(fields, at: 20, width: 4),
+              let crypt = ByteFields.bigEndian(fields, at: 32, width: 4),
+              let l1Size = ByteFields.bigEndian(fields, at: 36, width: 4),
+              let l1Offset = ByteFields.bigEndian(fields, at: 40, width: 8)
+        else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+        var incompatible: UInt64 = 0
+        if version == 3 {
+            let extended: [UInt8]?
+            do { extended = try file.bytes(at: 72, count: 8) } catch { throw ImageFormatError("Could not read qcow2 header: \(error)") }
+            guard let extended, let bits = ByteFields.bigEndian(extended, at: 0, width: 8) else {
+                throw ImageFormatError("Could not read qcow2 header: Invalid argument")
+            }
+            incompatible = bits
+        }
+        let layout = QCOW2Layout(
+            clusterBits: Int(clusterBits), virtualSize: header.virtualSize, l1Offset: 0, l1Entries: 0,
+            extendedL2: incompatible & (1 << 4) != 0, externalDataFile: incompatible & (1 << 2) != 0,
+            nonDefaultCompression: incompatible & (1 << 3) != 0, encrypted: crypt != 0, backingFile: header.backingFile)
+        guard layout.extendedL2 == false || clusterBits >= 14 else {
+            throw ImageFormatError("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes")
+        }
+        // Room for every offset computed below (QEMU's own limit is lower still).
+        guard layout.virtualSize <= Int64(1) << 62 else { throw ImageFormatError("Image is too big") }
+        // The L1 table must map the whole disk, lie inside the file and be cluster-aligned.
+        let needed = layout.virtualSize / layout.tableCoverage + (layout.virtualSize % layout.tableCoverage == 0 ? 0 : 1)
+        guard Int64(l1Size) >= needed else { throw ImageFormatError("L1 table is too small") }
+        guard Int64(l1Size) * 8 <= maximumL1Bytes else { throw ImageFormatError("Active L1 table too large") }
+        guard l1Offset <= UInt64(Int64.max), Int64(l1Offset) % layout.clusterSize == 0 else {
+            throw ImageFormatError("Invalid L1 table offset")
+        }
+        guard Int64(l1Offset) <= file.length, Int64(l1Size) * 8 <= file.length - Int64(l1Offset) else {
+            throw ImageFormatError("Invalid L1 table offset")
+        }
+        var result = layout
+        result.l1Offset = Int64(l1Offset)
+        result.l1Entries = Int(l1Size)
+        return result
+    }
+}
+
+/// One stretch of the guest's view of a qcow2 image.
+public enum ClusterRun: Equatable, Sendable {
+    /// Guest bytes `[start, start+length)` are the file's bytes at `host`.
+    case data(start: Int64, host: Int64, length: Int64)
+    /// Read as zeros.
+    case zero(start: Int64, length: Int64)
+    /// Not allocated here: the backing file's bytes (zeros without one).
+    case unallocated(start: Int64, length: Int64)
+    /// Compressed clusters (need decompression).
+    case compressed(start: Int64, length: Int64)
+
+    public var start: Int64 {
+        switch self {
+        case .data(let start, _, _), .zero(let start, _), .unallocated(let start, _), .compressed(let start, _): return start
+        }
+    }
+
+    public var length: Int64 {
+        switch self {
+        case .data(_, _, let length), .zero(_, let length), .unallocated(_, let length), .compressed(_, let length): return length
+        }
+    }
+
+    /// This run followed by `next`, when the two are one run.
+    func merged(with next: ClusterRun) -> ClusterRun? {
+        guard start + length == next.start else { return nil }
+        switch (self, next) {
+        case let (.data(start, host, length), .data(_, nextHost, nextLength)) where host + length == nextHost:
+            return .data(start: start, host: host, length: length + nextLength)
+        case let (.zero(start, length), .zero(_, nextLength)): return .zero(start: start, length: length + nextLength)
+        case let (.unallocated(start, length), .unallocated(_, nextLength)):
+            return .unallocated(start: start, length: length + nextLength)
+        case let (.compressed(start, length), .compressed(_, nextLength)):
+            return .compressed(start: start, length: length + nextLength)
+        default: return nil
+        }
+    }
+}
+
+/// The guest-to-file mapping of one qcow2 image, one L2 table at a time.
+public struct QCOW2ClusterMap {
+    public let file: ImageFile
+    public let layout: QCOW2Layout
+    let l1: [UInt64]
+
+    public init(file: ImageFile) throws(ImageFormatError) {
+        self.file = file
+        layout = try QCOW2Layout.read(file)
+        let table: [UInt8]?
+        do { table = try file.bytes(at: layout.l1Offset, count: layout.l1Entries * 8) } catch {
+            throw ImageFormatError("Could not read L1 table: \(error)")
+        }
+        guard let table else { throw ImageFormatError("Could not read L1 table: Invalid argument") }
+        l1 = stride(from: 0, to: table.count, by: 8).map { ByteFields.bigEndian(table, at: $0, width: 8) ?? 0 }
+    }
+
+    /// The runs covering guest bytes `[start, start+count)`, clipped to the virtual size,
+    /// adjacent runs of one kind merged.
+    public func runs(from start: Int64, count: Int64) throws(ImageFormatError) -> [ClusterRun] {
+        guard start >= 0, count > 0, start < layout.virtualSize else { return [] }
+        let end = start + min(count, layout.virtualSize - start)
+        var result: [ClusterRun] = []
+        func append(_ run: ClusterRun) {
+            if let last = result.last, let merged = last.merged(with: run) { result[result.count - 1] = merged } else { result.append(run) }
+        }
+        var position = start
+        while position < end {
+            let tableIndex = Int(position / layout.tableCoverage)
+            let tableStart = Int64(tableIndex) * layout.tableCoverage
+            let tableEnd = layout.tableCoverage > end - tableStart ? end : tableStart + layout.tableCoverage
+            guard tableIndex < l1.count else { throw ImageFormatError("L1 table is too small") }
+            let l2Offset = l1[tableIndex] & QCOW2Layout.offsetMask
+            if l2Offset == 0 {
+                append(.unallocated(start: position, length: tableEnd - position))
+                position = tableEnd
+                continue
+            }
+            guard Int64(l2Offset) % layout.clusterSize == 0 else { throw ImageFormatError("L2 table offset 0x\(String(l2Offset, radix: 16)) unaligned") }
+            let table: [UInt8]?
+            do { table = try file.bytes(at: Int64(l2Offset), count: Int(layout.clusterSize)) } catch {
+                throw ImageFormatError("Could not read L2 table: \(error)")
+            }
+            guard let table else { throw ImageFormatError("L2 table offset 0x\(String(l2Offset, radix: 16)) beyond the end of the image") }
+            while position < tableEnd {
+                let clusterIndex = (position - tableStart) >> Int64(layout.clusterBits)
+                let clusterStart = tableStart + clusterIndex << Int64(layout.clusterBits)
+                let clusterEnd = layout.clusterSize > tableEnd - clusterStart ? tableEnd : clusterStart + layout.clusterSize
+                for run in try clusterRuns(table, index: Int(clusterIndex), clusterStart: clusterStart) {
+                    // Clip to [position, clusterEnd).
+                    let runStart = max(run.start, position)
+                    let runEnd = min(run.start + run.length, clusterEnd)
+                    guard runStart < runEnd else { continue }
+                    let delta = runStart - run.start
+                    switch run {
+                    case .data(_, let host, _): append(.data(start: runStart, host: host + delta, length: runEnd - runStart))
+                    case .zero: append(.zero(start: runStart, length: runEnd - runStart))
+                    case .unallocated: append(.unallocated(start: runStart, length: runEnd - runStart))
+                    case .compressed: append(.compressed(start: runStart, length: runEnd - runStart))
+                    }
+                }
+                position = clusterEnd
+            }
+        }
+        return result
+    }
+
+    /// The runs of one whole cluster from its L2 entry (and, with extended L2, its subcluster bitmap).
+    func clusterRuns(_ table: [UInt8], index: Int, clusterStart: Int64) throws(ImageFormatError) -> [ClusterRun] {
+        let at = index * layout.entryBytes
+        guard let entry = ByteFields.bigEndian(table, at: at, width: 8) else { throw ImageFormatError("Could not read L2 table: Invalid argument") }
+        let size = layout.clusterSize
+        if entry & QCOW2Layout.compressedBit != 0 { return [.compressed(start: clusterStart, length: size)] }
+        let host = entry & QCOW2Layout.offsetMask
+        if host != 0 {
+            guard Int64(host) % size == 0 else {
+                throw ImageFormatError("Cluster allocation offset 0x\(String(host, radix: 16)) unaligned")
+            }
+            guard Int64(host) < file.length else {
+                throw ImageFormatError("Cluster allocation offset 0x\(String(host, radix: 16)) beyond the end of the image")
+            }
+        }
+        guard layout.extendedL2 else {
+            if entry & 1 != 0 { return [.zero(start: clusterStart, length: size)] }
+            if host == 0 { return [.unallocated(start: clusterStart, length: size)] }
+            return [.data(start: clusterStart, host: Int64(host), length: size)]
+        }
+        guard let bitmap = ByteFields.bigEndian(table, at: at + 8, width: 8) else {
+            throw ImageFormatError("Could not read L2 table: Invalid argument")
+        }
+        let allocated = bitmap & 0xFFFF_FFFF
+        let zeros = bitmap >> 32
+        guard allocated & zeros == 0 else { throw ImageFormatError("Invalid subcluster bitmap 0x\(String(bitmap, radix: 16))") }
+        guard host != 0 || allocated == 0 else { throw ImageFormatError("Subclusters allocated without a cluster offset") }
+        let subcluster = size / 32
+        var runs: [ClusterRun] = []
+        for bit in 0..<Int64(32) {
+            let start = clusterStart + bit * subcluster
+            let run: ClusterRun
+            if allocated >> UInt64(bit) & 1 != 0 {
+                run = .data(start: start, host: Int64(host) + bit * subcluster, length: subcluster)
+            } else if zeros >> UInt64(bit) & 1 != 0 {
+                run = .zero(start: start, length: subcluster)
+            } else {
+                run = .unallocated(start: start, length: subcluster)
+            }
+            if let last = runs.last, let merged = last.merged(with: run) { runs[runs.count - 1] = merged } else { runs.append(run) }
+        }
+        return runs
+    }
+
+    /// Whether any cluster is compressed (read from the L2 tables only).
+    public func hasCompressedClusters() throws(ImageFormatError) -> Bool {
+        var position: Int64 = 0
+        while position < layout.virtualSize {
+            let length = min(layout.tableCoverage, layout.virtualSize - position)
+            if try runs(from: position, count: length).contains(where: { if case .compressed = $0 { return true } else { return false } }) {
+                return true
+            }
+            position += length
+        }
+        return false
+    }
+}

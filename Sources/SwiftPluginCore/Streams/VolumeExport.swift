@@ -1,0 +1,236 @@
+/// `volume_export_formats` and `volume_export` (plugin-api.md §7.2, §7.4): `dir`'s
+/// matrix, header and payloads, without `dd`: raw files are sent by the kernel
+/// (sendfile) with holes written as zeros and never read, and a qcow2 image is sent
+/// as raw from its cluster tables, through the backing chain of a linked clone.
+extension DirectoryStorage {
+    /// Whether `path` is set in Perl's sense (dir's `$scfg->{path}`).
+    var hasPath: Bool { config.path.map { !$0.isEmpty && $0 != "0" } ?? false }
+
+    /// `volume_export_formats`: what the volume can be sent as; nothing for a snapshot,
+    /// an incremental stream or a storage without a path.
+    public func exportFormats(_ volname: String, snapshot: String?, baseSnapshot: String?,
+                              withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
+        guard hasPath, snapshot == nil, baseSnapshot == nil else { return [] }
+        let volume = try VolumeName.parse(volname)
+        return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots)
+    }
+
+    /// `volume_export`: writes the size header and the payload of `format` to `descriptor`
+    /// (a pipe, a socket or a file; never seeked). `className` names the plugin in refusals.
+    public func exportVolume(_ volname: String, format: String, to descriptor: Int32, snapshot: String?,
+                             baseSnapshot: String?, withSnapshots: Bool, className: String) throws(StorageError) {
+        if withSnapshots, config.snapshotAsVolumeChain {
+            throw StorageError("cannot export volumes together with their snapshots in \(className)")
+        }
+        let refusal = StorageError("volume export format \(format) not available for \(className)")
+        guard hasPath, snapshot == nil, baseSnapshot == nil else { throw refusal }
+        let (path, volume) = try filesystemPath(volname)
+        let fileFormat = volume.format
+        // dir's file_size_info: a problem is a warning, and the size then undef (0 in the header).
+        var size: Int64 = 0
+        do { size = try inspector.inspect(path, format: fileFormat)?.virtualSize ?? 0 } catch {
+            diagnostics.warn(error.description)
+        }
+        guard let stream = StreamFormat(rawValue: format) else { throw refusal }
+        switch stream {
+        case .raw:
+            guard !withSnapshots, fileFormat != ImageFormat.subvol.rawValue else { throw refusal }
+        case .qcow2, .vmdk:
+            guard withSnapshots, fileFormat == stream.dataFormat else { throw refusal }
+        case .tar:
+            guard fileFormat == ImageFormat.subvol.rawValue else { throw refusal }
+        }
+
+        let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: UInt64(max(size, 0)))
+        defer { channel.end() }
+        if stream == .tar {
+            channel.signals.end() // tar is stopped by the subprocess runner's own watch
+            try channel.writeHeader(UInt64(max(size, 0)))
+            try runTar(Command(Self.tar, Self.tarFlags + ["-cf", "-", "-C", path, "."], timeout: Self.tarTimeout),
+                       output: descriptor)
+            return
+        }
+        try channel.writeHeader(UInt64(max(size, 0)))
+        if stream == .raw, !["raw", "ova", "ovf"].contains(fileFormat) {
+            try sendAsRaw(path, format: fileFormat, virtualSize: size, channel)
+        } else {
+            try sendFile(path, channel)
+        }
+        channel.progress.finish()
+    }
+
+    // MARK: - Payloads
+
+    /// A file as it is, holes as zeros (never read).
+    func sendFile(_ path: String, _ channel: StreamChannel) throws(StorageError) {
+        let source = try openForExport(path)
+        defer { system.closeFile(source) }
+        let length: Int64
+        do { length = try system.status(of: source).size } catch {
+            throw StorageError("export: stat '\(path)' failed - \(error)", errno: error)
+        }
+        try sendSparse(source, path: path, from: 0, count: length, channel)
+    }
+
+    func openForExport(_ path: String) throws(StorageError) -> Int32 {
+        do { return try system.openFile(path, writing: false) } catch {
+            throw StorageError("export: cannot open '\(path)' - \(error)", errno: error)
+        }
+    }
+
+    /// Bytes `[start, start+count)` of an open file: its data by the kernel, its holes
+    /// (and anything past its end) as zeros.
+    func sendSparse(_ source: Int32, path: String, from start: Int64, count: Int64, _ channel: StreamChannel) throws(StorageError) {
+        let end = start + count
+        var position = start
+        while position < end {
+            let data: Int64?
+            do { data = try system.seek(source, from: position, hole: false) } catch {
+                // No SEEK_DATA on this file system: everything is data.
+                try channel.send(from: source, at: position, count: end - position, path: path)
+                return
+            }
+            guard let data, data < end else {
+                try channel.writeZeros(end - position)
+                return
+            }
+            if data > position { try channel.writeZeros(data - position) }
+            let hole = min((try? system.seek(source, from: data, hole: true)) ?? end, end)
+            try channel.send(from: source, at: data, count: hole - data, path: path)
+            position = hole
+        }
+    }
+
+    /// A qcow2 (or any image) as raw bytes of its virtual size: natively from the cluster
+    /// tables when the whole chain is qcow2 or raw without compressed clusters, external
+    /// data files or encryption; otherwise `qemu-img convert` into a hidden temporary raw
+    /// file beside the image, sent and removed.
+    func sendAsRaw(_ path: String, format: String, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
+        var opened: [Int32] = []
+        defer { for descriptor in opened { system.closeFile(descriptor) } }
+        if format == ImageFormat.qcow2.rawValue, let layer = try exportLayer(path, format: format, depth: 0, opened: &opened) {
+            try emit(layer, from: 0, count: virtualSize, path: path, channel)
+            return
+        }
+        try sendConverted(path, format: format, channel)
+    }
+
+    /// One image of a backing chain, opened for export.
+    indirect enum ExportLayer {
+        case qcow2(map: QCOW2ClusterMap, descriptor: Int32, path: String, backing: ExportLayer?)
+        case raw(descriptor: Int32, path: String, size: Int64)
+    }
+
+    /// The longest backing chain followed natively.
+    static let maximumChain = 16
+
+    /// `path` as a layer, nil when it (or its chain) needs qemu-img.
+    func exportLayer(_ path: String, format: String, depth: Int, opened: inout [Int32]) throws(StorageError) -> ExportLayer? {
+        guard depth < Self.maximumChain else { return nil }
+        let info: FileStatus
+        do { info = try system.status(path, followSymlinks: true) } catch {
+            throw StorageError("export: stat '\(path)' failed - \(error)", errno: error)
+        }
+        let file = ImageFile(path: path, length: info.size, system: system)
+        if format == ImageFormat.raw.rawValue {
+            let descriptor = try openForExport(path)
+            opened.append(descriptor)
+            return .raw(descriptor: descriptor, path: path, size: info.size)
+        }
+        guard format == ImageFormat.qcow2.rawValue else { return nil }
+        let map: QCOW2ClusterMap
+        do {
+            map = try QCOW2ClusterMap(file: file)
+            if map.layout.encrypted || map.layout.externalDataFile || map.layout.nonDefaultCompression { return nil }
+            if try map.hasCompressedClusters() { return nil }
+        } catch {
+            throw StorageError("export: qemu-img: Could not open '\(path)': \(error.reason)")
+        }
+        var backing: ExportLayer?
+        if let name = map.layout.backingFile {
+            let backingPath = name.hasPrefix("/") ? name : FilePath.parent(of: path) + "/" + name
+            let length = (try? system.status(backingPath, followSymlinks: true))?.size ?? 0
+            let detected = inspector.detect(ImageFile(path: backingPath, length: length, system: system))
+            guard let layer = try exportLayer(backingPath, format: detected, depth: depth + 1, opened: &opened) else { return nil }
+            backing = layer
+        }
+        let descriptor = try openForExport(path)
+        opened.append(descriptor)
+        return .qcow2(map: map, descriptor: descriptor, path: path, backing: backing)
+    }
+
+    /// Guest bytes `[start, start+count)` of a layer; beyond its size, zeros.
+    func emit(_ layer: ExportLayer, from start: Int64, count: Int64, path: String, _ channel: StreamChannel) throws(StorageError) {
+        guard count > 0 else { return }
+        switch layer {
+        case .raw(let descriptor, let rawPath, _):
+            try sendSparse(descriptor, path: rawPath, from: start, count: count, channel)
+        case .qcow2(let map, let descriptor, let imagePath, let backing):
+            let end = start + count
+            var position = start
+            // One window at a time: the runs of a huge disk are never all in memory.
+            let window = max(map.layout.tableCoverage, 1 << 30)
+            while position < end {
+                let length = min(window, end - position)
+                let runs: [ClusterRun]
+                do { runs = try map.runs(from: position, count: length) } catch {
+                    throw StorageError("export: qemu-img: Could not read '\(imagePath)': \(error.reason)")
+                }
+                var covered = position
+                for run in runs {
+                    switch run {
+                    case .data(_, let host, let runLength):
+                        try sendSparse(descriptor, path: imagePath, from: host, count: runLength, channel)
+                    case .zero(_, let runLength):
+                        try channel.writeZeros(runLength)
+                    case .unallocated(let runStart, let runLength):
+                        if let backing { try emit(backing, from: runStart, count: runLength, path: path, channel) } else {
+                            try channel.writeZeros(runLength)
+                        }
+                    case .compressed:
+                        throw StorageError("export: compressed clusters in '\(imagePath)'")
+                    }
+                    covered = run.start + run.length
+                }
+                // Past the image's virtual size (a backing file smaller than its overlay): zeros.
+                if covered < position + length { try channel.writeZeros(position + length - covered) }
+                position += length
+            }
+        }
+    }
+
+    /// The image converted by qemu-img into a hidden temporary raw file in its directory
+    /// (reclaimed like any temporary if this process dies), sent, and removed.
+    func sendConverted(_ path: String, format: String, _ channel: StreamChannel) throws(StorageError) {
+        let directory = FilePath.parent(of: path)
+        let temporary: String
+        do { temporary = try system.createTemporaryFile(in: directory, mode: 0o600) } catch {
+            throw StorageError("export: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+        }
+        defer { try? system.removeFile(temporary) }
+        var convert = Command(QemuImg.executable, ["convert", "-f", format, "-O", "raw", path, temporary],
+                              timeout: QemuImg.createTimeout)
+        convert.removeWhenInterrupted = [temporary]
+        try runQemuImg(convert, errorPrefix: nil)
+        try sendFile(temporary, channel)
+    }
+
+    // MARK: - tar
+
+    static let tar = "/bin/tar"
+    /// PVE's flags for container streams (plugin-api.md §7.1).
+    static let tarFlags = [
+        "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls",
+        "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability",
+        "--warning=no-file-ignored", "--warning=no-xattr-write",
+    ]
+    static let tarTimeout = 24 * 3600
+
+    /// Runs tar with the stream as its standard output or input.
+    func runTar(_ command: Command, output: Int32? = nil, input: Int32? = nil) throws(StorageError) {
+        var command = command
+        command.standardOutput = output
+        command.standardInput = input
+        try runQemuImg(command, errorPrefix: nil)
+    }
+}
