@@ -104,4 +104,17 @@ like($warnings->[0], qr/^preallocation mode 'bogus' not supported by format 'qco
 is_deeply(files_below("$dir/images/104"), ['vm-104-disk-0.qcow2'], 'no snapshot file, no temporary');
 is(checksum("$dir/images/$cq3"), $sum, 'the volume is untouched');
 
+# qemu-img's messages name the volume, never the hidden temporary it wrote.
+my $cq4 = PLUGIN->alloc_image('s', $chain, 105, 'qcow2', undef, 1024);
+output_of { PLUGIN->volume_snapshot($chain, 's', $cq4, 'first') };
+rename("$dir/images/105/snap-first-vm-105-disk-0.qcow2", "$dir/images/105/moved") or die;
+($warnings) = warnings_of {
+    is(dies { output_of { PLUGIN->volume_snapshot($chain, 's', $cq4, 'second') } },
+        "can't allocate new volume $cq4 with second backing image\n", 'a broken chain: the overlay cannot be made');
+};
+ok(scalar(@$warnings) >= 1, 'with the reason as warnings');
+is_deeply([grep { /\.tmp\./ } @$warnings], [], 'no warning names the temporary') or diag(explain($warnings));
+like(join('', @$warnings), qr/\Q$dir\E\/images\/105\/vm-105-disk-0\.qcow2/, 'they name the volume');
+is_deeply(files_below("$dir/images/105"), ['moved', 'vm-105-disk-0.qcow2'], 'the volume is left as it was');
+
 done_testing();

@@ -131,4 +131,9 @@ public final class Diagnostics: @unchecked Sendable {
     public init() {}
     public func warn(_ line: String) { warnings.append(line) }
     public func print(_ line: String) { output.append(line) }
+
+    func rewriteWarnings(from start: Int, _ transform: (String) -> String) {
+        guard start < warnings.count else { return }
+        for index in start..<warnings.count { warnings[index] = transform(warnings[index]) }
+    }
 }

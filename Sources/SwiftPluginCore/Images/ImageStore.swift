@@ -178,19 +178,33 @@ extension DirectoryStorage {
         let size = sizeKiB.text ?? ""
         // A C string would end at the NUL: "1024\0" must not allocate 1024 KiB.
         guard !size.utf8.contains(0) else { throw StorageError("invalid size '\(Self.escapingControls(size))'") }
+        try createImage(at: path, removingEmptyDirectory: true,
+                        { QemuImg.create(format: format, path: $0, sizeKiB: size, preallocation: preallocation) },
+                        publish: { temporary throws(StorageError) in try publish(temporary, as: path, exists: exists) })
+        return "\(vmid)/\(name)"
+    }
+
+    /// Creates an image with qemu-img under a hidden temporary name in `path`'s directory
+    /// and moves it to `path` with `publish`. On failure the temporary is removed (with
+    /// `removingEmptyDirectory`, the directory too when empty); the error and the warnings
+    /// qemu-img produced name `path`, never the temporary.
+    func createImage(at path: String, removingEmptyDirectory: Bool, _ command: (String) -> Command,
+                     publish: (String) throws(StorageError) -> Void) throws(StorageError) {
+        let directory = FilePath.parent(of: path)
         system.reclaimStaleTemporaries(in: directory)
-        let temporary = try newTemporary(in: directory, removingEmpty: true)
+        let temporary = try newTemporary(in: directory, removingEmpty: removingEmptyDirectory)
+        let firstWarning = diagnostics.warnings.count
+        defer { diagnostics.replace(temporary, with: path, inWarningsFrom: firstWarning) }
         do throws(StorageError) {
-            var create = QemuImg.create(format: format, path: temporary, sizeKiB: size, preallocation: preallocation)
+            var create = command(temporary)
             create.removeWhenInterrupted = [temporary]
             try runQemuImg(create, errorPrefix: "unable to create image")
-            try publish(temporary, as: path, exists: exists)
+            try publish(temporary)
         } catch {
             try? system.removeFile(temporary)
-            try? system.removeDirectory(directory)
+            if removingEmptyDirectory { try? system.removeDirectory(directory) }
             throw error.naming(path, insteadOf: temporary)
         }
-        return "\(vmid)/\(name)"
     }
 
     /// A new, empty hidden temporary file in the image's directory (never listed, same
@@ -358,18 +372,12 @@ extension DirectoryStorage {
         let newVolname = "\(baseVMID)/\(baseName)/\(vmid)/\(name)"
         let path = directory + "/" + name
         let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
-        system.reclaimStaleTemporaries(in: directory)
-        let temporary = try newTemporary(in: directory, removingEmpty: false)
-        do throws(StorageError) {
-            var create = QemuImg.createBacked(path: temporary, backing: "../\(baseVMID)/\(baseName)",
-                                              backingFormat: volume.format, preallocation: preallocation)
-            create.removeWhenInterrupted = [temporary]
-            try runQemuImg(create, errorPrefix: "unable to create image")
-            try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
-        } catch {
-            try? system.removeFile(temporary)
-            throw error.naming(path, insteadOf: temporary)
-        }
+        try createImage(at: path, removingEmptyDirectory: false,
+                        { QemuImg.createBacked(path: $0, backing: "../\(baseVMID)/\(baseName)", backingFormat: volume.format,
+                                               preallocation: preallocation) },
+                        publish: { temporary throws(StorageError) in
+                            try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
+                        })
         return newVolname
     }
 
@@ -463,20 +471,34 @@ extension StorageError {
     /// The error with a temporary file's path replaced by the final one, so that messages
     /// name the volume the user asked for.
     func naming(_ path: String, insteadOf temporary: String) -> StorageError {
-        let source = Array(message.utf8)
-        let pattern = Array(temporary.utf8)
-        guard !pattern.isEmpty else { return self }
+        StorageError(message.replacingText(temporary, with: path), errno: errno)
+    }
+}
+
+extension Diagnostics {
+    /// Rewrites the warnings from `start` on with `text` replaced (a temporary's path by the final one).
+    func replace(_ text: String, with replacement: String, inWarningsFrom start: Int) {
+        rewriteWarnings(from: start) { $0.replacingText(text, with: replacement) }
+    }
+}
+
+extension String {
+    /// Every occurrence of `pattern` (byte for byte) replaced by `replacement`.
+    func replacingText(_ pattern: String, with replacement: String) -> String {
+        let source = Array(utf8)
+        let bytes = Array(pattern.utf8)
+        guard !bytes.isEmpty else { return self }
         var result: [UInt8] = []
         var index = 0
         while index < source.count {
-            if source[index...].starts(with: pattern) {
-                result += path.utf8
-                index += pattern.count
+            if source[index...].starts(with: bytes) {
+                result += replacement.utf8
+                index += bytes.count
             } else {
                 result.append(source[index])
                 index += 1
             }
         }
-        return StorageError(String(decoding: result, as: UTF8.self), errno: errno)
+        return String(decoding: result, as: UTF8.self)
     }
 }

@@ -267,22 +267,15 @@ extension DirectoryStorage {
     /// Puts a new qcow2 overlay backed by `backing` (a file name in the same directory)
     /// in place of `path`, atomically: written under a temporary name, then renamed.
     private func replaceWithOverlay(_ path: String, backedBy backing: String) throws(StorageError) {
-        let directory = FilePath.parent(of: path)
         let preallocation = try QemuImg.preallocation(config.preallocation, format: ImageFormat.qcow2.rawValue)
-        system.reclaimStaleTemporaries(in: directory)
-        let temporary = try newTemporary(in: directory, removingEmpty: false)
-        do throws(StorageError) {
-            var create = QemuImg.createBacked(path: temporary, backing: backing, backingFormat: ImageFormat.qcow2.rawValue,
-                                              preallocation: preallocation)
-            create.removeWhenInterrupted = [temporary]
-            try runQemuImg(create, errorPrefix: "unable to create image")
-            do { try system.rename(temporary, to: path, replacing: true) } catch {
-                throw StorageError("rename '\(temporary)' to '\(path)' failed - \(error)", errno: error)
-            }
-        } catch {
-            try? system.removeFile(temporary)
-            throw error.naming(path, insteadOf: temporary)
-        }
+        try createImage(at: path, removingEmptyDirectory: false,
+                        { QemuImg.createBacked(path: $0, backing: backing, backingFormat: ImageFormat.qcow2.rawValue,
+                                               preallocation: preallocation) },
+                        publish: { temporary throws(StorageError) in
+                            do throws(Errno) { try system.rename(temporary, to: path, replacing: true) } catch {
+                                throw StorageError("cannot move the new overlay to '\(path)' - \(error)", errno: error)
+                            }
+                        })
     }
 
     /// A reflink copy under `<volume>@<name>`, published by a rename once complete.
