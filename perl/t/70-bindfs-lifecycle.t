@@ -71,6 +71,23 @@ PLUGIN->free_image('s', $scfg, '401/subvol-401-disk-0.subvol', 0, 'subvol');
 is_deeply([grep { m{^images/.} } @{ files_below($dir) }], ['images/400'], 'every image freed (the subvol\'s old VMID directory stays, as dir)');
 is(PLUGIN->get_identity($scfg, 's'), PLUGIN->get_identity($scfg, 's'), 'get_identity');
 
+# Snapshots: internal, and a volume chain (whose snapshot links the volume file; FUSE
+# has hard links), taken, rolled back and deleted.
+my $sq = PLUGIN->alloc_image('s', $scfg, 500, 'qcow2', undef, 1024);
+is(dies { PLUGIN->volume_snapshot($scfg, 's', $sq, 'internal') }, '', 'internal snapshot');
+is_deeply([keys PLUGIN->volume_snapshot_info($scfg, 's', $sq)->%*], ['internal'], '... listed');
+is(dies { PLUGIN->volume_snapshot_delete($scfg, 's', $sq, 'internal', 0) }, '', '... deleted');
+my $chain = { %$scfg, 'snapshot-as-volume-chain' => 1 };
+for my $snap (qw(one two)) {
+    is(dies { output_of { PLUGIN->volume_snapshot($chain, 's', $sq, $snap) } }, '', "chain snapshot $snap");
+}
+is(dies { PLUGIN->volume_snapshot_rollback($chain, 's', $sq, 'two') }, '', 'chain rollback');
+is(dies { output_of { PLUGIN->volume_snapshot_delete($chain, 's', $sq, 'one', 0) } }, '', 'chain delete of the oldest');
+is_deeply([sort keys PLUGIN->volume_snapshot_info($chain, 's', $sq)->%*], ['current', 'two'], 'chain: what is left');
+is_deeply(files_below("$img/500"), ['snap-two-vm-500-disk-0.qcow2', 'vm-500-disk-0.qcow2'], 'chain: its files');
+PLUGIN->free_image('s', $chain, $sq, 0, 'qcow2');
+ok(!-e "$img/500/vm-500-disk-0.qcow2" && !-e "$img/500/snap-two-vm-500-disk-0.qcow2", 'chain: freed with its snapshot');
+
 # Content.
 make_file("$dir/template/iso/d.iso", 'iso');
 make_file("$dir/snippets/hook.pl", '#');
