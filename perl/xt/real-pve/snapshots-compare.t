@@ -39,7 +39,10 @@
 #    dir hands any name to qemu-img or into a file name;
 #  - raw disks on a file system with reflinks take snapshots (`<volume>@<snap>`).
 # The atomic replacement of the volume in chain mode (snapshot and rollback) is not
-# visible in the results and is compared like everything else.
+# visible in the results and is compared like everything else. Differences found that
+# are not deliberate are TODO tests naming them (%internal_known, %chain_known), as is
+# qemu-img's own stdout, which dir passes on to the task log and swift does not.
+# SNAPSHOTS_COMPARE_DEBUG=1 prints both outcomes of every step that differs.
 use strict;
 use warnings;
 
@@ -694,7 +697,7 @@ for my $mode (sort keys %pairs) {
         for my $name (@names) {
             $outcome{$type}->{$name} = run_step(sub { PVE::Storage::volume_snapshot($cfg, $vol, $name) });
             $outcome{$type}->{"$name files"} = files_below("$pair->{path}/images");
-            eval { PVE::Storage::volume_snapshot_delete($cfg, $vol, $name, 0) } if $mode eq 'internal';
+            run_step(sub { PVE::Storage::volume_snapshot_delete($cfg, $vol, $name, 0) }) if $mode eq 'internal';
         }
         PVE::Storage::vdisk_free($cfg, $_->{volid}) for PVE::Storage::vdisk_list($cfg, $sid)->{$sid}->@*;
     }
