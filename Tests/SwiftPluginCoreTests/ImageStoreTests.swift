@@ -47,7 +47,7 @@ struct ImageStoreTests {
         #expect(files("images") == [])
         system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
         #expect(failure { try storage(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
-            == "command '/usr/bin/qemu-img create -o preallocation=off -f raw \(directory.path)/images/100/.tmp.x.raw.\(ProcessIdentity.current) 1K' failed: got timeout"
+            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(ProcessIdentity.current) 1K' failed: got timeout"
             .replacingOccurrences(of: "/.tmp.x.raw.\(ProcessIdentity.current)", with: "/x.raw"))
         #expect(files("images") == [])
     }
@@ -126,7 +126,10 @@ struct ImageStoreTests {
         #expect(try QemuImg.preallocation("full", format: "vmdk") == nil)
         #expect(failure { try QemuImg.preallocation("metadata2", format: "qcow2") } == "preallocation mode 'metadata2' not supported by format 'qcow2'")
         #expect(QemuImg.resize(path: "/a b", format: "raw", size: "1", preallocation: "off").shellText
-            == "/usr/bin/qemu-img resize --preallocation=off -f raw '/a b' 1")
+            == "/usr/bin/qemu-img resize '--preallocation=off' -f raw '/a b' 1")
+        // String::ShellQuote's unquoted characters (PVE's cmd2string): '=' is not one of them.
+        #expect(Command("/x", ["a!b^c%d+e,f.g/h:i@j-k_l", "a=b", "", "a'b", "~"], timeout: 1).shellText
+            == "/x a!b^c%d+e,f.g/h:i@j-k_l 'a=b' '' 'a'\\''b' '~'")
     }
 
     @Test("identities are version 4 UUIDs")

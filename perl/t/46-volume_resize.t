@@ -42,7 +42,7 @@ is(qemu_img_info("$dir/images/101/snap-snap1-vm-101-disk-0.qcow2")->{'virtual-si
 is(qemu_img_info("$dir/images/$cq")->{'virtual-size'}, 1024 * 1024, 'chain: the volume did not');
 is(dies { PLUGIN->volume_resize($scfg, 's', $vmdk, 4096, 1) }, "can't resize this image format\n", 'format checked before running');
 my $shrink = dies { PLUGIN->volume_resize($scfg, 's', $qcow, 1024 * 1024, 0) };
-like($shrink, qr/^command '\/usr\/bin\/qemu-img resize --preallocation=metadata -f qcow2 \Q$dir\E\/images\/100\/vm-100-disk-1.qcow2 1048576' failed: exit code 1\n$/,
+like($shrink, qr/^command '\/usr\/bin\/qemu-img resize '--preallocation=metadata' -f qcow2 \Q$dir\E\/images\/100\/vm-100-disk-1.qcow2 1048576' failed: exit code 1\n$/,
     'qemu-img refuses to shrink qcow2: the command and its exit code');
 is(dies { PLUGIN->volume_resize($scfg, 's', $qcow, '1e9', 0) }, "invalid size '1e9'\n", 'size must be bytes');
 is(dies { PLUGIN->volume_resize($scfg, 's', $qcow, [1], 0) }, "invalid size 'ARRAY'\n", 'a reference is shown as what it is');

@@ -67,7 +67,8 @@ my $cq = PLUGIN->alloc_image('s', $chain, 101, 'qcow2', undef, 1024);
 my $path = "$dir/images/$cq";
 qemu_img('snapshot', '-l', $path);
 my ($out) = output_of { PLUGIN->volume_snapshot($chain, 's', $cq, 'snap1') };
-is($out, "rename $path to $dir/images/101/snap-snap1-vm-101-disk-0.qcow2\n", 'prints the rename, as dir');
+like($out, qr{^rename \Q$path\E to \Q$dir\E/images/101/snap-snap1-vm-101-disk-0\.qcow2\nFormatting '\Q$path\E', fmt=qcow2 [^\n]*backing_file=snap-snap1-vm-101-disk-0\.qcow2[^\n]*\n$},
+    "prints the rename, then qemu-img's output naming the volume, as dir");
 is_deeply(files_below("$dir/images/101"), [qw(snap-snap1-vm-101-disk-0.qcow2 vm-101-disk-0.qcow2)], 'snapshot file and overlay');
 is(qemu_img_info($path)->{'backing-filename'}, 'snap-snap1-vm-101-disk-0.qcow2', 'the overlay is backed by the snapshot (relative)');
 is(qemu_img_info($path)->{'backing-filename-format'}, 'qcow2', 'backing format recorded');

@@ -4,8 +4,8 @@
 # - qcow2 (internal snapshots): { <name> => { timestamp => <date-sec>, 'virtual-size' =>
 #   <bytes> } }, read natively from the image's snapshot table (dir runs qemu-img info and
 #   reports only the timestamp); other formats: {} (raw: its reflink snapshots, see
-#   79-reflink-snapshots.t). A missing file -> "failed to query file information with
-#   qemu-img\n"; a damaged snapshot table -> qemu-img's "Could not open" message.
+#   79-reflink-snapshots.t). A missing file or a damaged snapshot table -> qemu-img's
+#   "Could not open" message.
 # - snapshot-as-volume-chain: one entry per layer of the chain, `current` (the volume file)
 #   included: { order (0 for current, +1 per older layer), file, volname, volid,
 #   'virtual-size', parent (the next older layer, if any), child (the next newer one) };
@@ -46,7 +46,8 @@ for my $format (qw(raw vmdk subvol)) {
     is_deeply(PLUGIN->volume_snapshot_info($scfg, 's', $volume), {}, "$format: {}");
 }
 is(dies { PLUGIN->volume_snapshot_info($scfg, 's', '100/vm-100-disk-9.qcow2') },
-    "failed to query file information with qemu-img\n", 'missing file');
+    "qemu-img: Could not open '$dir/images/100/vm-100-disk-9.qcow2': Could not open '$dir/images/100/vm-100-disk-9.qcow2': No such file or directory\n",
+    "missing file: qemu-img's message, as dir");
 
 # A damaged table: the count says 3 snapshots, the table offset points past the end.
 my $bad = PLUGIN->alloc_image('s', $scfg, 102, 'qcow2', undef, 1024);
@@ -76,6 +77,40 @@ is_deeply(PLUGIN->volume_snapshot_info($chain, 's', $cq), {
     sb => { order => 1, $layer->('sb'), parent => 'sa', child => 'current' },
     sa => { order => 2, $layer->('sa'), child => 'sb' },
 }, 'two snapshots: the chain, newest first');
+
+# A broken chain (a snapshot file gone): qemu-img's error, as dir gets it; the volume
+# can then neither be renamed nor freed without its layers (dir refuses too).
+{
+    my $bq = PLUGIN->alloc_image('s', $chain, 106, 'qcow2', undef, 1024);
+    for my $snap (qw(first second)) { output_of { PLUGIN->volume_snapshot($chain, 's', $bq, $snap) } }
+    my $d = "$dir/images/106";
+    rename("$d/snap-first-vm-106-disk-0.qcow2", "$d/elsewhere") or die;
+    my $missing = "$d/snap-first-vm-106-disk-0.qcow2";
+    my $broken = "qemu-img: Could not open '$missing': Could not open '$missing': No such file or directory\n";
+    is(dies { PLUGIN->volume_snapshot_info($chain, 's', $bq) }, $broken, 'a broken chain: an error naming the missing layer');
+    my $files = files_below($d);
+    is(dies { PLUGIN->rename_volume($chain, 's', $bq, 107, undef) }, $broken, 'not renamed without its layers');
+    is(dies { PLUGIN->free_image('s', $chain, $bq, 0, 'qcow2') }, $broken, 'not freed without its layers');
+    is_deeply(files_below($d), $files, 'nothing moved or removed');
+    ok(!-e "$dir/images/107", 'no target directory');
+}
+
+# Not a qcow2 file under a qcow2 name: a chain of one layer (freeing it works, as in dir).
+{
+    make_file("$dir/images/108/vm-108-disk-0.qcow2", 'not an image');
+    my $info = PLUGIN->volume_snapshot_info($chain, 's', '108/vm-108-disk-0.qcow2');
+    is_deeply([keys %$info], ['current'], 'not a qcow2: current only');
+    is(dies { PLUGIN->free_image('s', $chain, '108/vm-108-disk-0.qcow2', 0, 'qcow2') }, '', 'and it can be freed');
+}
+
+# A raw volume on a chain storage without reflinks: dir's chain of one layer.
+{
+    my $raw = PLUGIN->alloc_image('s', $chain, 109, 'raw', undef, 1024);
+    is_deeply(PLUGIN->volume_snapshot_info($chain, 's', $raw), { current => { order => 0, file => "$dir/images/$raw",
+        volname => $raw, volid => "s:$raw", 'virtual-size' => 1024 * 1024 } }, 'raw on a chain storage: current only, as dir');
+    is(dies { PLUGIN->volume_rollback_is_possible($chain, 's', $raw, 's1', []) },
+        "can't rollback, snapshot 's1' does not exist on '$raw'\n", 'and no snapshot to roll back to, as dir');
+}
 
 # Snapshot names with dashes: the longest name before -<volume> (dir's pattern).
 output_of { PLUGIN->volume_snapshot($chain, 's', $cq, 'c-d') };

@@ -132,8 +132,16 @@ public final class Diagnostics: @unchecked Sendable {
     public func warn(_ line: String) { warnings.append(line) }
     public func print(_ line: String) { output.append(line) }
 
-    func rewriteWarnings(from start: Int, _ transform: (String) -> String) {
-        guard start < warnings.count else { return }
-        for index in start..<warnings.count { warnings[index] = transform(warnings[index]) }
+    /// How many warnings and output lines there were at some point.
+    struct Mark {
+        var warnings: Int
+        var output: Int
+    }
+
+    var mark: Mark { Mark(warnings: warnings.count, output: output.count) }
+
+    func rewrite(since mark: Mark, _ transform: (String) -> String) {
+        for index in warnings.indices where index >= mark.warnings { warnings[index] = transform(warnings[index]) }
+        for index in output.indices where index >= mark.output { output[index] = transform(output[index]) }
     }
 }

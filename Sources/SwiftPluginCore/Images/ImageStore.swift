@@ -193,8 +193,8 @@ extension DirectoryStorage {
         let directory = FilePath.parent(of: path)
         system.reclaimStaleTemporaries(in: directory)
         let temporary = try newTemporary(in: directory, removingEmpty: removingEmptyDirectory)
-        let firstWarning = diagnostics.warnings.count
-        defer { diagnostics.replace(temporary, with: path, inWarningsFrom: firstWarning) }
+        let mark = diagnostics.mark
+        defer { diagnostics.replace(temporary, with: path, since: mark) }
         do throws(StorageError) {
             var create = command(temporary)
             create.removeWhenInterrupted = [temporary]
@@ -271,7 +271,7 @@ extension DirectoryStorage {
                 return
             }
             let snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
-                ? chainSnapshotFiles(of: path) : []
+                ? try chainSnapshotFiles(of: path) : []
             // Reflink snapshots go first: one left behind would belong to the next volume of this name.
             if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
                 for snapshot in try reflinkSnapshotFiles(of: path) {
@@ -388,7 +388,7 @@ extension DirectoryStorage {
     public func renameVolume(_ volname: String, targetVMID: String, targetName requested: String?) throws(StorageError) -> String {
         guard config.path != nil else { throw StorageError("no path found") }
         let (sourcePath, volume) = try filesystemPath(volname)
-        if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue, !chainSnapshotFiles(of: sourcePath).isEmpty {
+        if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue, try !chainSnapshotFiles(of: sourcePath).isEmpty {
             throw StorageError("we can't rename volume if a snapshot backed by a volume-chain exists")
         }
         var name = requested ?? ""
@@ -476,9 +476,10 @@ extension StorageError {
 }
 
 extension Diagnostics {
-    /// Rewrites the warnings from `start` on with `text` replaced (a temporary's path by the final one).
-    func replace(_ text: String, with replacement: String, inWarningsFrom start: Int) {
-        rewriteWarnings(from: start) { $0.replacingText(text, with: replacement) }
+    /// Rewrites the warnings and output lines since `mark` with `text` replaced (a
+    /// temporary's path by the final one).
+    func replace(_ text: String, with replacement: String, since mark: Mark) {
+        rewrite(since: mark) { $0.replacingText(text, with: replacement) }
     }
 }
 

@@ -109,11 +109,14 @@ extension DirectoryStorage {
     /// Runs a qemu-img command and reports a failure the way PVE's `run_command` does:
     /// with `prefix`, `<prefix>: <last line qemu-img wrote to stderr>` (or the exit code);
     /// without, `command '<cmd>' failed: exit code <n>`, the error output going to warnings.
+    /// What qemu-img writes to standard output ("Formatting ...", "Image resized.") is
+    /// printed, as `run_command` passes it on to the task log.
     func runQemuImg(_ command: Command, errorPrefix prefix: String?) throws(StorageError) {
         let result: CommandResult
         do { result = try system.run(command) } catch {
             throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): unable to run \(command.executable) - \(error)", errno: error)
         }
+        for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(String(line)) }
         if result.succeeded { return }
         if let signal = result.interruption {
             // The task is being stopped: the program was killed; the caller removes what it made.
@@ -139,13 +142,14 @@ extension DirectoryStorage {
 }
 
 extension Command {
-    /// The command as PVE shows it in messages: each argument shell-quoted where needed.
+    /// The command as PVE shows it in messages: each argument shell-quoted where needed,
+    /// with the characters String::ShellQuote (PVE's `cmd2string`) leaves unquoted.
     public var shellText: String {
         ([executable] + arguments).map { argument in
             let plain = !argument.isEmpty && argument.utf8.allSatisfy { byte in
                 switch byte {
                 case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-                default: return "_-.,:/@=+%".utf8.contains(byte)
+                default: return "_-.,:/@+%!^".utf8.contains(byte)
                 }
             }
             return plain ? argument : "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"

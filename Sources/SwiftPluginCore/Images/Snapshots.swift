@@ -164,7 +164,9 @@ extension DirectoryStorage {
     }
 
     /// The layers of the chain below `path`; the backing references are read from the
-    /// qcow2 headers natively (dir runs `qemu-img info --backing-chain`).
+    /// qcow2 headers natively (dir runs `qemu-img info --backing-chain`). A snapshot layer
+    /// that cannot be read breaks the chain: qemu-img's error for that file, as dir gets it
+    /// (removing or moving the volume without all its layers would leave them behind).
     func volumeChain(_ path: String) throws(StorageError) -> [ChainLayer] {
         let directory = FilePath.parent(of: path)
         let volumeName = FilePath.name(of: path)
@@ -172,12 +174,11 @@ extension DirectoryStorage {
         var file = path
         var name = SnapshotNames.current
         while layers.count <= Self.maximumDisksPerGuest {
-            let header: ImageHeader
-            do {
-                let info = try system.status(file, followSymlinks: true)
-                header = try QCOW2.readHeader(ImageFile(path: file, length: info.size, system: system))
-            } catch {
-                if layers.isEmpty { throw StorageError("failed to query file information with qemu-img") }
+            guard let header = try qcow2Header(file) else {
+                // Not a qcow2 file: a layer of its own, with nothing below it (qemu-img
+                // would probe it as raw).
+                let size = (try? system.status(file, followSymlinks: true).size) ?? 0
+                layers.append(ChainLayer(name: name, file: file, virtualSize: ImageInspector.rawSize(size)))
                 break
             }
             layers.append(ChainLayer(name: name, file: file, virtualSize: header.virtualSize))
@@ -192,6 +193,19 @@ extension DirectoryStorage {
         return layers
     }
 
+    /// The header of a qcow2 file, nil when the file is not a qcow2 image; a failure in
+    /// qemu-img's words.
+    private func qcow2Header(_ file: String) throws(StorageError) -> ImageHeader? {
+        let info: FileStatus
+        do { info = try system.status(file, followSymlinks: true) } catch {
+            throw StorageError("qemu-img: Could not open '\(file)': Could not open '\(file)': \(error)", errno: error)
+        }
+        do { return try QCOW2.readHeader(ImageFile(path: file, length: info.size, system: system)) } catch {
+            if error.isWrongFormat { return nil }
+            throw ImageInspectionError(kind: .invalidHeader, path: file, reason: error.reason).storageError
+        }
+    }
+
     /// `<name>` of a file `snap-<name>-<volume>` (the longest such name, as dir's pattern).
     static func chainSnapshotName(_ file: String, volume: String) -> String? {
         let suffix = "-" + volume
@@ -200,8 +214,8 @@ extension DirectoryStorage {
     }
 
     /// The external snapshot files below a volume in a chain, newest first.
-    func chainSnapshotFiles(of path: String) -> [String] {
-        ((try? volumeChain(path)) ?? []).dropFirst().map(\.file)
+    func chainSnapshotFiles(of path: String) throws(StorageError) -> [String] {
+        try volumeChain(path).dropFirst().map(\.file)
     }
 
     // MARK: - volume_snapshot
@@ -321,6 +335,19 @@ extension DirectoryStorage {
         let (path, volume) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume)
         if kind == .volumeChain { return try chainInfo(path, volume: volume) }
+        if config.snapshotAsVolumeChain, kind == nil, volume.vtype == .images, volume.format != ImageFormat.subvol.rawValue {
+            // Like dir's chain of one layer: the current state only.
+            let inspected: ImageMetadata?
+            do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
+            guard let metadata = inspected else { throw qemuImgCannotOpen(path) }
+            var current = SnapshotDetails(name: SnapshotNames.current)
+            current.order = 0
+            current.file = path
+            current.volname = volname
+            current.volid = "\(id):\(volname)"
+            current.virtualSize = metadata.virtualSize
+            return [current]
+        }
         if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
             // Listed even where reflinks stopped working: they are there to be deleted.
             return try reflinkSnapshotFiles(of: path).compactMap { snapshot in
@@ -332,7 +359,7 @@ extension DirectoryStorage {
                 return details
             }
         }
-        guard system.exists(path) else { throw StorageError("failed to query file information with qemu-img") }
+        guard system.exists(path) else { throw qemuImgCannotOpen(path) }
         guard volume.format == ImageFormat.qcow2.rawValue else { return [] }
         let snapshots: [QCOW2.Snapshot]
         do {
@@ -349,6 +376,12 @@ extension DirectoryStorage {
             details.virtualSize = snapshot.virtualSize
             return details
         }
+    }
+
+    /// qemu-img's message for a volume file that is not there.
+    private func qemuImgCannotOpen(_ path: String) -> StorageError {
+        StorageError("qemu-img: Could not open '\(path)': Could not open '\(path)': \(Errno.noSuchFileOrDirectory)",
+                     errno: .noSuchFileOrDirectory)
     }
 
     private func chainInfo(_ path: String, volume: VolumeName) throws(StorageError) -> [SnapshotDetails] {
@@ -387,6 +420,9 @@ extension DirectoryStorage {
         case .reflink:
             let (path, _) = try filesystemPath(volname)
             guard SnapshotNames.isValid(name), system.exists(Self.reflinkSnapshotPath(path, name)) else { throw missing }
+        case nil where config.snapshotAsVolumeChain:
+            // dir's chain of a volume without snapshots has no such snapshot.
+            throw missing
         case .internalQCOW2, nil:
             return
         }

@@ -40,8 +40,8 @@
 #  - raw disks on a file system with reflinks take snapshots (`<volume>@<snap>`).
 # The atomic replacement of the volume in chain mode (snapshot and rollback) is not
 # visible in the results and is compared like everything else. Differences found that
-# are not deliberate are TODO tests naming them (%internal_known, %chain_known), as is
-# qemu-img's own stdout, which dir passes on to the task log and swift does not.
+# are not deliberate would be TODO tests naming them (%internal_known, %chain_known; none
+# is left); the smaller deliberate ones are listed at `deliberately` below.
 # SNAPSHOTS_COMPARE_DEBUG=1 prints both outcomes of every step that differs.
 use strict;
 use warnings;
@@ -50,6 +50,7 @@ use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
 use RealPVEHost;
+use Storable ();
 
 no warnings 'once';
 
@@ -273,11 +274,8 @@ sub compare_runs {
             is_deeply($got_images, $expected_images, "$mode: $name: the same image files (qcow2 metadata) as dir");
         }
         is_deeply($listing->{dir}, $listing->{swift}, "$mode: $name: dir's list_images of the directory agrees with swift's");
-        TODO: {
-            local $TODO = 'known difference: swift does not pass qemu-img\'s own output (stdout) on to the task log';
-            is_deeply($qemu_output{$got}, $qemu_output{$expected}, "$mode: $name: qemu-img's output printed as by dir")
-                if $qemu_output{$expected}->@* || $qemu_output{$got}->@*;
-        }
+        is_deeply($qemu_output{$got}, $qemu_output{$expected}, "$mode: $name: qemu-img's output printed as by dir")
+            if $qemu_output{$expected}->@* || $qemu_output{$got}->@*;
         $comparisons += 4;
         note("$mode: $name: " . describe({ %$expected, warnings => $expected->{log} }) . ($expected->{stdout} ne '' ? " [prints: $expected->{stdout}]" : ''));
     }
@@ -406,33 +404,71 @@ for my $name ('info', 'info after running delete', 'info after deletes', 'info a
     };
 }
 
-# Differences from dir found by this comparison that are not deliberate (see the report
-# of the snapcheck branch); each is a TODO test until it is fixed or declared deliberate.
-my $FSFREEZE = 'volume_snapshot_needs_fsfreeze answers 1 (issue 8 asks for it, for raw container mount points); dir answers 0';
-my %internal_known = (
-    'raw: fsfreeze' => $FSFREEZE,
-    'info of a freed volume' => "a missing qcow2 volume: swift says 'failed to query file information with qemu-img'; dir gives qemu-img's message and warns with the failed command",
+# Deliberate differences that need no more than a name: each asserts what swift does and
+# then counts the two outcomes as the same.
+#  - volume_snapshot_needs_fsfreeze answers 1 (issue 8: raw container mount points are
+#    snapshotted by reflink, so pve-container freezes them first); dir answers 0;
+#  - where dir's qemu-img info fails, dir also warns the failed command; swift reads the
+#    headers itself, runs no command and gives the same error without that warning;
+#  - chain mode, a missing snapshot: dir says 'volume  is missing at .../Plugin.pm line N.'
+#    (an undefined path and Perl's location); swift names the snapshot file;
+#  - chain mode, a running delete whose file is gone: dir's message ends in two newlines;
+#  - chain mode, a running delete in list context: dir returns an empty list, swift undef
+#    (PVE calls it in scalar or void context: the same undef);
+#  - a chain snapshot whose overlay cannot be made: dir renames the volume file back
+#    ('rename <snap> to <volume>') and warns an extra " \n"; swift removes the second
+#    link it made (the volume file never moved).
+sub deliberately {
+    my ($what, $check) = @_;
+    return sub {
+        my ($got, $expected, $label) = @_;
+        $check->($got, $expected, "$label: deliberate: $what");
+        $comparisons++;
+        return ($got, Storable::dclone($got));
+    };
+}
+my $no_command_warning = sub {
+    my ($got, $expected, $label) = @_;
+    my @dir_log = grep { !/^command '\/usr\/bin\/qemu-img info / } map { split(/(?<=\n)/, $_) } $expected->{stderr}, $expected->{warnings}->@*;
+    is_deeply([map { split(/(?<=\n)/, $_) } $got->{stderr}, $got->{warnings}->@*], \@dir_log,
+        "$label (no command was run, so no warning of it)");
+    is_deeply($got->{result}, $expected->{result}, "$label: the same result");
+    is($got->{error}, $expected->{error}, "$label: the same error");
+};
+my $fsfreeze = deliberately('volume_snapshot_needs_fsfreeze answers 1, dir 0', sub {
+    my ($got, $expected, $label) = @_;
+    is_deeply([$got->{result}, $expected->{result}], [[1], [0]], $label);
+});
+$internal_deliberate{'raw: fsfreeze'} = $fsfreeze;
+$internal_deliberate{'info of a freed volume'} = deliberately("qemu-img's error without dir's command warning", $no_command_warning);
+my %chain_extra = (
+    'needs fsfreeze' => $fsfreeze,
+    'raw: fsfreeze' => $fsfreeze,
+    (map { ($_ => deliberately("qemu-img's error without dir's command warning", $no_command_warning)) }
+        'info with a renamed backing file', 'broken: info', 'broken: rollback possible', 'broken: delete s1',
+        'broken: rename the volume', 'broken: free'),
+    'delete a missing snapshot' => deliberately('the missing snapshot file is named', sub {
+        my ($got, $expected, $label) = @_;
+        like($expected->{error}, qr/^volume  is missing at /, "$label: dir's message names no file");
+        like($got->{error}, qr{^volume /\S+/snap-\S+ is missing\n$}, "$label: swift's names the snapshot file");
+    }),
+    'delete running, missing file' => deliberately('one newline at the end', sub {
+        my ($got, $expected, $label) = @_;
+        is($got->{error} . "\n", $expected->{error}, $label);
+    }),
+    'delete s6 running' => deliberately('undef in list context', sub {
+        my ($got, $expected, $label) = @_;
+        is_deeply([$got->{result}, $expected->{result}], [[undef], []], $label);
+    }),
+    'broken: snapshot' => deliberately('the link is removed, the volume never moved', sub {
+        my ($got, $expected, $label) = @_;
+        is($got->{error}, $expected->{error}, "$label: the same error");
+        like($expected->{stdout}, qr/^rename .*\nrename /s, "$label: dir renamed the volume away and back");
+        unlike($got->{stdout}, qr/\nrename /, "$label: swift did not move the volume");
+    }),
 );
-my %chain_known = (
-    'needs fsfreeze' => $FSFREEZE,
-    'raw: fsfreeze' => $FSFREEZE,
-    'resize a missing snapshot' => "the failed command in the message: dir quotes '--preallocation=metadata' (PVE::Tools::cmd2string), swift does not",
-    (map { ($_ => 'rename_snapshot returns undef; dir returns 1 (the value of its rename)') }
-        'rename current', 'rename back to current', 'rename the newest snapshot', 'rename it back'),
-    'info with a renamed backing file' => 'a chain with a missing backing file: swift returns the chain up to the gap; dir fails with qemu-img\'s error',
-    'delete a missing snapshot' => "dir: 'volume  is missing at .../Plugin.pm line N.' (no path, Perl's location); swift names the path",
-    'delete s6 running' => 'in list context dir returns an empty list (return;), swift one undef',
-    'delete running, missing file' => 'dir\'s message ends in two newlines, swift\'s in one',
-    'raw: info' => 'a raw volume on a chain storage without reflinks: dir reports { current => { order, file, volname, volid, virtual-size } }, swift {}',
-    'raw: rollback possible' => "a raw volume on a chain storage: dir refuses (snapshot 's1' does not exist), swift answers 1",
-    'raw: rollback' => "a raw volume on a chain storage: dir: \"can't rollback, snapshot 's1' does not exist on ...\" (from its rollback check), swift: \"can't rollback snapshot this image format\"",
-    'broken: info' => 'a chain with a missing backing file: swift returns the chain up to the gap; dir fails with qemu-img\'s error',
-    'broken: rollback possible' => 'a broken chain: dir fails with qemu-img\'s error, swift says the snapshot does not exist',
-    'broken: snapshot' => 'a failed overlay: qemu-img\'s message names swift\'s temporary file, not the volume; dir prints the rename back, swift removes its link silently',
-    'broken: delete s1' => "a broken chain: dir fails with qemu-img's error, swift says 'volume <snapshot file> is missing'",
-    'broken: rename the volume' => 'a broken chain: dir refuses (qemu-img fails), swift renames the volume and leaves its snapshot files behind',
-    'broken: free' => 'a broken chain: dir refuses (qemu-img fails), swift (after its rename) finds no volume; the snapshot files stay',
-);
+my %internal_known;
+my %chain_known;
 
 my %data;
 my $pair = $pairs{internal};
@@ -673,6 +709,7 @@ $pair = $pairs{chain};
 fresh_images_dir($pair->{path});
 %data = ();
 @swift_run = run_lifecycle($pair->{swift}, $pair->{path}, [chain_steps($pair->{swift}, \%data)], \%data, $pair->{dir});
+%chain_deliberate = (%chain_deliberate, %chain_extra);
 compare_runs('chain', \@dir_run, \@swift_run, \%chain_deliberate, \%chain_known);
 is_deeply(\%data, \%dir_data, 'chain: the same data written on both sides');
 for my $run (['dir', \@dir_run], ['swift', \@swift_run]) {

@@ -38,10 +38,11 @@ extension PluginMethods {
         return deferred ? 1 : .undef
     }
 
+    /// 1, as dir returns its rename's value.
     public static func renameSnapshot(_ arguments: RenameSnapshotArguments, _ call: Call) throws(StorageError) -> Value {
         try call.storage(arguments.storeid, arguments.scfg).renameSnapshot(
             arguments.volname, from: arguments.sourceSnap, to: arguments.targetSnap)
-        return .undef
+        return 1
     }
 
     public static func volumeQemuSnapshotMethod(_ arguments: VolumeQemuSnapshotMethodArguments, _ call: Call) throws(StorageError) -> Value {
