@@ -399,6 +399,16 @@ answers 1, so pve-container freezes a running container's file systems before it
 mount points are snapshotted. Linked clones of raw templates stay qcow2 overlays, as
 with C<dir>.
 
+=head2 Differences from dir, on purpose
+
+Besides raw snapshots and the atomic volume chain above: C<volume_snapshot_info> of an
+internal snapshot also reports its C<virtual-size>; in a volume chain, the oldest
+snapshot of a linked clone has no C<parent> (C<dir> reports an empty-named parent, which
+also keeps it from rolling back to that snapshot); where C<dir>'s C<qemu-img info> fails
+(a missing file, a broken chain) the error is the same but there is no warning of a
+failed command, since none ran; a missing chain snapshot is named in the error;
+C<volume_snapshot_needs_fsfreeze> answers 1.
+
 =head2 Snapshot names
 
 Names must be PVE snapshot names (a letter, then letters, digits, C<-> and C<_>, 2 to
