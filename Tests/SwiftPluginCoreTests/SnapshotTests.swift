@@ -148,3 +148,131 @@ struct SnapshotNameTests {
                 "probed again, and answered")
     }
 }
+
+/// The snapshot methods on real files, in each mode: internal qcow2 (qemu-img), volume
+/// chains (qemu-img and renames) and raw reflink snapshots (clones made by copying, as
+/// the test directory's file system has no reflinks).
+@Suite("snapshot methods")
+struct SnapshotMethodTests {
+    let directory = TemporaryDirectory()
+
+    func storage(chain: Bool = false, reflinks: Bool = false) -> DirectoryStorage {
+        var config = StorageConfig(path: directory.path)
+        config.snapshotAsVolumeChain = chain
+        let system: any SystemCalls = reflinks ? FaultySystem(plan: FaultPlan(), copyingClones: true) : LiveSystem()
+        return DirectoryStorage(id: "s", config: config, system: system)
+    }
+
+    func allocate(_ storage: DirectoryStorage, _ format: String) throws -> String {
+        try storage.allocateImage(vmid: "100", format: format, name: nil, sizeKiB: 1024)
+    }
+
+    @Test("internal qcow2 snapshots: take, list, roll back, delete, rename refused")
+    func internalSnapshots() throws {
+        let store = storage()
+        let volume = try allocate(store, "qcow2")
+        try store.takeSnapshot(volume, "s1")
+        try store.takeSnapshot(volume, "s2")
+        let info = try store.snapshotInfo(volume)
+        #expect(info.map(\.name) == ["s1", "s2"])
+        #expect(info.allSatisfy { $0.virtualSize == 1 << 20 && $0.timestamp != nil && $0.order == nil })
+        var blockers: [String] = []
+        try store.checkRollback(volume, "s1", blockers: &blockers)
+        #expect(blockers == [])
+        try store.rollbackSnapshot(volume, "s1")
+        #expect(try store.deleteSnapshot(volume, "s1", running: true), "running: QEMU deleted it")
+        #expect(try store.snapshotInfo(volume).count == 2)
+        #expect(try !store.deleteSnapshot(volume, "s1", running: false))
+        #expect(try store.snapshotInfo(volume).map(\.name) == ["s2"])
+        #expect(failure { try store.renameSnapshot(volume, from: "s2", to: "s3") } == "target snapshot 's3' already exists")
+        #expect(try store.qemuSnapshotMethod(volume) == .qemu)
+        #expect(failure { try store.takeSnapshot(volume, "current") } == "snapshot name 'current' is reserved for the current state of a volume")
+        #expect(failure { try store.takeSnapshot(volume, .none) } == "missing snapname")
+        #expect(failure { try store.takeSnapshot(volume, "../x") }?.hasPrefix("invalid snapshot name '../x' - ") == true)
+    }
+
+    @Test("volume chains: layers, blockers, rollback, deletion of the middle and the oldest, rename")
+    func chain() throws {
+        let store = storage(chain: true)
+        let volume = try allocate(store, "qcow2")
+        for name in ["s1", "s2", "s3"] { try store.takeSnapshot(volume, .named(name)) }
+        let info = try store.snapshotInfo(volume)
+        #expect(info.map(\.name) == ["current", "s3", "s2", "s1"])
+        #expect(info.map(\.order) == [0, 1, 2, 3])
+        #expect(info.map(\.parent) == ["s3", "s2", "s1", nil])
+        #expect(info.map(\.child) == [nil, "current", "s3", "s2"])
+        #expect(info[1].volname == "100/snap-s3-vm-100-disk-0.qcow2" && info[1].volid == "s:100/snap-s3-vm-100-disk-0.qcow2")
+        #expect(info[1].file == directory.path + "/images/100/snap-s3-vm-100-disk-0.qcow2")
+
+        var blockers: [String] = []
+        #expect(failure { try store.checkRollback(volume, "s1", blockers: &blockers) }
+            == "can't rollback, 's1' is not most recent snapshot on '100/vm-100-disk-0.qcow2'")
+        #expect(blockers == ["s2", "s3"])
+        #expect(failure { try store.checkRollback(volume, "nope", blockers: &blockers) }
+            == "can't rollback, snapshot 'nope' does not exist on '100/vm-100-disk-0.qcow2'")
+        try store.checkRollback(volume, "s3", blockers: &blockers)
+        try store.rollbackSnapshot(volume, "s3")
+
+        #expect(try !store.deleteSnapshot(volume, "s2", running: false))
+        #expect(try store.snapshotInfo(volume).map(\.name) == ["current", "s3", "s1"])
+        #expect(try !store.deleteSnapshot(volume, "s1", running: false))
+        #expect(try store.snapshotInfo(volume).map(\.name) == ["current", "s3"])
+        #expect(store.diagnostics.output.contains("100/vm-100-disk-0.qcow2: deleting snapshot 's1' by commiting snapshot 's3'"))
+
+        try store.renameSnapshot(volume, from: "s3", to: "t3")
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/images/100/snap-t3-vm-100-disk-0.qcow2"))
+        #expect(failure { try store.renameSnapshot(volume, from: "t3", to: "current") } == "target snapshot 'current' already exists")
+        #expect(try store.qemuSnapshotMethod(volume) == .mixed)
+        #expect(try store.qemuSnapshotMethod("100/vm-100-disk-1.raw") == .storage)
+    }
+
+    @Test("raw reflink snapshots: files <volume>@<name>, data kept, carried along by rename and free")
+    func reflink() throws {
+        let store = storage(reflinks: true)
+        let volume = try allocate(store, "raw")
+        let path = directory.path + "/images/" + volume
+        #expect(store.supportsReflinks())
+        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
+        try store.takeSnapshot(volume, "s1")
+        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 2, count: 4096), mode: 0o640, exclusive: false)
+        #expect(failure { try store.takeSnapshot(volume, "s1") } == "snapshot 's1' already exists on '100/vm-100-disk-0.raw'")
+        let info = try store.snapshotInfo(volume)
+        #expect(info.map(\.name) == ["s1"] && info[0].file == path + "@s1" && info[0].virtualSize == 4096)
+        #expect(try store.filesystemPath(volume, snapshot: "s1").path == path + "@s1")
+        var blockers: [String] = []
+        try store.checkRollback(volume, "s1", blockers: &blockers)
+        #expect(failure { try store.checkRollback(volume, "s9", blockers: &blockers) }
+            == "can't rollback, snapshot 's9' does not exist on '100/vm-100-disk-0.raw'")
+        try store.rollbackSnapshot(volume, "s1")
+        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 1, count: 4096))
+        #expect(try LiveSystem().status(path, followSymlinks: false).mode == 0o640, "the volume's permissions")
+        #expect(try store.qemuSnapshotMethod(volume) == .storage)
+        #expect(failure { try store.renameSnapshot(volume, from: .current, to: "x2") } == "the current state of a raw volume cannot be renamed")
+        try store.renameSnapshot(volume, from: "s1", to: "s2")
+
+        let renamed = try store.renameVolume(volume, targetVMID: "200", targetName: nil)
+        #expect(renamed == "s:200/vm-200-disk-0.raw")
+        #expect(try store.snapshotInfo("200/vm-200-disk-0.raw").map(\.name) == ["s2"])
+        try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: "raw")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/200")) ?? [] == [])
+        #expect(failure { try store.deleteSnapshot("200/vm-200-disk-0.raw", "s2", running: false) }
+            == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
+    }
+
+    @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
+    func blockersPushed() throws {
+        let store = storage(chain: true)
+        let volume = try allocate(store, "qcow2")
+        for name in ["s1", "s2"] { try store.takeSnapshot(volume, .named(name)) }
+        let call = Call()
+        let arguments: [String: Value] = ["scfg": ["path": .string(directory.path), "snapshot-as-volume-chain": 1],
+                                          "storeid": "s", "volname": .string(volume), "snap": "s1"]
+        #expect(failure { try call.invoke(PluginMethods.volumeRollbackIsPossible, arguments) }
+            == "can't rollback, 's1' is not most recent snapshot on '100/vm-100-disk-0.qcow2'")
+        #expect(call.pushed == ["s2"])
+        var possible = arguments
+        possible["snap"] = "s2"
+        #expect(try Call().invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
+        #expect(try Call().invoke(PluginMethods.volumeSnapshotNeedsFsfreeze, [:]) == 1)
+    }
+}
