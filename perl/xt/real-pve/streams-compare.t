@@ -34,6 +34,14 @@
 # stream whose image's virtual size differs from the header is refused; images naming a
 # backing file or an external data file are refused (dir writes them as they come). Each
 # refusal leaves the target storage as it was. Run it with tools/check-real-pve.
+#
+# Differences found by this test that are not deliberate are kept as strict comparisons
+# marked TODO (%KNOWN names them), so they show until fixed. Observed of dir on this
+# machine and noted, not asserted against swift: under taint mode dir cannot import an
+# image (the size it reads from the stream is tainted and reaches qemu-img: pvesm, which
+# runs imports, has no -T; the test therefore untaints that one value for dir); dir's
+# raw+size of a qcow2/vmdk fails into a pipe or a socket with qemu-img 7.2 and, into a
+# regular file, loses its size header (qemu-img reopens /dev/stdout at offset 0).
 use strict;
 use warnings;
 
