@@ -233,7 +233,7 @@ struct FaultInjectionTests {
         Operation(name: "protection: clear", setup: { try backupFile($0); try sidecars($0).setProtected(true) },
                   run: { try sidecars($0).setProtected(false) }),
         Operation(name: "storage identity", setup: { _ in }, run: { _ = try $0.identity() }, deterministic: false),
-    ] + snapshotOperations
+    ] + snapshotOperations + importOperations
 
     static let qcow2 = "100/vm-100-disk-0.qcow2"
     static let raw = "100/vm-100-disk-0.raw"
@@ -305,6 +305,73 @@ struct FaultInjectionTests {
                   }),
         Operation(name: "rename_volume raw with snapshots", setup: { try rawWithSnapshots($0) },
                   run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
+    ]
+
+    // MARK: - Imports (volume_import): the stream comes from a pipe the test fills
+
+    /// The read end of a pipe holding `bytes` and then end-of-file (the stream PVE passes;
+    /// small enough for the pipe's buffer, so nothing else has to write it).
+    static func pipeStream(_ bytes: [UInt8]) throws -> Int32 {
+        precondition(bytes.count <= 65536, "a stream must fit the pipe buffer")
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw StorageError("pipe failed") }
+        let written = bytes.withUnsafeBytes { write(ends[1], $0.baseAddress, $0.count) }
+        close(ends[1])
+        guard written == bytes.count else { close(ends[0]); throw StorageError("writing the stream failed") }
+        return ends[0]
+    }
+
+    static func importStream(_ storage: DirectoryStorage, _ volname: String, _ format: String, _ stream: [UInt8],
+                             withSnapshots: Bool = false, allowRename: Bool = false) throws {
+        let descriptor = try pipeStream(stream)
+        defer { close(descriptor) }
+        _ = try storage.importVolume(volname, format: format, from: descriptor, withSnapshots: withSnapshots,
+                                     allowRename: allowRename, className: "x", print: { _ in })
+    }
+
+    /// raw+size: 40 KiB with zero blocks (holes) between data.
+    static let rawStream: [UInt8] = StreamHeader.encode(40960)
+        + [UInt8](repeating: 0x5a, count: 8192) + [UInt8](repeating: 0, count: 16384) + [UInt8](repeating: 0x01, count: 16384)
+
+    /// A file made by a program (qemu-img, tar) in a scratch directory, as bytes.
+    static func madeBy(_ executable: String, _ arguments: (String) -> [[String]]) -> [UInt8] {
+        let scratch = TemporaryDirectory()
+        for step in arguments(scratch.path) {
+            let result = try? LiveSystem().run(Command(step[0], Array(step.dropFirst()), timeout: 60))
+            precondition(result?.succeeded == true, "\(step) failed")
+        }
+        return (try? LiveSystem().readFile(scratch.path + "/out")) ?? []
+    }
+
+    /// qcow2+size: a 1 MiB qcow2 image with 4 KiB clusters holding 8 KiB of data.
+    static let qcow2Stream: [UInt8] = StreamHeader.encode(1 << 20) + madeBy(QemuImg.executable) { dir in
+        [["/bin/sh", "-c", "head -c 8192 /dev/urandom > \(dir)/data && truncate -s 1M \(dir)/data"],
+         [QemuImg.executable, "convert", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", dir + "/data", dir + "/out"]]
+    }
+
+    /// tar+size: a small container tree (header 0: a subvol has no quota).
+    static let tarStream: [UInt8] = StreamHeader.encode(0) + madeBy("/bin/tar") { dir in
+        [["/bin/sh", "-c", "mkdir -p \(dir)/ct/etc \(dir)/ct/var && echo ct > \(dir)/ct/etc/hostname && ln -s /etc/passwd \(dir)/ct/link"],
+         ["/bin/tar", "-C", dir + "/ct", "-cf", dir + "/out", "."]]
+    }
+
+    static func isoDirectory(_ storage: DirectoryStorage) throws {
+        try storage.system.makeDirectories(try storage.subdirectory(for: "iso"))
+    }
+
+    /// Imports: every call failed in turn leaves no visible volume (and no hidden one):
+    /// the storage as it was.
+    static let importOperations: [Operation] = [
+        Operation(name: "volume_import raw+size", setup: { _ in },
+                  run: { try importStream($0, raw, "raw+size", rawStream) }),
+        Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try importStream($0, raw, "raw+size", rawStream, allowRename: true) }),
+        Operation(name: "volume_import qcow2+size", setup: { _ in },
+                  run: { try importStream($0, qcow2, "qcow2+size", qcow2Stream, withSnapshots: true) }),
+        Operation(name: "volume_import tar+size", setup: { _ in },
+                  run: { try importStream($0, "100/subvol-100-disk-0.subvol", "tar+size", tarStream) }),
+        Operation(name: "volume_import raw+size into iso", setup: { try isoDirectory($0) },
+                  run: { try importStream($0, "iso/new.iso", "raw+size", rawStream) }),
     ]
 
     static func storage(_ path: String, _ operation: Operation, _ system: (any SystemCalls)? = nil) -> DirectoryStorage {

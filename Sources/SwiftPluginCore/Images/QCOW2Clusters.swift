@@ -221,7 +221,12 @@ public struct QCOW2ClusterMap {
             let start = clusterStart + bit * subcluster
             let run: ClusterRun
             if allocated >> UInt64(bit) & 1 != 0 {
-                run = .data(start: start, host: Int64(host) + bit * subcluster, length: subcluster)
+                // A cluster may start inside the file and an allocated subcluster of it lie beyond.
+                let subclusterHost = Int64(host) + bit * subcluster
+                guard subclusterHost < file.length else {
+                    throw ImageFormatError("Cluster allocation offset 0x\(String(subclusterHost, radix: 16)) beyond the end of the image")
+                }
+                run = .data(start: start, host: subclusterHost, length: subcluster)
             } else if zeros >> UInt64(bit) & 1 != 0 {
                 run = .zero(start: start, length: subcluster)
             } else {
