@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// One entry of `list_images` (plugin-api.md §5.1).
 public struct ImageInfo: Equatable, Sendable {
     public var volid: String
