@@ -67,6 +67,28 @@ io('-f', 'qcow2', '-c', 'write -P 0x33 512k 8k', '-c', 'write -z 2M 4k', $clonep
 is($error, '', 'linked clone as raw: exported');
 ok(substr($bytes, 8) eq raw_of($clonepath, 'qcow2'), 'linked clone as raw: the chain as qemu-img reads it');
 
+# a raw base whose guest wrote a qcow2 header naming a host file: the clone's overlay
+# records the base as raw (its backing format extension), so the base is read as raw,
+# never probed and never followed to the file its guest named
+{
+    my $secret = "$dir/host-secret";
+    make_file($secret, 'HOST-SECRET ' x 1000);
+    my $gbase = PLUGIN->alloc_image('s', $scfg, 210, 'raw', undef, 4096);
+    run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', $secret, "$dir/guest.qcow2", '4M') or die;
+    run_ok('/usr/bin/dd', "if=$dir/guest.qcow2", "of=$dir/images/$gbase", 'conv=notrunc') or die;
+    unlink("$dir/guest.qcow2");
+    $gbase = PLUGIN->create_base('s', $scfg, $gbase);
+    my $gclone = PLUGIN->clone_image($scfg, 's', $gbase, 211);
+    my ($gclonepath) = PLUGIN->path($scfg, $gclone);
+    ($bytes, $error) = export_bytes($scfg, 's', $gclone, 'raw+size', 0);
+    is($error, '', 'guest-written qcow2 header in a raw base: exported');
+    ok(index($bytes, 'HOST-SECRET') < 0, 'guest-written qcow2 header in a raw base: the host file it names is not read');
+    ok(substr($bytes, 8) eq raw_of($gclonepath, 'qcow2'), 'guest-written qcow2 header in a raw base: the bytes qemu-img reads');
+    PLUGIN->free_image('s', $scfg, $gclone, 0);
+    PLUGIN->free_image('s', $scfg, $gbase, 1);
+    unlink($secret);
+}
+
 # a qcow2 base under a qcow2 clone
 my $qbase = PLUGIN->alloc_image('s', $scfg, 300, 'qcow2', undef, 2048);
 io('-f', 'qcow2', '-c', 'write -P 0x44 0 300k', "$dir/images/$qbase");
