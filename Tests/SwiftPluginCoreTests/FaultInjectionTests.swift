@@ -76,6 +76,10 @@ struct FaultySystem: SystemCalls {
         try plan.next("rmdir", path)
         try live.removeDirectory(path)
     }
+    func removeTree(_ path: String) throws(Errno) {
+        try plan.next("rmtree", path)
+        try live.removeTree(path)
+    }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) {
         try plan.next("chmod", path)
         try live.setMode(path, mode)

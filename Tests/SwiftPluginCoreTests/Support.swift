@@ -98,6 +98,7 @@ struct ScriptedSystem: SystemCalls {
         try live.removeFile(path)
     }
     func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
+    func removeTree(_ path: String) throws(Errno) { try live.removeTree(path) }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
         if let immutableError { throw immutableError }

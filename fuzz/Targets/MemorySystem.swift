@@ -38,6 +38,7 @@ struct MemorySystem: SystemCalls {
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) { throw .ioError }
     func removeFile(_ path: String) throws(Errno) { throw .ioError }
     func removeDirectory(_ path: String) throws(Errno) { throw .ioError }
+    func removeTree(_ path: String) throws(Errno) { throw .ioError }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { throw .ioError }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { throw .ioError }
     func run(_ command: Command) throws(Errno) -> CommandResult { throw .ioError }

@@ -148,6 +148,10 @@ my @hostile = (
     ['garbage vmdk', 'vmdk+size', '107/vm-107-disk-0.vmdk', header($MiB) . $garbage, qr/^import: the stream is not a usable vmdk image - /],
     ['tar with ..', 'tar+size', '107/subvol-107-disk-0.subvol', header(0) . tar_member('../escape', 'x') . tar_end(), qr/^command '.*tar .*' failed: exit code 2\n$/],
     ['tar garbage', 'tar+size', '107/subvol-107-disk-0.subvol', header(0) . $garbage, qr/^command '.*tar .*' failed: exit code 2\n$/],
+    # a member named in Latin-1 (not UTF-8) unpacked before the stream is cut: the hidden directory still goes
+    ['tar cut short after a name that is not UTF-8', 'tar+size', '107/subvol-107-disk-0.subvol',
+        header(0) . tar_member("caf\xe9", 'x' x 100000) . substr(tar_member('next', 'y' x 100000), 0, 4096),
+        qr/^command '.*tar .*' failed: exit code 2\n$/],
 );
 # a qcow2 with a backing file, one with a wrong virtual size, a truncated one
 run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$dir/backed.qcow2", '1M') or die;
