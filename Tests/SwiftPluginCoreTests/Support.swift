@@ -138,6 +138,7 @@ struct ScriptedSystem: SystemCalls {
         try live.synchronize(descriptor)
     }
     func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try live.setNonBlocking(descriptor, nonBlocking) }
     func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         try live.waitReady(descriptor, writing: writing, signals: signals)

@@ -72,6 +72,7 @@ struct MemorySystem: SystemCalls {
         guard descriptor == Self.descriptor else { throw .ioError }
         return try status(Self.path, followSymlinks: true)
     }
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { false }
     func holdStreamSignals() -> StreamSignals { StreamSignals() }
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? { nil }
 }

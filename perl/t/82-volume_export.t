@@ -18,6 +18,8 @@ use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
 use StreamTest;
+use POSIX ();
+use Fcntl ();
 
 load_host();
 
@@ -154,6 +156,43 @@ is(dies { PLUGIN->volume_export($scfg, 's', 'not a handle', $raw, 'raw+size', un
     close($r);
     my $err = dies { PLUGIN->volume_export($scfg, 's', $w, $raw, 'raw+size', undef, undef, 0) };
     like($err, qr/^export: writing the stream failed - Broken pipe\n$/, 'closed reader: EPIPE, no SIGPIPE');
+}
+
+# a stop request (SIGTERM) while the export writes zeros (a hole) into a pipe whose reader
+# stalled: the export ends within a moment, it does not sit in a blocking write
+{
+    my $hole = PLUGIN->alloc_image('s', $scfg, 100, 'raw', undef, 65536);
+    pipe(my $r, my $w) or die;
+    my $pid = fork() // die;
+    if (!$pid) {
+        close($r);
+        open(STDERR, '>', '/dev/null');
+        local $SIG{TERM} = sub { die "interrupted by signal\n" };
+        eval { PLUGIN->volume_export($scfg, 's', $w, $hole, 'raw+size', undef, undef, 0) };
+        POSIX::_exit(0);
+    }
+    close($w);
+    sysread($r, my $buf, 200000);
+    select(undef, undef, undef, 0.5);
+    kill('TERM', $pid);
+    my $gone = 0;
+    for (1 .. 50) { if (waitpid($pid, POSIX::WNOHANG()) == $pid) { $gone = 1; last } select(undef, undef, undef, 0.1) }
+    ok($gone, 'SIGTERM: an export writing a hole into a stalled pipe ends');
+    if (!$gone) { kill('KILL', $pid); waitpid($pid, 0) }
+    close($r);
+    PLUGIN->free_image('s', $scfg, $hole, 0);
+}
+
+# the stream's descriptor is left blocking, as it was given
+{
+    pipe(my $r, my $w) or die;
+    my $pid = fork() // die;
+    if (!$pid) { close($w); 1 while sysread($r, my $b, 65536); POSIX::_exit(0) }
+    close($r);
+    my ($err) = stderr_of { PLUGIN->volume_export($scfg, 's', $w, $raw, 'raw+size', undef, undef, 0) };
+    ok(!(fcntl($w, Fcntl::F_GETFL(), 0) & Fcntl::O_NONBLOCK()), 'the descriptor is blocking again after the export');
+    close($w);
+    waitpid($pid, 0);
 }
 
 # into a regular file (no pipe)

@@ -44,8 +44,8 @@ extension DirectoryStorage {
         let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: UInt64(max(size, 0)))
         defer { channel.end() }
         if stream == .tar {
-            channel.signals.end() // tar is stopped by the subprocess runner's own watch
             try channel.writeHeader(UInt64(max(size, 0)))
+            channel.end() // tar gets the stream as it was; the subprocess runner's own watch stops it
             try runTar(Command(Self.tar, Self.tarFlags + ["-cf", "-", "-C", path, "."], timeout: Self.tarTimeout),
                        output: descriptor)
             return

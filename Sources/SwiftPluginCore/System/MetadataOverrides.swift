@@ -85,6 +85,7 @@ public struct OverridingSystem: SystemCalls {
         try base.synchronize(descriptor)
     }
     public func status(of descriptor: Int32) throws(Errno) -> FileStatus { try base.status(of: descriptor) }
+    public func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try base.setNonBlocking(descriptor, nonBlocking) }
     public func holdStreamSignals() -> StreamSignals { base.holdStreamSignals() }
     public func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         try base.waitReady(descriptor, writing: writing, signals: signals)

@@ -132,6 +132,8 @@ public protocol SystemCalls: Sendable {
     /// Waits until `descriptor` can be read (or written) or a held stop signal arrives;
     /// returns that signal, nil when the descriptor is ready.
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32?
+    /// Sets or clears O_NONBLOCK on an open descriptor; returns whether it was set before.
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool
 }
 
 extension SystemCalls {
