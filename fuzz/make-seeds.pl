@@ -46,6 +46,11 @@ sub qcow2 {
         . pack('N', length($f{backing} // '')) . pack('N', $f{cluster_bits} // 16) . pack('Q>', $f{size});
     $h .= "\0" x (72 - length($h));
     $h .= pack('Q>', 0) . "\0" x 20 . pack('N', 104) if $f{version} == 3;
+    # Header extensions: [type, data], each padded to 8 bytes, then the end marker.
+    if ($f{extensions}) {
+        $h .= join('', map { pack('N N', $_->[0], length($_->[1])) . $_->[1] . "\0" x ((8 - length($_->[1]) % 8) % 8) }
+            $f{extensions}->@*) . pack('N N', 0, 0);
+    }
     if (defined($f{backing})) {
         $h .= "\0" x ($f{backing_offset} - length($h));
         $h .= $f{backing};
@@ -57,6 +62,11 @@ $seeds{'qcow2-header'} = [
     qcow2(version => 3, size => 1 << 30),
     qcow2(version => 3, size => 8 << 30, backing_offset => 112, backing => '../100/base-100-disk-0.qcow2'),
     qcow2(version => 2, size => 1 << 20, cluster_bits => 9, backing_offset => 80, backing => 'base.raw'),
+    # what qemu-img create -F writes: a feature name table and the backing format extension
+    qcow2(version => 3, size => 4 << 20, backing_offset => 256, backing => '../200/base-200-disk-0.raw',
+        extensions => [[0x6803f857, "\0\0dirty bit" . "\0" x 37], [0xE2792ACA, 'raw']]),
+    qcow2(version => 2, size => 1 << 20, cluster_bits => 9, backing_offset => 128, backing => 'base.qcow2',
+        extensions => [[0xE2792ACA, 'qcow2']]),
 ];
 
 # vmdk: a hosted sparse extent with its descriptor, an ESX sparse header, a text descriptor.

@@ -76,6 +76,10 @@ struct FaultySystem: SystemCalls {
         try plan.next("rmdir", path)
         try live.removeDirectory(path)
     }
+    func removeTree(_ path: String) throws(Errno) {
+        try plan.next("rmtree", path)
+        try live.removeTree(path)
+    }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) {
         try plan.next("chmod", path)
         try live.setMode(path, mode)
@@ -130,6 +134,7 @@ struct FaultySystem: SystemCalls {
         try live.synchronize(descriptor)
     }
     func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try live.setNonBlocking(descriptor, nonBlocking) }
     func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         try live.waitReady(descriptor, writing: writing, signals: signals)

@@ -101,6 +101,64 @@ struct ImageHeaderTests {
         }
     }
 
+    /// Header extensions (type, data) as qcow2 lays them out: 4-byte type, 4-byte length,
+    /// the data padded to 8 bytes; `length` overrides the recorded length.
+    private func extensions(_ list: [(UInt64, [UInt8], UInt64?)]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (type, data, length) in list {
+            let recorded: UInt64 = length ?? UInt64(data.count)
+            let padding = [UInt8](repeating: 0, count: (8 - data.count % 8) % 8)
+            bytes += bigEndian(type, width: 4)
+            bytes += bigEndian(recorded, width: 4)
+            bytes += data
+            bytes += padding
+        }
+        return bytes
+    }
+
+    /// A qcow2 with `extensions` placed after the header and a backing name at 400.
+    private func backed(version: UInt64 = 3, _ extensionBytes: [UInt8], backingOffset: UInt64 = 400) -> [UInt8] {
+        var bytes = qcow2(version: version, backingOffset: backingOffset, backingLength: 8, length: 1024,
+                          backing: Array("base.raw".utf8))
+        let start = version == 2 ? 72 : 104
+        bytes.replaceSubrange(start..<(start + extensionBytes.count), with: extensionBytes)
+        return bytes
+    }
+
+    @Test("the backing format header extension, bounds-checked as QEMU reads it")
+    func backingFormatExtension() throws {
+        let format: UInt64 = 0xE279_2ACA
+        let feature: UInt64 = 0x6803_F857
+        func read(_ bytes: [UInt8]) throws -> ImageHeader {
+            let path = directory.path + "/ext"
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            return try QCOW2.readHeader(ImageFile(path: path, length: Int64(bytes.count), system: LiveSystem()))
+        }
+        // qemu-img create -F raw: the format after another extension; version 2 starts at 72.
+        #expect(try read(backed(extensions([(feature, [UInt8](repeating: 7, count: 48), nil), (format, Array("raw".utf8), nil), (0, [], nil)]))).backingFormat == "raw")
+        #expect(try read(backed(version: 2, extensions([(format, Array("qcow2".utf8), nil), (0, [], nil)]))).backingFormat == "qcow2")
+        #expect(try read(backed(extensions([(format, Array("raw".utf8), nil), (0, [], nil)]))).backingFile == "base.raw")
+        // None, or only after the end marker: absent.
+        #expect(try read(backed(extensions([(0, [], nil)]))).backingFormat == nil)
+        #expect(try read(backed(extensions([(0, [], nil), (format, Array("raw".utf8), nil)]))).backingFormat == nil)
+        // The last one counts, as in QEMU; a NUL ends the name.
+        #expect(try read(backed(extensions([(format, Array("raw".utf8), nil), (format, Array("qcow2".utf8), nil), (0, [], nil)]))).backingFormat == "qcow2")
+        #expect(try read(backed(extensions([(format, Array("raw\0qcow2".utf8), nil), (0, [], nil)]))).backingFormat == "raw")
+        // QEMU refuses these: no format is relied on (nil), and the header still reads.
+        #expect(try read(backed(extensions([(format, Array("0123456789abcdef".utf8), nil), (0, [], nil)]))).backingFormat == nil)
+        #expect(try read(backed(extensions([(format, Array("raw".utf8), 0xFFFF_FFFF)]))).backingFormat == nil)
+        #expect(try read(backed(extensions([(feature, [], 0xFFFF_FFF8), (format, Array("raw".utf8), nil)]))).backingFormat == nil)
+        // Extensions end where the backing name starts: one running into it is refused,
+        // one placed after it is never seen.
+        #expect(try read(backed(extensions([(format, Array("raw".utf8), 400)]))).backingFormat == nil)
+        #expect(try read(backed(extensions([(format, Array("raw".utf8), nil)]), backingOffset: 108)).backingFormat == nil)
+        var after = qcow2(backingOffset: 104, backingLength: 8, length: 1024, backing: Array("base.raw".utf8))
+        after.replaceSubrange(112..<128, with: extensions([(format, Array("raw".utf8), nil)]))
+        #expect(try read(after).backingFormat == nil)
+        // No backing file: no format either.
+        #expect(try read(qcow2()).backingFormat == nil)
+    }
+
     @Test("a backing name stops at NUL; one with blanks is dropped with PVE's warning")
     func backingNames() throws {
         #expect(try inspect(qcow2(backingOffset: 200, backingLength: 10, backing: Array("base.raw\0x".utf8)), as: "qcow2", in: directory)?.backingFile == "base.raw")

@@ -89,4 +89,44 @@ import Testing
             try QCOW2ClusterMap(file: ImageFile(path: path, length: Int64(header.count), system: LiveSystem()))
         }
     }
+
+    /// The JSON reader behind the import's `qemu-img info` check: qemu-img's output read,
+    /// escapes decoded, anything malformed nil (never a trap).
+    @Test func qemuImgInfoJSON() throws {
+        let vmdk = """
+            {"virtual-size": 2097152, "filename": "/s/images/1/.tmp-x", "format": "vmdk",
+             "format-specific": {"type": "vmdk", "data": {"cid": 42, "extents": [
+               {"virtual-size": 2097152, "filename": "/s/images/1/.tmp-x", "format": ""},
+               {"filename": "/other/\\u00e9\\ud83d\\ude00\\"q\\n"}]}}, "dirty-flag": false}
+            """
+        let info = try #require(QemuImageInfo(json: Array(vmdk.utf8)))
+        #expect(info.virtualSize == 2097152)
+        #expect(info.format == "vmdk")
+        #expect(info.backingFile == nil && info.dataFile == nil)
+        #expect(info.extents == ["/s/images/1/.tmp-x", "/other/\u{e9}\u{1F600}\"q\n"])
+        let backed = #"{"virtual-size": 1, "filename": "a", "format": "qcow2", "backing-filename": "/etc/x", "format-specific": {"data": {"data-file": "d"}}}"#
+        #expect(QemuImageInfo(json: Array(backed.utf8))?.backingFile == "/etc/x")
+        #expect(QemuImageInfo(json: Array(backed.utf8))?.dataFile == "d")
+        #expect(QemuImageInfo(json: Array(backed.utf8))?.extents == nil)
+        for bad in ["", "{", "[]", #"{"filename": "a", "format": "vmdk"}"#,
+                    #"{"virtual-size": 1, "filename": "a", "format": "vmdk"} x"#,
+                    #"{"virtual-size": 1, "filename": "a\ud800", "format": "vmdk"}"#,
+                    #"{"virtual-size": 1, "filename": "a\udc00", "format": "vmdk"}"#,
+                    #"{"virtual-size": 1, "filename": "a\u12", "format": "vmdk"}"#,
+                    #"{"virtual-size": 99999999999999999999, "filename": "a", "format": "vmdk"}"#,
+                    #"{"virtual-size": 1, "filename": "a", "format": "vmdk", "backing-filename": 3}"#,
+                    #"{"virtual-size": 1, "filename": "a", "format": "vmdk", "format-specific": {"data": {"extents": [{}]}}}"#,
+                    "{\"virtual-size\": 1, \"filename\": \"a\tb\", \"format\": \"vmdk\"}",
+                    #"{"virtual-size": -, "filename": "a", "format": "vmdk"}"#] {
+            #expect(QemuImageInfo(json: Array(bad.utf8)) == nil, "\(bad)")
+        }
+        #expect(QemuImageInfo(json: Array("{\"virtual-size\": 1, \"filename\": \"\u{FF}\", \"format\": \"vmdk\"}".utf8)) != nil)
+        var invalid = Array(#"{"virtual-size": 1, "filename": "?", "format": "vmdk"}"#.utf8)
+        invalid[invalid.firstIndex(of: UInt8(ascii: "?"))!] = 0xFF
+        #expect(QemuImageInfo(json: invalid) == nil)
+        // Deep nesting is refused, not recursed into without end.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(JSONReader.parse(Array(deep.utf8)) == nil)
+        #expect(JSONReader.parse(Array((String(repeating: "[", count: 10) + String(repeating: "]", count: 10)).utf8)) != nil)
+    }
 }

@@ -98,6 +98,7 @@ struct ScriptedSystem: SystemCalls {
         try live.removeFile(path)
     }
     func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
+    func removeTree(_ path: String) throws(Errno) { try live.removeTree(path) }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
         if let immutableError { throw immutableError }
@@ -137,6 +138,7 @@ struct ScriptedSystem: SystemCalls {
         try live.synchronize(descriptor)
     }
     func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try live.setNonBlocking(descriptor, nonBlocking) }
     func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         try live.waitReady(descriptor, writing: writing, signals: signals)

@@ -60,6 +60,28 @@ struct SystemTests {
         #expect(system.exists(directory.path + "/outside/keep"))
     }
 
+    @Test("removing a tree works on names that are not UTF-8 and on trees deeper than PATH_MAX")
+    func removeTreeRawNamesAndDepth() throws {
+        let directory = TemporaryDirectory()
+        let script = """
+            mkdir tree && cd tree && printf x > "$(printf 'caf\\351')" && mkdir "$(printf 'd\\377ir')" \
+              && printf y > "$(printf 'd\\377ir/\\376')" && ln -s ../outside "$(printf 'l\\351nk')" \
+              && chmod 000 "$(printf 'd\\377ir')" && chmod 700 "$(printf 'd\\377ir')" || exit 1
+            mkdir d && printf deep > "d/$(printf 'f\\351')" || exit 1
+            i=0; while [ $i -lt 300 ]; do mkdir t && mv d t/aaaaaaaaaaaaaaaaaaaa && mv t d || exit 1; i=$((i+1)); done
+            """
+        directory.create("outside/keep")
+        let made = try system.run(Command("/bin/sh", ["-c", "cd \"$1\" && " + script, "sh", directory.path], timeout: 30))
+        #expect(made.exitStatus == 0, "\(made.errorText)")
+        try system.removeTree(directory.path + "/tree")
+        #expect(system.isGone(directory.path + "/tree"))
+        #expect(system.exists(directory.path + "/outside/keep"))
+        // A symlink given as the tree: the link goes, its target stays.
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/link", withDestinationPath: directory.path + "/outside")
+        try system.removeTree(directory.path + "/link")
+        #expect(system.isGone(directory.path + "/link") && system.exists(directory.path + "/outside/keep"))
+    }
+
     @Test("programs run with an argument vector, a fixed environment and their output")
     func run() throws {
         let result = try system.run(Command("/bin/sh", ["-c", "printf '%s' \"$1\"; echo err >&2; env | sort; exit 3", "sh", "a b;c"], timeout: 5))

@@ -27,6 +27,9 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     /// A qcow2 file's cluster tables (L1, L2, extended L2), as `volume_export` reads them
     /// to send the image as raw, and the import checks of qcow2 and vmdk streams.
     case qcow2Clusters = "qcow2-clusters"
+    /// `qemu-img info --output=json` about an imported image (`volume_import`'s check):
+    /// qemu-img writes the JSON, the file names in it come from the image.
+    case qemuImgInfo = "qemu-img-info"
 
     public func run(_ input: [UInt8]) {
         switch self {
@@ -39,6 +42,7 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
         case .storageOptions: StorageOptionsTarget.run(input)
         case .streamHeader: StreamHeaderTarget.run(input)
         case .qcow2Clusters: QCOW2ClustersTarget.run(input)
+        case .qemuImgInfo: QemuImgInfoTarget.run(input)
         }
     }
 

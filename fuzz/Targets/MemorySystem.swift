@@ -38,6 +38,7 @@ struct MemorySystem: SystemCalls {
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) { throw .ioError }
     func removeFile(_ path: String) throws(Errno) { throw .ioError }
     func removeDirectory(_ path: String) throws(Errno) { throw .ioError }
+    func removeTree(_ path: String) throws(Errno) { throw .ioError }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) { throw .ioError }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { throw .ioError }
     func run(_ command: Command) throws(Errno) -> CommandResult { throw .ioError }
@@ -71,6 +72,7 @@ struct MemorySystem: SystemCalls {
         guard descriptor == Self.descriptor else { throw .ioError }
         return try status(Self.path, followSymlinks: true)
     }
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { false }
     func holdStreamSignals() -> StreamSignals { StreamSignals() }
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? { nil }
 }

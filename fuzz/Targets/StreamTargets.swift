@@ -43,3 +43,12 @@ enum QCOW2ClustersTarget {
         _ = try? map.runs(from: wanted / 3, count: wanted / 2)
     }
 }
+
+/// The JSON qemu-img writes about an imported image: parsed by the core's bounded reader.
+enum QemuImgInfoTarget {
+    static func run(_ input: [UInt8]) {
+        guard let info = QemuImageInfo(json: input) else { return }
+        // What was read came from the document: a size that fits, names that are strings.
+        if let extents = info.extents, extents.count * 12 > input.count { violated("\(extents.count) extents in \(input.count) bytes") }
+    }
+}

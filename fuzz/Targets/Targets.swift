@@ -20,11 +20,21 @@ enum VolumeNameTarget {
 /// qcow2 and vmdk headers: files in the storage (or uploaded for import) are untrusted.
 enum ImageHeaderTarget {
     static func run(_ input: [UInt8], format: String) {
+        if format == "qcow2" { checkQCOW2(input) }
         let inspector = ImageInspector(system: MemorySystem(contents: input))
         // The production path: stat, then the header reader for the expected format.
         guard let metadata = try? inspector.inspect(MemorySystem.path, format: format) else { return }
         if let size = metadata.virtualSize, size < 0 { violated("negative virtual size \(size)") }
         _ = metadata.perlList
+    }
+
+    /// The header as the export reads it, header extensions included: a backing format
+    /// only with a backing file, and never longer than QEMU accepts (15 bytes).
+    static func checkQCOW2(_ input: [UInt8]) {
+        let file = ImageFile(path: MemorySystem.path, length: Int64(input.count), system: MemorySystem(contents: input))
+        guard let header = try? QCOW2.readHeader(file), let format = header.backingFormat else { return }
+        if header.backingFile == nil { violated("backing format '\(format)' without a backing file") }
+        if format.isEmpty || format.utf8.count > 15 * 3 { violated("backing format of \(format.utf8.count) bytes") }
     }
 }
 

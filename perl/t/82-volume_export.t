@@ -18,6 +18,8 @@ use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
 use StreamTest;
+use POSIX ();
+use Fcntl ();
 
 load_host();
 
@@ -66,6 +68,28 @@ io('-f', 'qcow2', '-c', 'write -P 0x33 512k 8k', '-c', 'write -z 2M 4k', $clonep
 ($bytes, $error) = export_bytes($scfg, 's', $clone, 'raw+size', 0);
 is($error, '', 'linked clone as raw: exported');
 ok(substr($bytes, 8) eq raw_of($clonepath, 'qcow2'), 'linked clone as raw: the chain as qemu-img reads it');
+
+# a raw base whose guest wrote a qcow2 header naming a host file: the clone's overlay
+# records the base as raw (its backing format extension), so the base is read as raw,
+# never probed and never followed to the file its guest named
+{
+    my $secret = "$dir/host-secret";
+    make_file($secret, 'HOST-SECRET ' x 1000);
+    my $gbase = PLUGIN->alloc_image('s', $scfg, 210, 'raw', undef, 4096);
+    run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', $secret, "$dir/guest.qcow2", '4M') or die;
+    run_ok('/usr/bin/dd', "if=$dir/guest.qcow2", "of=$dir/images/$gbase", 'conv=notrunc') or die;
+    unlink("$dir/guest.qcow2");
+    $gbase = PLUGIN->create_base('s', $scfg, $gbase);
+    my $gclone = PLUGIN->clone_image($scfg, 's', $gbase, 211);
+    my ($gclonepath) = PLUGIN->path($scfg, $gclone);
+    ($bytes, $error) = export_bytes($scfg, 's', $gclone, 'raw+size', 0);
+    is($error, '', 'guest-written qcow2 header in a raw base: exported');
+    ok(index($bytes, 'HOST-SECRET') < 0, 'guest-written qcow2 header in a raw base: the host file it names is not read');
+    ok(substr($bytes, 8) eq raw_of($gclonepath, 'qcow2'), 'guest-written qcow2 header in a raw base: the bytes qemu-img reads');
+    PLUGIN->free_image('s', $scfg, $gclone, 0);
+    PLUGIN->free_image('s', $scfg, $gbase, 1);
+    unlink($secret);
+}
 
 # a qcow2 base under a qcow2 clone
 my $qbase = PLUGIN->alloc_image('s', $scfg, 300, 'qcow2', undef, 2048);
@@ -132,6 +156,43 @@ is(dies { PLUGIN->volume_export($scfg, 's', 'not a handle', $raw, 'raw+size', un
     close($r);
     my $err = dies { PLUGIN->volume_export($scfg, 's', $w, $raw, 'raw+size', undef, undef, 0) };
     like($err, qr/^export: writing the stream failed - Broken pipe\n$/, 'closed reader: EPIPE, no SIGPIPE');
+}
+
+# a stop request (SIGTERM) while the export writes zeros (a hole) into a pipe whose reader
+# stalled: the export ends within a moment, it does not sit in a blocking write
+{
+    my $hole = PLUGIN->alloc_image('s', $scfg, 100, 'raw', undef, 65536);
+    pipe(my $r, my $w) or die;
+    my $pid = fork() // die;
+    if (!$pid) {
+        close($r);
+        open(STDERR, '>', '/dev/null');
+        local $SIG{TERM} = sub { die "interrupted by signal\n" };
+        eval { PLUGIN->volume_export($scfg, 's', $w, $hole, 'raw+size', undef, undef, 0) };
+        POSIX::_exit(0);
+    }
+    close($w);
+    sysread($r, my $buf, 200000);
+    select(undef, undef, undef, 0.5);
+    kill('TERM', $pid);
+    my $gone = 0;
+    for (1 .. 50) { if (waitpid($pid, POSIX::WNOHANG()) == $pid) { $gone = 1; last } select(undef, undef, undef, 0.1) }
+    ok($gone, 'SIGTERM: an export writing a hole into a stalled pipe ends');
+    if (!$gone) { kill('KILL', $pid); waitpid($pid, 0) }
+    close($r);
+    PLUGIN->free_image('s', $scfg, $hole, 0);
+}
+
+# the stream's descriptor is left blocking, as it was given
+{
+    pipe(my $r, my $w) or die;
+    my $pid = fork() // die;
+    if (!$pid) { close($w); 1 while sysread($r, my $b, 65536); POSIX::_exit(0) }
+    close($r);
+    my ($err) = stderr_of { PLUGIN->volume_export($scfg, 's', $w, $raw, 'raw+size', undef, undef, 0) };
+    ok(!(fcntl($w, Fcntl::F_GETFL(), 0) & Fcntl::O_NONBLOCK()), 'the descriptor is blocking again after the export');
+    close($w);
+    waitpid($pid, 0);
 }
 
 # into a regular file (no pipe)

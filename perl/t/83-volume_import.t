@@ -148,6 +148,10 @@ my @hostile = (
     ['garbage vmdk', 'vmdk+size', '107/vm-107-disk-0.vmdk', header($MiB) . $garbage, qr/^import: the stream is not a usable vmdk image - /],
     ['tar with ..', 'tar+size', '107/subvol-107-disk-0.subvol', header(0) . tar_member('../escape', 'x') . tar_end(), qr/^command '.*tar .*' failed: exit code 2\n$/],
     ['tar garbage', 'tar+size', '107/subvol-107-disk-0.subvol', header(0) . $garbage, qr/^command '.*tar .*' failed: exit code 2\n$/],
+    # a member named in Latin-1 (not UTF-8) unpacked before the stream is cut: the hidden directory still goes
+    ['tar cut short after a name that is not UTF-8', 'tar+size', '107/subvol-107-disk-0.subvol',
+        header(0) . tar_member("caf\xe9", 'x' x 100000) . substr(tar_member('next', 'y' x 100000), 0, 4096),
+        qr/^command '.*tar .*' failed: exit code 2\n$/],
 );
 # a qcow2 with a backing file, one with a wrong virtual size, a truncated one
 run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$dir/backed.qcow2", '1M') or die;
@@ -160,6 +164,22 @@ push @hostile, ['truncated qcow2', 'qcow2+size', '107/vm-107-disk-0.qcow2', head
 make_file("$dir/desc.vmdk", qq{# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType="monolithicFlat"\nRW 2048 FLAT "/etc/hostname" 0\n});
 push @hostile, ['vmdk descriptor with an outside extent', 'vmdk+size', '107/vm-107-disk-0.vmdk', header($MiB) . file_of("$dir/desc.vmdk"),
     qr/^import: the stream is not a usable vmdk image - refusing a vmdk image that is not a single sparse file/];
+# a sparse vmdk of capacity 0, which QEMU reads as a descriptor: its one extent another VM's disk
+{
+    my $img = file_of("$dir/images/$v");
+    substr($img, 12, 8) = pack('Q<', 0);
+    my $desc = qq{# Disk DescriptorFile\nversion=1\nCID=51ed5cda\nparentCID=ffffffff\ncreateType="twoGbMaxExtentSparse"\n\nRW 4096 SPARSE "$dir/images/$v"\n};
+    substr($img, 512, 20 * 512) = $desc . ("\0" x (20 * 512 - length($desc)));
+    push @hostile, ['vmdk of capacity 0 naming another file', 'vmdk+size', '107/vm-107-disk-0.vmdk', header(0) . $img,
+        qr/^import: the stream is not a usable vmdk image - refusing a vmdk image of capacity 0 /];
+    # a parent named where a line parser does not look ('#parentFileNameHint=', found by QEMU)
+    $img = file_of("$dir/images/$v");
+    my ($cid) = $img =~ /\nCID=([0-9a-f]+)/;
+    $desc = qq{# Disk DescriptorFile\nversion=1\nCID=51ed5cda\nparentCID=$cid\ncreateType="monolithicSparse"\n#parentFileNameHint="$dir/images/$v"\n\nRW 4096 SPARSE "x.vmdk"\n};
+    substr($img, 512, 20 * 512) = $desc . ("\0" x (20 * 512 - length($desc)));
+    push @hostile, ['vmdk with a hidden parent', 'vmdk+size', '107/vm-107-disk-0.vmdk', header(2 * $MiB) . $img,
+        qr/^import: refusing a vmdk image with a backing file \('\Q$dir\/images\/$v\E'\)\n$/];
+}
 unlink("$dir/backed.qcow2", "$dir/desc.vmdk");
 $before = files_below($dir);
 for my $case (@hostile) {

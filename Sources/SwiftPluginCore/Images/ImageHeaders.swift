@@ -26,10 +26,16 @@ public struct ImageHeader: Equatable, Sendable {
     public var virtualSize: Int64
     /// The backing file exactly as recorded in the image (relative or absolute), if any.
     public var backingFile: String?
+    /// The backing file's format as a qcow2 image records it (its backing format header
+    /// extension), nil when absent, when the extension list is malformed, or for other
+    /// formats. Without it QEMU probes the backing file; callers that must not trust
+    /// what a guest could have written never probe: they hand the image to qemu-img.
+    public var backingFormat: String?
 
-    public init(virtualSize: Int64, backingFile: String? = nil) {
+    public init(virtualSize: Int64, backingFile: String? = nil, backingFormat: String? = nil) {
         self.virtualSize = virtualSize
         self.backingFile = backingFile
+        self.backingFormat = backingFormat
     }
 }
 
@@ -131,6 +137,16 @@ public enum QCOW2 {
             }
         }
         guard size <= UInt64(Int64.max) else { throw ImageFormatError("Image is too big") }
+        // Version 2 headers end at 72 bytes; version 3 records its length (checked above).
+        var headerLength: UInt64 = 72
+        if version == 3 {
+            let bytes: [UInt8]?
+            do { bytes = try file.bytes(at: 100, count: 4) } catch { throw ImageFormatError("Could not read qcow2 header: \(error)") }
+            guard let bytes, let length = ByteFields.bigEndian(bytes, at: 0, width: 4) else {
+                throw ImageFormatError("Could not read qcow2 header: Invalid argument")
+            }
+            headerLength = length
+        }
 
         var backingFile: String?
         if backingOffset != 0 {
@@ -152,7 +168,46 @@ public enum QCOW2 {
             let text = ByteFields.string(name)
             backingFile = text.isEmpty ? nil : text
         }
-        return ImageHeader(virtualSize: Int64(size), backingFile: backingFile)
+        // As QEMU: the extensions end where the backing file name starts, else at the
+        // end of the first cluster.
+        let extensionsEnd = backingOffset != 0 ? backingOffset : UInt64(1) << clusterBits
+        let format = backingFile == nil ? nil : backingFormat(file, from: headerLength, to: extensionsEnd)
+        return ImageHeader(virtualSize: Int64(size), backingFile: backingFile, backingFormat: format)
+    }
+
+    /// The backing format header extension.
+    static let backingFormatExtension: UInt64 = 0xE279_2ACA
+    /// QEMU refuses a backing format name this long or longer.
+    static let backingFormatLimit: UInt64 = 16
+
+    /// The backing format named by the header extensions in `[start, end)` of the file
+    /// (QEMU's docs/interop/qcow2.txt: a 4-byte type, a 4-byte length, the data padded to
+    /// 8 bytes; type 0 ends the list). The last backing format extension counts, as in
+    /// QEMU. Nil when there is none, or when the list is one QEMU refuses (an extension
+    /// running past `end`, a name of 16 bytes or more) or cannot be read: the caller
+    /// then must not rely on a format. Untrusted input: every sum is checked.
+    static func backingFormat(_ file: ImageFile, from start: UInt64, to end: UInt64) -> String? {
+        var offset = start
+        var found: String?
+        while offset < end {
+            let (dataStart, overflow) = offset.addingReportingOverflow(8)
+            guard !overflow, dataStart <= end, dataStart <= UInt64(Int64.max),
+                  let raw = try? file.bytes(at: Int64(offset), count: 8),
+                  let type = ByteFields.bigEndian(raw, at: 0, width: 4),
+                  let length = ByteFields.bigEndian(raw, at: 4, width: 4)
+            else { return nil }
+            if type == 0 { break }
+            guard length <= end - dataStart else { return nil } // "Header extension too large"
+            if type == backingFormatExtension {
+                guard length < backingFormatLimit,
+                      let name = try? file.bytes(at: Int64(dataStart), count: Int(length)) else { return nil }
+                let text = ByteFields.string(name)
+                found = text.isEmpty ? nil : text
+            }
+            // length < 2^32: the padded length and the sum cannot overflow a UInt64.
+            offset = dataStart + ((length + 7) & ~UInt64(7))
+        }
+        return found
     }
 }
 

@@ -16,6 +16,8 @@ public struct QCOW2Layout: Equatable, Sendable {
     /// The image is encrypted (crypt_method != 0).
     public var encrypted: Bool
     public var backingFile: String?
+    /// The backing file's format from the header extension (``ImageHeader/backingFormat``).
+    public var backingFormat: String?
 
     public var clusterSize: Int64 { Int64(1) << Int64(clusterBits) }
     /// Bytes per L2 entry.
@@ -59,7 +61,8 @@ public struct QCOW2Layout: Equatable, Sendable {
         let layout = QCOW2Layout(
             clusterBits: Int(clusterBits), virtualSize: header.virtualSize, l1Offset: 0, l1Entries: 0,
             extendedL2: incompatible & (1 << 4) != 0, externalDataFile: incompatible & (1 << 2) != 0,
-            nonDefaultCompression: incompatible & (1 << 3) != 0, encrypted: crypt != 0, backingFile: header.backingFile)
+            nonDefaultCompression: incompatible & (1 << 3) != 0, encrypted: crypt != 0, backingFile: header.backingFile,
+            backingFormat: header.backingFormat)
         guard layout.extendedL2 == false || clusterBits >= 14 else {
             throw ImageFormatError("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes")
         }

@@ -80,6 +80,10 @@ final class StreamChannel {
     private let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: StreamChannel.chunk, alignment: 16)
     private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: StreamChannel.chunk, alignment: 16)
 
+    /// Whether O_NONBLOCK was set before the stream set it (restored by ``end()``); nil
+    /// when the flags are the caller's (not changed, or already restored).
+    private var previouslyNonBlocking: Bool?
+
     init(system: any SystemCalls, descriptor: Int32, direction: String, total: UInt64?) {
         self.system = system
         self.descriptor = descriptor
@@ -87,9 +91,20 @@ final class StreamChannel {
         signals = system.holdStreamSignals()
         progress = StreamProgress(system: system, label: direction, total: total)
         zeros.initializeMemory(as: UInt8.self, repeating: 0)
+        // Non-blocking while the stream runs: a write to a stalled reader (or a read) never
+        // blocks with the stop signals held; EAGAIN waits in poll, which a stop ends.
+        previouslyNonBlocking = try? system.setNonBlocking(descriptor, true)
     }
 
-    func end() { signals.end() }
+    /// Restores the descriptor's flags and the signal mask (before a subprocess gets the
+    /// stream, and at the end, also on errors).
+    func end() {
+        if let previous = previouslyNonBlocking {
+            previouslyNonBlocking = nil
+            _ = try? system.setNonBlocking(descriptor, previous)
+        }
+        signals.end()
+    }
 
     deinit {
         zeros.deallocate()
@@ -119,11 +134,16 @@ final class StreamChannel {
     /// Reads what is there, up to the buffer's size; 0 at the end of the stream.
     func readSome(into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
         guard !ended, buffer.count > 0 else { return 0 }
-        try waitReady(writing: false)
-        let count: Int
-        do { count = try system.readDescriptor(descriptor, into: buffer, at: nil) } catch { throw readError(error) }
-        if count == 0 { ended = true }
-        return count
+        while true {
+            try waitReady(writing: false)
+            let count: Int
+            do { count = try system.readDescriptor(descriptor, into: buffer, at: nil) } catch {
+                if error == .wouldBlock { continue } // nothing there after all: poll again
+                throw readError(error)
+            }
+            if count == 0 { ended = true }
+            return count
+        }
     }
 
     /// Fills the buffer unless the stream ends first; returns the bytes read.
@@ -150,6 +170,7 @@ final class StreamChannel {
             try waitReady(writing: true)
             let written: Int
             do { written = try system.writeDescriptor(descriptor, from: UnsafeRawBufferPointer(rebasing: buffer[offset...]), at: nil) } catch {
+                if error == .wouldBlock { continue } // full: poll again
                 throw writeError(error)
             }
             guard written > 0 else { throw writeError(.ioError) }
@@ -187,6 +208,7 @@ final class StreamChannel {
                 try waitReady(writing: true)
                 let sent: Int
                 do { sent = try system.sendFile(from: source, at: position, to: descriptor, count: piece) } catch {
+                    if error == .wouldBlock { continue } // full: poll again
                     guard error == .invalidArgument || error.rawValue == 38 /* ENOSYS */ else { throw writeError(error) }
                     kernelCopy = false
                     continue

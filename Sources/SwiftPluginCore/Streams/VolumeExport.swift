@@ -44,8 +44,8 @@ extension DirectoryStorage {
         let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: UInt64(max(size, 0)))
         defer { channel.end() }
         if stream == .tar {
-            channel.signals.end() // tar is stopped by the subprocess runner's own watch
             try channel.writeHeader(UInt64(max(size, 0)))
+            channel.end() // tar gets the stream as it was; the subprocess runner's own watch stops it
             try runTar(Command(Self.tar, Self.tarFlags + ["-cf", "-", "-C", path, "."], timeout: Self.tarTimeout),
                        output: descriptor)
             return
@@ -103,7 +103,8 @@ extension DirectoryStorage {
 
     /// A qcow2 (or any image) as raw bytes of its virtual size: natively from the cluster
     /// tables when the whole chain is qcow2 or raw without compressed clusters, external
-    /// data files or encryption; otherwise `qemu-img convert` into a hidden temporary raw
+    /// data files or encryption, each backing file's format recorded in its overlay's
+    /// backing format header extension (never probed); otherwise `qemu-img convert` into a hidden temporary raw
     /// file beside the image, sent and removed.
     func sendAsRaw(_ path: String, format: String, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
         var opened: [Int32] = []
@@ -148,10 +149,13 @@ extension DirectoryStorage {
         }
         var backing: ExportLayer?
         if let name = map.layout.backingFile {
+            // The backing file's format is the one the overlay records, never probed: a
+            // raw base holds what its guest wrote, which may well look like a qcow2 header
+            // naming any host file. Without a recorded raw or qcow2, qemu-img decides.
+            guard let backingFormat = map.layout.backingFormat,
+                  backingFormat == ImageFormat.raw.rawValue || backingFormat == ImageFormat.qcow2.rawValue else { return nil }
             let backingPath = name.hasPrefix("/") ? name : FilePath.parent(of: path) + "/" + name
-            let length = (try? system.status(backingPath, followSymlinks: true))?.size ?? 0
-            let detected = inspector.detect(ImageFile(path: backingPath, length: length, system: system))
-            guard let layer = try exportLayer(backingPath, format: detected, depth: depth + 1, opened: &opened) else { return nil }
+            guard let layer = try exportLayer(backingPath, format: backingFormat, depth: depth + 1, opened: &opened) else { return nil }
             backing = layer
         }
         let descriptor = try openForExport(path)

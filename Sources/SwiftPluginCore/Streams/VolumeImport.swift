@@ -256,6 +256,7 @@ extension DirectoryStorage {
         guard UInt64(header.virtualSize) == announced else {
             throw StorageError("import: the image's virtual size \(header.virtualSize) differs from the announced size \(announced)")
         }
+        try checkWithQemuImg(path, format: format)
         if format == ImageFormat.qcow2.rawValue {
             let check = Command(QemuImg.executable, ["check", "-q", "-f", format, path], timeout: QemuImg.createTimeout)
             let result: CommandResult
@@ -270,6 +271,44 @@ extension DirectoryStorage {
                 throw StorageError("import: the \(format) image does not check out - \(reason.isEmpty ? "exit code \(result.exitStatus ?? -1)" : reason)")
             }
         }
+    }
+}
+
+extension DirectoryStorage {
+    /// What QEMU itself opens with the image, as `qemu-img info` reports it (it never opens
+    /// a backing file): refused unless the image names no backing file and no external
+    /// data file, every vmdk extent is the file itself, and its size is not 0. The native
+    /// checks come first; this one sees what they might miss (a parent named anywhere in a
+    /// descriptor, a descriptor QEMU finds where we do not look).
+    func checkWithQemuImg(_ path: String, format: String) throws(StorageError) {
+        let result: CommandResult
+        do { result = try system.run(QemuImageInfo.command(path: path, format: format)) } catch {
+            throw StorageError("import: unable to run \(QemuImg.executable) - \(error)", errno: error)
+        }
+        guard result.succeeded else {
+            if let signal = result.interruption { throw StorageError("import: interrupted by signal \(signal)", errno: .interrupted) }
+            let last = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+            let reason = result.timedOut ? "got timeout" : last.isEmpty ? "exit code \(result.exitStatus ?? -1)" : last
+            throw StorageError("import: the \(format) image does not check out - \(Self.escapingControls(reason))")
+        }
+        guard let info = QemuImageInfo(json: result.output), info.filename == path, info.format == format else {
+            throw StorageError("import: the \(format) image does not check out - unexpected qemu-img info output")
+        }
+        if let backing = info.backingFile {
+            throw StorageError("import: refusing a \(format) image with a backing file ('\(Self.escapingControls(backing))')")
+        }
+        if let dataFile = info.dataFile {
+            throw StorageError("import: refusing a \(format) image with an external data file ('\(Self.escapingControls(dataFile))')")
+        }
+        if format == ImageFormat.vmdk.rawValue {
+            guard let extents = info.extents, !extents.isEmpty else {
+                throw StorageError("import: the vmdk image does not check out - qemu-img lists no extents")
+            }
+            if let other = extents.first(where: { $0 != path }) {
+                throw StorageError("import: refusing a vmdk image whose extents are other files ('\(Self.escapingControls(other))')")
+            }
+        }
+        guard info.virtualSize > 0 else { throw StorageError("import: refusing a \(format) image of size 0") }
     }
 }
 
@@ -288,10 +327,13 @@ extension VMDK {
         } catch let error as ImageFormatError { throw error } catch {
             throw ImageFormatError("Could not read vmdk header: \(error)")
         }
-        guard let offset = ByteFields.littleEndian(header, at: 28, width: 8),
+        guard let capacity = ByteFields.littleEndian(header, at: 12, width: 8),
+              let offset = ByteFields.littleEndian(header, at: 28, width: 8),
               let sectors = ByteFields.littleEndian(header, at: 36, width: 8) else {
             throw ImageFormatError("Could not read vmdk header: Invalid argument")
         }
+        // QEMU reads a sparse file of capacity 0 as a descriptor file: its extents are other files.
+        guard capacity != 0 else { throw ImageFormatError("refusing a vmdk image of capacity 0 (its descriptor would name the extents)") }
         guard offset != 0, sectors != 0 else { return }
         guard let start = ByteFields.sectorsToBytes(offset), let length = ByteFields.sectorsToBytes(sectors),
               length <= Int64(maximumDescriptor) else { throw ImageFormatError("Invalid descriptor offset or size") }

@@ -29,4 +29,5 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let notImplemented = Errno(rawValue: ENOSYS)
     public static let operationNotPermitted = Errno(rawValue: EPERM)
     public static let tooManyLinks = Errno(rawValue: EMLINK)
+    public static let wouldBlock = Errno(rawValue: EAGAIN)
 }

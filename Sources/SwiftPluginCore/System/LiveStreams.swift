@@ -136,18 +136,29 @@ extension LiveSystem {
 
     public func holdStreamSignals() -> StreamSignals { StreamSignals(live: ()) }
 
+    public func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool {
+        let flags = fcntl(descriptor, F_GETFL)
+        guard flags >= 0 else { throw Errno(rawValue: errno) }
+        let was = flags & O_NONBLOCK != 0
+        if was != nonBlocking {
+            guard fcntl(descriptor, F_SETFL, nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK) == 0 else { throw Errno(rawValue: errno) }
+        }
+        return was
+    }
+
     public func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         if let signal = signals.pending() { return signal }
-        guard signals.descriptor >= 0 else { return nil }
+        // Without a signal watch, the descriptor alone (a non-blocking stream must not spin).
         var pollers = [pollfd(fd: descriptor, events: Int16(writing ? POLLOUT : POLLIN), revents: 0),
                        pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)]
+        let count: nfds_t = signals.descriptor >= 0 ? 2 : 1
         while true {
-            let ready = poll(&pollers, 2, -1)
+            let ready = poll(&pollers, count, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw Errno(rawValue: errno)
             }
-            if pollers[1].revents != 0, let signal = signals.pending() { return signal }
+            if count == 2, pollers[1].revents != 0, let signal = signals.pending() { return signal }
             // Ready, closed (POLLHUP) or failed (POLLERR): the read or write says which.
             return nil
         }

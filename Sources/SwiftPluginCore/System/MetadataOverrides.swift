@@ -54,6 +54,7 @@ public struct OverridingSystem: SystemCalls {
     }
     public func removeFile(_ path: String) throws(Errno) { try base.removeFile(path) }
     public func removeDirectory(_ path: String) throws(Errno) { try base.removeDirectory(path) }
+    public func removeTree(_ path: String) throws(Errno) { try base.removeTree(path) }
     public func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try base.setMode(path, mode) }
     public func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) { try base.setImmutable(path, immutable) }
     public func run(_ command: Command) throws(Errno) -> CommandResult { try base.run(command) }
@@ -84,6 +85,7 @@ public struct OverridingSystem: SystemCalls {
         try base.synchronize(descriptor)
     }
     public func status(of descriptor: Int32) throws(Errno) -> FileStatus { try base.status(of: descriptor) }
+    public func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try base.setNonBlocking(descriptor, nonBlocking) }
     public func holdStreamSignals() -> StreamSignals { base.holdStreamSignals() }
     public func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
         try base.waitReady(descriptor, writing: writing, signals: signals)

@@ -86,6 +86,11 @@ public protocol SystemCalls: Sendable {
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno)
     func removeFile(_ path: String) throws(Errno)
     func removeDirectory(_ path: String) throws(Errno)
+    /// Removes `path` and, when it is a directory, everything below it: names are raw
+    /// bytes (any name a container or tar made, UTF-8 or not) removed relative to
+    /// directory descriptors, never through a symbolic link. A file that is not a
+    /// directory (or a symlink) is unlinked.
+    func removeTree(_ path: String) throws(Errno)
     func setMode(_ path: String, _ mode: UInt32) throws(Errno)
     /// Sets or clears the immutable attribute (`chattr +i`).
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno)
@@ -127,6 +132,8 @@ public protocol SystemCalls: Sendable {
     /// Waits until `descriptor` can be read (or written) or a held stop signal arrives;
     /// returns that signal, nil when the descriptor is ready.
     func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32?
+    /// Sets or clears O_NONBLOCK on an open descriptor; returns whether it was set before.
+    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool
 }
 
 extension SystemCalls {
@@ -193,18 +200,4 @@ extension SystemCalls {
         }
     }
 
-    /// Removes a directory tree without following symbolic links out of it.
-    public func removeTree(_ path: String) throws(Errno) {
-        let info = try status(path, followSymlinks: false)
-        guard info.kind == .directory else { return try removeFile(path) }
-        for entry in try listDirectory(path) {
-            let child = path + "/" + String(decoding: entry.rawName, as: UTF8.self)
-            if entry.name == nil {
-                // Cannot be spelled as a String path; refuse rather than remove the wrong file.
-                throw Errno.invalidArgument
-            }
-            try removeTree(child)
-        }
-        try removeDirectory(path)
-    }
 }
