@@ -834,7 +834,7 @@ volume_export(...)
     PREINIT:
         SV *error;
     PPCODE:
-        error = spve_glue_call(aTHX_ &spve_bind_volume_export, SPVE_SHAPE_SCALAR, ax, items);
+        error = spve_glue_call(aTHX_ &spve_bind_volume_export, SPVE_SHAPE_LIST, ax, items);
         if (error) croak_sv(error);
         SPAGAIN;
 

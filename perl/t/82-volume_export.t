@@ -203,6 +203,29 @@ is(dies { PLUGIN->volume_export($scfg, 's', 'not a handle', $raw, 'raw+size', un
     ok(file_of("$dir/stream.bin") eq header(8 * $MiB) . raw_of($qpath, 'qcow2'), 'into a file: same stream');
 }
 
+# What dir does not manage: a disk inside an OVA has no file of its own; a missing
+# image converted to raw is named plainly; nothing is returned.
+{
+    make_file("$dir/import/vm.ova", 'not really an archive');
+    my ($bytes, $error) = export_bytes($scfg, 's', 'import/vm.ova/disk.vmdk', 'raw+size', 0);
+    is($error, "export: 'import/vm.ova/disk.vmdk' is a disk inside an OVA archive; only the archive itself can be exported\n",
+        'an OVA member: refused before the header');
+    is($bytes, '', '... nothing written');
+    ($bytes, $error) = export_bytes($scfg, 's', '100/vm-100-disk-77.qcow2', 'raw+size', 0);
+    is($error, "export: cannot open '$dir/images/100/vm-100-disk-77.qcow2' - No such file or directory\n",
+        'a missing qcow2 as raw: the file named, no qemu-img run');
+    is($bytes, header(0), '... after the header dir writes too (size 0)');
+    pipe(my $r, my $w) or die;
+    my $raw0 = PLUGIN->alloc_image('s', $scfg, 130, 'raw', undef, 4);
+    my $pid = fork() // die;
+    if (!$pid) { close($w); my $all = do { local $/; <$r> }; POSIX::_exit(0) }
+    close($r);
+    my @returned = PLUGIN->volume_export($scfg, 's', $w, $raw0, 'raw+size', undef, undef, 0);
+    close($w);
+    waitpid($pid, 0);
+    is_deeply(\@returned, [], 'returns nothing, as dir (an empty list)');
+}
+
 # templates are immutable: freed, so the temporary directory can go
 PLUGIN->free_image('s', $scfg, $_, 0) for ($clone, $qclone);
 PLUGIN->free_image('s', $scfg, $_, 1) for ($base, $qbase);

@@ -251,4 +251,18 @@ ok(!-e "$dir/images/escape" && !-e "$dir/escape", 'tar: the .. member landed now
     ok(!-e "$dir/images/110" || !@{files_below("$dir/images/110")}, 'SIGTERM: nothing left');
 }
 
+# Names dir cannot import into: a linked clone's volume name (dir allocates a plain image,
+# finds the name differs, frees it and refuses), a disk inside an OVA.
+{
+    my $files = files_below($dir);
+    my (undef, $error) = import_bytes($scfg, 's', '100/base-100-disk-9.raw/140/vm-140-disk-0.raw', 'raw+size',
+        header(4096) . ("\0" x 4096), 0, 0);
+    is($error, "internal error: unexpected allocated name: '140/vm-140-disk-0.raw' != '100/base-100-disk-9.raw/140/vm-140-disk-0.raw'\n",
+        "a linked clone's name: dir's refusal");
+    (undef, $error) = import_bytes($scfg, 's', 'import/new.ova/disk.vmdk', 'raw+size', header(4096) . ("\0" x 4096), 0, 0);
+    is($error, "import: 'import/new.ova/disk.vmdk' is a disk inside an OVA archive; only whole files can be imported\n",
+        'an OVA member: refused');
+    is_deeply(files_below($dir), $files, 'both left the storage as it was');
+}
+
 done_testing();

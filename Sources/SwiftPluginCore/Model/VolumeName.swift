@@ -25,6 +25,9 @@ public struct VolumeName: Equatable, Sendable {
         self.format = format
     }
 
+    /// A disk inside an OVA archive (`import/<name>.ova/<disk>`), which has no file of its own.
+    public var isArchiveMember: Bool { vtype == .import && name.contains("/") }
+
     /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
     public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)

@@ -26,6 +26,10 @@ extension DirectoryStorage {
         guard hasPath, snapshot == nil, baseSnapshot == nil else { throw refusal }
         let (path, volume) = try filesystemPath(volname)
         let fileFormat = volume.format
+        if volume.isArchiveMember {
+            // dir hands `ova+<fmt>` to qemu-img as a format, which fails after the header.
+            throw StorageError("export: '\(volname)' is a disk inside an OVA archive; only the archive itself can be exported")
+        }
         // dir's file_size_info: a problem is a warning, and the size then undef (0 in the header).
         var size: Int64 = 0
         do { size = try inspector.inspect(path, format: fileFormat)?.virtualSize ?? 0 } catch {
@@ -107,6 +111,9 @@ extension DirectoryStorage {
     /// backing format header extension (never probed); otherwise `qemu-img convert` into a hidden temporary raw
     /// file beside the image, sent and removed.
     func sendAsRaw(_ path: String, format: String, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
+        guard system.exists(path) else {
+            throw StorageError("export: cannot open '\(path)' - \(Errno.noSuchFileOrDirectory)", errno: .noSuchFileOrDirectory)
+        }
         var opened: [Int32] = []
         defer { for descriptor in opened { system.closeFile(descriptor) } }
         if format == ImageFormat.qcow2.rawValue, let layer = try exportLayer(path, format: format, depth: 0, opened: &opened) {
@@ -215,7 +222,8 @@ extension DirectoryStorage {
         var convert = Command(QemuImg.executable, ["convert", "-f", format, "-O", "raw", path, temporary],
                               timeout: QemuImg.createTimeout)
         convert.removeWhenInterrupted = [temporary]
-        try runQemuImg(convert, errorPrefix: nil)
+        // The raw copy needs the disk's data in free space on this storage; a failure says why.
+        try runQemuImg(convert, errorPrefix: "export: cannot convert '\(path)' to raw in a temporary file in '\(directory)'")
         try sendFile(temporary, channel)
     }
 

@@ -22,6 +22,9 @@ extension DirectoryStorage {
         if !withSnapshots, stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported without snapshots") }
         if withSnapshots, !stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported with snapshots") }
         let (path, volume) = try filesystemPath(volname)
+        if volume.isArchiveMember {
+            throw StorageError("import: '\(volname)' is a disk inside an OVA archive; only whole files can be imported")
+        }
         let isImage = volume.vtype == .images || volume.vtype == .rootdir
         if isImage, stream.dataFormat != volume.format, !(stream == .tar && volume.format == ImageFormat.subvol.rawValue) {
             throw StorageError("cannot import format \(format) into a file of format \(volume.format)")
@@ -41,6 +44,10 @@ extension DirectoryStorage {
 
         if isImage {
             let vmid = volume.vmid ?? ""
+            if let requested, volume.baseName != nil {
+                // dir allocates `<vmid>/<name>`, which is not the linked clone's name, frees it and refuses.
+                throw StorageError("internal error: unexpected allocated name: '\(vmid)/\(requested)' != '\(volname)'")
+            }
             let name = try importImage(stream, vmid: vmid, name: requested, size: size, sizeKiB: kib, channel)
             return "\(id):\(vmid)/\(name)"
         }

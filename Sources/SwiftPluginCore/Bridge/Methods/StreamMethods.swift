@@ -19,7 +19,7 @@ extension PluginMethods {
         try call.storage(arguments.storeid, arguments.scfg).exportVolume(
             arguments.volname, format: arguments.format, to: arguments.fh, snapshot: arguments.snapshot,
             baseSnapshot: arguments.baseSnapshot, withSnapshots: arguments.withSnapshots, className: call.className)
-        return .undef
+        return [] // dir returns nothing: () in list context, undef in scalar context
     }
 
     /// The new volume's volid (`<storeid>:<volname>`).

@@ -302,7 +302,11 @@ clone (qcow2 or raw bases), so no C<qemu-img convert ... /dev/stdout> is needed 
 fails into a pipe with some qemu-img versions). Compressed clusters are B<not>
 decompressed natively (no zlib is linked): such an image, an encrypted one, one
 with an external data file, and a vmdk image are converted by C<qemu-img convert>
-into a hidden temporary raw file beside the image, which is sent and removed.
+into a hidden temporary raw file beside the image, which is sent and removed. That
+temporary needs free space on the storage for the disk's data (holes stay holes);
+if it runs out, the export fails with qemu-img's reason and the temporary is
+removed. The format of a linked clone's base is taken from the overlay's header
+(its backing format), never guessed from the base's content, which the guest wrote.
 
 =item Sparse, atomic imports
 
@@ -322,8 +326,11 @@ listings or free names.
 An imported qcow2 must have a readable header and cluster tables, no backing file
 and no external data file, the announced virtual size, and pass C<qemu-img check>
 (leaked clusters allowed). An imported vmdk must be a single monolithic sparse file
-(one SPARSE extent, no text descriptor naming other files, no parent). Anything
-else is refused and removed.
+(one SPARSE extent, no text descriptor naming other files, no parent, a capacity
+above 0). Both are also opened by C<qemu-img info> (which never follows a backing
+file) before they are published: it must report no backing file, no external data
+file and, for vmdk, no extent but the file itself. Anything else is refused and
+removed.
 
 =item Containers
 
@@ -343,6 +350,14 @@ in the task log. tar streams show no progress.
 =back
 
 =head2 Differences from dir, on purpose
+
+Streams: a missing file is named (C<export: cannot open '<path>' - ...>) where C<dir>
+reports C<dd>'s or qemu-img's failure; a disk inside an OVA archive
+(C<import/E<lt>nameE<gt>.ova/E<lt>diskE<gt>>) is refused by name for export and import (C<dir>
+fails in qemu-img or C<dd>); a C<raw+size> stream longer than announced, and a qcow2
+or vmdk whose size differs from the header, are refused (C<dir> writes what
+arrives); an image import prints no C<Formatting ...> line, as no empty image is
+created first.
 
 In a content directory, entries whose names are not UTF-8 or contain a newline, and
 symbolic links that resolve outside the storage, are not listed (C<dir> lists them,
