@@ -100,6 +100,19 @@ is_deeply(PLUGIN->volume_snapshot_info($chain, 's', $cq), { current => { order =
 is(dies { output_of { PLUGIN->volume_snapshot_delete($chain, 's', $cq, 'gone', 0) } },
     "volume $d/snap-gone-vm-102-disk-0.qcow2 is missing\n", 'a missing snapshot');
 
+# Running, the only snapshot: qemu-server commits the current state into it, deletes
+# `current` (the volume file) and renames the snapshot to `current`.
+{
+    my $only = PLUGIN->alloc_image('s', $chain, 103, 'qcow2', undef, 1024);
+    my $d3 = "$dir/images/103";
+    output_of { PLUGIN->volume_snapshot($chain, 's', $only, 'only') };
+    is(PLUGIN->volume_snapshot_delete($chain, 's', $only, 'current', 1), undef, 'running: delete current');
+    is_deeply(files_below($d3), ['snap-only-vm-103-disk-0.qcow2'], '... the volume file (the merged overlay) is gone');
+    output_of { PLUGIN->rename_snapshot($chain, 's', $only, 'only', 'current') };
+    is_deeply(files_below($d3), ['vm-103-disk-0.qcow2'], '... and the snapshot is the volume again');
+    is_deeply([keys PLUGIN->volume_snapshot_info($chain, 's', $only)->%*], ['current'], '... without snapshots');
+}
+
 # Running: QEMU merged the layer already; the file goes.
 output_of { PLUGIN->volume_snapshot($chain, 's', $cq, 'live') };
 qemu_img('rebase', '-u', '-b', '', $cp);

@@ -112,9 +112,21 @@ for my $type (qw(xfs btrfs)) {
     PLUGIN->free_image('s', $scfg, '200/vm-200-disk-0.raw', 0, 'raw');
     is_deeply(files_below("$dir/images"), ['100'], "$type: free_image removed the snapshots too") or diag explain files_below("$dir/images");
 
-    # A snapshot whose volume is gone keeps the disk number taken.
+    # A snapshot whose volume is gone keeps the disk number taken, and its name: no new
+    # volume of that name (allocated, renamed to it or made a template from) inherits it.
     make_file("$dir/images/300/vm-300-disk-0.raw\@orphan", 'x');
     is(PLUGIN->find_free_diskname('s', $scfg, 300, 'raw', 1), 'vm-300-disk-1.raw', "$type: an orphaned snapshot keeps its number");
+    my $left = "disk image '$dir/images/300/vm-300-disk-0.raw' has snapshot files left from an earlier volume of that name "
+        . "('vm-300-disk-0.raw\@orphan'); remove them first\n";
+    is(dies { PLUGIN->alloc_image('s', $scfg, 300, 'raw', 'vm-300-disk-0.raw', 1024) }, $left, "$type: not allocated by that name");
+    my $other = PLUGIN->alloc_image('s', $scfg, 301, 'raw', undef, 1024);
+    is(dies { PLUGIN->rename_volume($scfg, 's', $other, 300, 'vm-300-disk-0.raw') }, $left, "$type: not renamed to that name");
+    ok(-e "$dir/images/$other" && !-e "$dir/images/300/vm-300-disk-0.raw", "$type: nothing moved");
+    PLUGIN->volume_snapshot($scfg, 's', $other, 'before');
+    is(dies { PLUGIN->create_base('s', $scfg, $other) },
+        "create_base not possible while '$other' has snapshots ('before'); delete them first\n", "$type: no template with snapshots");
+    PLUGIN->volume_snapshot_delete($scfg, 's', $other, 'before', 0);
+    PLUGIN->free_image('s', $scfg, $other, 0, 'raw');
 
     # Hostile names.
     my $vol = PLUGIN->alloc_image('s', $scfg, 400, 'raw', undef, 1024);

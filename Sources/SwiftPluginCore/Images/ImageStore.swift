@@ -158,6 +158,7 @@ extension DirectoryStorage {
         let path = directory + "/" + name
         let exists = StorageError("disk image '\(path)' already exists")
         guard (try? system.status(path, followSymlinks: false)) == nil else { throw exists }
+        try refuseLeftoverSnapshots(at: path)
 
         if format == ImageFormat.subvol.rawValue {
             guard (sizeKiB.integer ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
@@ -321,6 +322,14 @@ extension DirectoryStorage {
         let (path, volume) = try filesystemPath(volname)
         guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype.rawValue)'") }
         guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
+        if volume.format == ImageFormat.raw.rawValue {
+            // A template has no snapshots: they would stay behind under the old name.
+            let snapshots = try reflinkSnapshotFiles(of: path)
+            guard snapshots.isEmpty else {
+                throw StorageError("create_base not possible while '\(volname)' has snapshots ("
+                    + snapshots.map { "'\($0.name)'" }.joined(separator: ", ") + "); delete them first")
+            }
+        }
         let inspected: ImageMetadata?
         do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
         guard let metadata = inspected, metadata.virtualSize != nil else {
@@ -407,6 +416,7 @@ extension DirectoryStorage {
         let targetPath = directory + "/" + name
         let exists = StorageError("target volume '\(name)' already exists")
         if system.exists(targetPath) { throw exists }
+        try refuseLeftoverSnapshots(at: targetPath)
         // A raw volume's reflink snapshots move first, and back if the volume cannot follow.
         let snapshots = volume.format == ImageFormat.raw.rawValue ? try reflinkSnapshotFiles(of: sourcePath) : []
         var moved: [(from: String, to: String)] = []

@@ -136,6 +136,18 @@ extension DirectoryStorage {
     /// The file of a raw volume's reflink snapshot.
     static func reflinkSnapshotPath(_ path: String, _ name: String) -> String { path + "@" + name }
 
+    /// Refuses a new raw volume (or a new name for one) at `path` while reflink snapshots
+    /// of that name are there (left by a killed operation or outside PVE): the volume
+    /// would inherit them, and a rollback would bring back another disk's data.
+    func refuseLeftoverSnapshots(at path: String) throws(StorageError) {
+        guard path.hasSuffix("." + ImageFormat.raw.rawValue) else { return }
+        let leftovers = try reflinkSnapshotFiles(of: path)
+        guard leftovers.isEmpty else {
+            throw StorageError("disk image '\(path)' has snapshot files left from an earlier volume of that name ("
+                + leftovers.map { "'\(FilePath.name(of: $0.path))'" }.joined(separator: ", ") + "); remove them first")
+        }
+    }
+
     /// The reflink snapshots of a raw volume at `path` (files `<name>@<snapshot>`), by name.
     /// A directory that cannot be read is an error: removing or moving a volume without
     /// its snapshots would leave them to the next volume of that name.
@@ -496,7 +508,11 @@ extension DirectoryStorage {
     }
 
     private func deleteChainSnapshot(_ volname: String, _ name: String, running: Bool) throws(StorageError) {
-        let (snapshotPath, volume) = try filesystemPath(volname, snapshot: .named(name))
+        // `current` is the volume file itself: qemu-server deletes it this way after
+        // committing the current state into the only snapshot of a running VM, and then
+        // renames that snapshot to `current`.
+        let selector: SnapshotSelector = name == SnapshotNames.current ? .current : .named(name)
+        let (snapshotPath, volume) = try filesystemPath(volname, snapshot: selector)
         if running {
             // QEMU already merged it (block-commit or block-stream): only the file is left.
             do { try system.removeFile(snapshotPath) } catch {

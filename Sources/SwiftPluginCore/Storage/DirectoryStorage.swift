@@ -135,6 +135,8 @@ public struct DirectoryStorage: Sendable {
         guard let path = try? basePath() else { return }
         system.reclaimStaleTemporaries(in: path)
         if let images = try? subdirectory(for: ContentType.images.rawValue), let owners = try? system.listDirectory(images) {
+            // The reflink probe's files live in the images directory itself.
+            system.reclaimStaleTemporaries(in: images)
             for owner in owners.compactMap(\.name) where Grammar.isDigits(owner.utf8) {
                 system.reclaimStaleTemporaries(in: images + "/" + owner)
             }

@@ -97,6 +97,7 @@ extension DirectoryStorage {
             let chosen: String
             if let name { chosen = name } else { chosen = try findFreeDiskname(vmid: vmid, format: format, addFormatSuffix: true) }
             let path = directory + "/" + chosen
+            try refuseLeftoverSnapshots(at: path)
             do {
                 try system.rename(temporary, to: path, replacing: false)
                 return chosen
