@@ -77,7 +77,12 @@ ok(substr($bytes, 8) eq raw_of($clonepath, 'qcow2'), 'linked clone as raw: the c
     make_file($secret, 'HOST-SECRET ' x 1000);
     my $gbase = PLUGIN->alloc_image('s', $scfg, 210, 'raw', undef, 4096);
     run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', $secret, "$dir/guest.qcow2", '4M') or die;
-    run_ok('/usr/bin/dd', "if=$dir/guest.qcow2", "of=$dir/images/$gbase", 'conv=notrunc') or die;
+    # The guest writes a qcow2 header over its disk (a Perl write: dd aborts under check-asan's preload).
+    my $guest = file_of("$dir/guest.qcow2");
+    open(my $disk, '+<', "$dir/images/$gbase") or die "$gbase: $!";
+    binmode($disk);
+    print $disk $guest;
+    close($disk) or die;
     unlink("$dir/guest.qcow2");
     $gbase = PLUGIN->create_base('s', $scfg, $gbase);
     my $gclone = PLUGIN->clone_image($scfg, 's', $gbase, 211);
