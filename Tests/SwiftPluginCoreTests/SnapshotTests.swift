@@ -259,6 +259,25 @@ struct SnapshotMethodTests {
             == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
     }
 
+    @Test("a raw rollback that cannot clone now (a full disk) says why and leaves the volume")
+    func reflinkRollbackFailure() throws {
+        let store = storage(reflinks: true)
+        let volume = try allocate(store, "raw")
+        let path = directory.path + "/images/" + volume
+        try store.takeSnapshot(volume, "s1")
+        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
+        var full = ScriptedSystem()
+        full.cloneError = .noSpace
+        ReflinkSupport.forget() // the probe itself now fails (a full disk): no answer
+        let failing = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: full)
+        #expect(failure { try failing.rollbackSnapshot(volume, "s1") }
+            == "reflink copy of '\(path)@s1' failed - No space left on device")
+        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 9, count: 512), "the volume is as it was")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/100").sorted()
+            == ["vm-100-disk-0.raw", "vm-100-disk-0.raw@s1"], "no temporary left")
+        #expect(try !failing.deleteSnapshot(volume, "s1", running: false), "deleting needs no clone")
+    }
+
     @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
     func blockersPushed() throws {
         let store = storage(chain: true)

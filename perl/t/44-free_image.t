@@ -84,4 +84,13 @@ qemu_img('create', '-f', 'qcow2', "$img/105/snap-a-vm-105-disk-1.qcow2", '1M');
 PLUGIN->free_image('s', $chain, '105/vm-105-disk-0.qcow2', undef, 'qcow2');
 is_deeply(files_below("$img/105"), ['snap-a-vm-105-disk-1.qcow2'], 'chain mode: volume and its snapshots removed, others kept');
 
+# A snapshot killed after linking the volume file under its snapshot name left a second
+# name of the volume: freed with it; a snapshot file of another volume is not touched.
+mkdir("$img/106");
+qemu_img('create', '-f', 'qcow2', "$img/106/vm-106-disk-0.qcow2", '1M');
+link("$img/106/vm-106-disk-0.qcow2", "$img/106/snap-killed-vm-106-disk-0.qcow2") or die;
+qemu_img('create', '-f', 'qcow2', "$img/106/snap-other-vm-106-disk-0.qcow2", '1M');
+PLUGIN->free_image('s', $chain, '106/vm-106-disk-0.qcow2', undef, 'qcow2');
+is_deeply(files_below("$img/106"), ['snap-other-vm-106-disk-0.qcow2'], 'chain mode: a leftover link of the volume is removed too');
+
 done_testing();

@@ -267,8 +267,12 @@ extension DirectoryStorage {
                 diagnostics.warn("disk image '\(path)' does not exist")
                 return
             }
-            let snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
+            var snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
                 ? try chainSnapshotFiles(of: path) : []
+            if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue {
+                // A second name of the volume file left by a snapshot killed before its overlay.
+                snapshots += leftoverChainLinks(of: path, own: own).filter { !snapshots.contains($0) }
+            }
             // Reflink snapshots go first: one left behind would belong to the next volume of this name.
             if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
                 for snapshot in try reflinkSnapshotFiles(of: path) {

@@ -127,6 +127,18 @@ extension DirectoryStorage {
         }
     }
 
+    /// The kind of an existing snapshot `selector` of the volume at `path`: as the volume
+    /// takes them, or a reflink snapshot whose file is there although the probe cannot
+    /// say so now (a full disk, a file system that lost reflinks): rolling back or
+    /// deleting it then fails with the real reason, or needs no reflink at all.
+    func snapshotKind(of volume: VolumeName, path: String, existing selector: SnapshotSelector) throws(StorageError) -> SnapshotKind? {
+        if let kind = try snapshotKind(of: volume) { return kind }
+        guard volume.format == ImageFormat.raw.rawValue, volume.vtype == .images, let name = selector.name,
+              SnapshotNames.isValid(name), system.exists(Self.reflinkSnapshotPath(path, name))
+        else { return nil }
+        return .reflink
+    }
+
     /// Whether raw images of this storage can have reflink snapshots.
     public func supportsReflinks() -> Bool {
         guard let directory = try? subdirectory(for: ContentType.images.rawValue) else { return false }
@@ -223,6 +235,19 @@ extension DirectoryStorage {
         let suffix = "-" + volume
         guard file.hasPrefix("snap-"), file.hasSuffix(suffix), file.utf8.count > 5 + suffix.utf8.count else { return nil }
         return String(file.dropFirst(5).dropLast(suffix.count))
+    }
+
+    /// `snap-<name>-<volume>` files that are the volume file itself under a second name:
+    /// what a chain snapshot killed after its link and before its overlay leaves.
+    func leftoverChainLinks(of path: String, own: FileStatus) -> [String] {
+        let directory = FilePath.parent(of: path)
+        let volumeName = FilePath.name(of: path)
+        guard let entries = try? system.listDirectory(directory) else { return [] }
+        return entries.compactMap(\.name).filter { Self.chainSnapshotName($0, volume: volumeName) != nil }.compactMap { name in
+            let file = directory + "/" + name
+            guard let info = try? system.status(file, followSymlinks: false), info.isSameFile(as: own) else { return nil }
+            return file
+        }
     }
 
     /// The external snapshot files below a volume in a chain, newest first.
@@ -421,7 +446,8 @@ extension DirectoryStorage {
         let volume = try VolumeName.parse(volname)
         let name = selector.name ?? (selector == .current ? SnapshotNames.current : "")
         let missing = StorageError("can't rollback, snapshot '\(name)' does not exist on '\(volname)'")
-        switch try snapshotKind(of: volume) {
+        let (path, _) = try filesystemPath(volname)
+        switch try snapshotKind(of: volume, path: path, existing: selector) {
         case .volumeChain:
             let snapshots = try snapshotInfo(volname).filter { $0.name != SnapshotNames.current }
             guard let position = snapshots.firstIndex(where: { $0.name == name }) else { throw missing }
@@ -430,7 +456,6 @@ extension DirectoryStorage {
             blockers += newer
             if !newer.isEmpty { throw StorageError("can't rollback, '\(name)' is not most recent snapshot on '\(volname)'") }
         case .reflink:
-            let (path, _) = try filesystemPath(volname)
             guard SnapshotNames.isValid(name), system.exists(Self.reflinkSnapshotPath(path, name)) else { throw missing }
         case nil where config.snapshotAsVolumeChain:
             // dir's chain of a volume without snapshots has no such snapshot.
@@ -443,11 +468,11 @@ extension DirectoryStorage {
     /// `volume_snapshot_rollback`.
     public func rollbackSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
         let volume = try VolumeName.parse(volname)
-        let kind = try snapshotKind(of: volume)
+        let (path, _) = try filesystemPath(volname)
+        let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard let kind, kind == .reflink || volume.format == ImageFormat.qcow2.rawValue else {
             throw StorageError("can't rollback snapshot this image format")
         }
-        let (path, _) = try filesystemPath(volname)
         switch kind {
         case .internalQCOW2:
             try runQemuImg(QemuImg.snapshot(.apply, try SnapshotNames.requested(selector), path: path), errorPrefix: nil)
@@ -480,15 +505,12 @@ extension DirectoryStorage {
     /// removed the internal snapshot of the running VM itself (dir returns 1 then).
     public func deleteSnapshot(_ volname: String, _ selector: SnapshotSelector, running: Bool) throws(StorageError) -> Bool {
         let volume = try VolumeName.parse(volname)
-        let kind = try snapshotKind(of: volume)
         let (path, _) = try filesystemPath(volname)
-        // A reflink snapshot is deleted also where reflinks stopped working: that needs none.
-        let reflinkSnapshot = volume.format == ImageFormat.raw.rawValue && volume.vtype == .images
-            && selector.name.map { SnapshotNames.isValid($0) && system.exists(Self.reflinkSnapshotPath(path, $0)) } == true
-        guard volume.format == ImageFormat.qcow2.rawValue || kind == .reflink || reflinkSnapshot else {
+        let kind = try snapshotKind(of: volume, path: path, existing: selector)
+        guard volume.format == ImageFormat.qcow2.rawValue || kind == .reflink else {
             throw StorageError("can't delete snapshot for this image format")
         }
-        if kind == .reflink || reflinkSnapshot {
+        if kind == .reflink {
             let name = try SnapshotNames.validated(try SnapshotNames.requested(selector))
             let snapshotPath = Self.reflinkSnapshotPath(path, name)
             do { try system.removeFile(snapshotPath) } catch {
