@@ -110,13 +110,16 @@ extension DirectoryStorage {
     /// with `prefix`, `<prefix>: <last line qemu-img wrote to stderr>` (or the exit code);
     /// without, `command '<cmd>' failed: exit code <n>`, the error output going to warnings.
     /// What qemu-img writes to standard output ("Formatting ...", "Image resized.") is
-    /// printed, as `run_command` passes it on to the task log.
-    func runQemuImg(_ command: Command, errorPrefix prefix: String?) throws(StorageError) {
+    /// printed, as `run_command` passes it on to the task log, unless `printing` is false
+    /// (an export, whose stream may be this process's standard output).
+    func runQemuImg(_ command: Command, errorPrefix prefix: String?, printing: Bool = true) throws(StorageError) {
         let result: CommandResult
         do { result = try system.run(command) } catch {
             throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): unable to run \(command.executable) - \(error)", errno: error)
         }
-        for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(String(line)) }
+        if printing {
+            for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(String(line)) }
+        }
         if result.succeeded { return }
         if let signal = result.interruption {
             // The task is being stopped: the program was killed; the caller removes what it made.

@@ -223,7 +223,8 @@ extension DirectoryStorage {
                               timeout: QemuImg.createTimeout)
         convert.removeWhenInterrupted = [temporary]
         // The raw copy needs the disk's data in free space on this storage; a failure says why.
-        try runQemuImg(convert, errorPrefix: "export: cannot convert '\(path)' to raw in a temporary file in '\(directory)'")
+        try runQemuImg(convert, errorPrefix: "export: cannot convert '\(path)' to raw in a temporary file in '\(directory)'",
+                       printing: false)
         try sendFile(temporary, channel)
     }
 
@@ -243,6 +244,6 @@ extension DirectoryStorage {
         var command = command
         command.standardOutput = output
         command.standardInput = input
-        try runQemuImg(command, errorPrefix: nil)
+        try runQemuImg(command, errorPrefix: nil, printing: false)
     }
 }
