@@ -35,7 +35,8 @@ public struct VolumeName: Equatable, Sendable {
         var unparsable: StorageError { StorageError("unable to parse directory volume name '\(volname)'") }
         // A NUL would cut the path short at the C boundary; no file name contains one.
         guard !bytes.contains(0) else { throw unparsable }
-        if let image = try parseImage(bytes) { return image }
+        // Image names start with a VMID; others need not try that grammar.
+        if let first = bytes.first, (0x30...0x39).contains(first), let image = try parseImage(bytes) { return image }
 
         guard let slash = bytes.firstIndex(of: Grammar.slash) else { throw unparsable }
         let prefix = String(decoding: bytes[..<slash], as: UTF8.self)
