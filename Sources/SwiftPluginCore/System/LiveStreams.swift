@@ -121,17 +121,7 @@ extension LiveSystem {
     public func status(of descriptor: Int32) throws(Errno) -> FileStatus {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw Errno(rawValue: errno) }
-        let kind: FileKind
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: kind = .regular
-        case S_IFDIR: kind = .directory
-        case S_IFBLK: kind = .blockDevice
-        case S_IFCHR: kind = .characterDevice
-        default: kind = .other
-        }
-        return FileStatus(kind: kind, size: Int64(info.st_size), mode: UInt32(info.st_mode & 0o7777),
-                          changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512,
-                          modificationTime: Int64(info.st_mtim.tv_sec))
+        return FileStatus(info)
     }
 
     public func holdStreamSignals() -> StreamSignals { StreamSignals(live: ()) }

@@ -12,19 +12,7 @@ public struct LiveSystem: SystemCalls {
         var info = stat()
         let result = followSymlinks ? stat(path, &info) : lstat(path, &info)
         guard result == 0 else { throw Errno(rawValue: errno) }
-        let kind: FileKind
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: kind = .regular
-        case S_IFDIR: kind = .directory
-        case S_IFLNK: kind = .symlink
-        case S_IFBLK: kind = .blockDevice
-        case S_IFCHR: kind = .characterDevice
-        default: kind = .other
-        }
-        return FileStatus(
-            kind: kind, size: Int64(info.st_size), mode: UInt32(info.st_mode & 0o7777),
-            changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512,
-            modificationTime: Int64(info.st_mtim.tv_sec), device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        return FileStatus(info)
     }
 
     public func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
@@ -308,6 +296,24 @@ public struct LiveSystem: SystemCalls {
         guard Glibc.link(source, target) == 0 else { throw Errno(rawValue: errno) }
     }
 
+}
+
+extension FileStatus {
+    /// What the storage uses of a `struct stat` (from stat, lstat or fstat).
+    init(_ info: stat) {
+        let kind: FileKind
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: kind = .regular
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        case S_IFBLK: kind = .blockDevice
+        case S_IFCHR: kind = .characterDevice
+        default: kind = .other
+        }
+        self.init(kind: kind, size: Int64(info.st_size), mode: UInt32(info.st_mode & 0o7777),
+                  changeTime: Int64(info.st_ctim.tv_sec), allocatedBytes: Int64(info.st_blocks) &* 512,
+                  modificationTime: Int64(info.st_mtim.tv_sec), device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
 }
 
 /// Monotonic clock in nanoseconds.
