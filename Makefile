@@ -118,12 +118,13 @@ check-asan: $(XS_C)
 	tools/check-asan .build-asan $(BUILD)/asan
 
 # Fuzzing (FUZZING.md): one libFuzzer executable per parser of untrusted bytes, built
-# with plain swiftc: the core as a static library, the targets of fuzz/Targets, and the
-# entry point fuzz/Entry/<target>.swift, all with -sanitize=fuzzer,address. `make fuzz`
-# replays fuzz/regressions/<target>/ and then fuzzes each target for FUZZ_SECONDS from
-# fuzz/corpus/<target>/; new inputs go to build/fuzz/corpus/<target>/ (`make fuzz-corpus`
-# merges them into fuzz/corpus, minimised). It exits non-zero when any target crashed;
-# crashing inputs are saved under build/fuzz/artifacts/<target>/.
+# with plain swiftc: the core and the live system as static libraries, the targets of
+# fuzz/Targets, and the entry point fuzz/Entry/<target>.swift, all with
+# -sanitize=fuzzer,address. `make fuzz` replays fuzz/regressions/<target>/ and then
+# fuzzes each target for FUZZ_SECONDS from fuzz/corpus/<target>/; new inputs go to
+# build/fuzz/corpus/<target>/ (`make fuzz-corpus` merges them into fuzz/corpus,
+# minimised). It exits non-zero when any target crashed; crashing inputs are saved
+# under build/fuzz/artifacts/<target>/.
 SWIFTC       ?= swiftc
 FUZZ_TARGETS ?= volume-name qcow2-header qcow2-snapshots vmdk-header request-decoding archive-name storage-options stream-header qcow2-clusters qemu-img-info
 FUZZ_SECONDS ?= 60
@@ -133,6 +134,7 @@ FUZZ_BUILD   := $(CURDIR)/$(BUILD)/fuzz
 FUZZ_SWIFTC   = $(SWIFTC) -swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address \
                 -I $(CURDIR)/Sources/CSystemShims -I $(FUZZ_BUILD)
 CORE_SOURCES := $(shell find Sources/SwiftPluginCore -name '*.swift' | sort)
+SYSTEM_SOURCES := $(shell find Sources/SwiftPluginSystem -name '*.swift' | sort)
 FUZZ_SOURCES := $(wildcard fuzz/Targets/*.swift)
 # The Swift runtime's backtracer would delay libFuzzer's own crash handling.
 FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
@@ -146,14 +148,19 @@ $(FUZZ_BUILD)/libSwiftPluginCore.a: $(CORE_SOURCES)
 	cd $(FUZZ_BUILD)/obj/core && $(FUZZ_SWIFTC) -module-name SwiftPluginCore -emit-library -static \
 		-emit-module -emit-module-path $(FUZZ_BUILD)/SwiftPluginCore.swiftmodule $(abspath $^) -o $@
 
-$(FUZZ_BUILD)/libFuzzTargets.a: $(FUZZ_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a
+$(FUZZ_BUILD)/libSwiftPluginSystem.a: $(SYSTEM_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a
+	mkdir -p $(FUZZ_BUILD)/obj/system
+	cd $(FUZZ_BUILD)/obj/system && $(FUZZ_SWIFTC) -module-name SwiftPluginSystem -emit-library -static \
+		-emit-module -emit-module-path $(FUZZ_BUILD)/SwiftPluginSystem.swiftmodule $(abspath $(SYSTEM_SOURCES)) -o $@
+
+$(FUZZ_BUILD)/libFuzzTargets.a: $(FUZZ_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a $(FUZZ_BUILD)/libSwiftPluginSystem.a
 	mkdir -p $(FUZZ_BUILD)/obj/targets
 	cd $(FUZZ_BUILD)/obj/targets && $(FUZZ_SWIFTC) -module-name FuzzTargets -emit-library -static \
 		-emit-module -emit-module-path $(FUZZ_BUILD)/FuzzTargets.swiftmodule $(abspath $(FUZZ_SOURCES)) -o $@
 
-$(FUZZ_BUILD)/%: fuzz/Entry/%.swift $(FUZZ_BUILD)/libFuzzTargets.a $(FUZZ_BUILD)/libSwiftPluginCore.a
+$(FUZZ_BUILD)/%: fuzz/Entry/%.swift $(FUZZ_BUILD)/libFuzzTargets.a $(FUZZ_BUILD)/libSwiftPluginSystem.a $(FUZZ_BUILD)/libSwiftPluginCore.a
 	mkdir -p $(FUZZ_BUILD)/obj/$*
-	cd $(FUZZ_BUILD)/obj/$* && $(FUZZ_SWIFTC) $(abspath $<) -L $(FUZZ_BUILD) -lFuzzTargets -lSwiftPluginCore \
+	cd $(FUZZ_BUILD)/obj/$* && $(FUZZ_SWIFTC) $(abspath $<) -L $(FUZZ_BUILD) -lFuzzTargets -lSwiftPluginSystem -lSwiftPluginCore \
 		-o $@ 2> link.log || { cat link.log >&2; exit 1; }
 
 # Every saved regression input of every target, once (FUZZING.md lists the known crashes).

@@ -17,14 +17,17 @@ var targets: [Target] = [
     .systemLibrary(name: "CSwiftPlugin", path: "include"),
     // C shims for system calls Swift cannot call directly (ioctl, renameat2, wait macros).
     .systemLibrary(name: "CSystemShims", path: "Sources/CSystemShims"),
-    // Pure Swift: storage semantics, value coding, the system-call seam.
-    .target(name: "SwiftPluginCore", dependencies: ["CSystemShims"]),
-    // Thin @c thunks implementing include/swiftplugin.h on top of the core.
-    .target(name: "SwiftPluginABI", dependencies: ["CSwiftPlugin", "SwiftPluginCore"]),
-    .testTarget(name: "SwiftPluginCoreTests", dependencies: ["SwiftPluginCore"]),
+    // Pure Swift without the C library: storage semantics, value coding, and the
+    // system-call seam (the SystemCalls protocol) it works through.
+    .target(name: "SwiftPluginCore"),
+    // The live system behind the seam: the only Swift that calls the C library.
+    .target(name: "SwiftPluginSystem", dependencies: ["SwiftPluginCore", "CSystemShims"]),
+    // Thin @c thunks implementing include/swiftplugin.h on top of the core and the live system.
+    .target(name: "SwiftPluginABI", dependencies: ["CSwiftPlugin", "SwiftPluginCore", "SwiftPluginSystem"]),
+    .testTarget(name: "SwiftPluginCoreTests", dependencies: ["SwiftPluginCore", "SwiftPluginSystem"]),
     // Fuzzing (fuzz/, FUZZING.md): the fuzz targets, and the test that replays their saved
     // inputs. Not part of the library: `make fuzz` builds the libFuzzer executables itself.
-    .target(name: "FuzzTargets", dependencies: ["SwiftPluginCore"], path: "fuzz/Targets"),
+    .target(name: "FuzzTargets", dependencies: ["SwiftPluginCore", "SwiftPluginSystem"], path: "fuzz/Targets"),
     .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], path: "fuzz/RegressionTests"),
 ]
 var libraryTargets = ["SwiftPluginABI"]

@@ -444,12 +444,6 @@ BOOT:
     if (spve_v1_abi_version() != SPVE_ABI_VERSION)
         croak("SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\n",
               (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);
-    spve_glue_boot(aTHX);
-
-void
-CLONE(...)
-    CODE:
-        spve_glue_clone(aTHX);
 
 void
 check_connection(...)

@@ -57,7 +57,7 @@ sub read_methods {
             my ($arg_name, $type) = split(/:/, $arg, 2);
             die "$file:$.: bad argument '$arg'\n" if $arg_name !~ /^[a-z][a-z0-9_]*$/i || !defined($type);
             # The glue adds these two members to every request itself.
-            die "$file:$.: reserved argument name '$arg_name'\n" if $arg_name eq 'class' || $arg_name eq 'test_metadata';
+            die "$file:$.: reserved argument name '$arg_name'\n" if $arg_name eq 'class';
             my $kind = $KINDS{$type} && $type ne 'value' ? $type : 'value';
             die "$file:$.: unknown type of argument '$arg'\n" if $kind eq 'value' && !$TYPES{$type};
             push @parsed, { name => $arg_name, kind => $kind, type => $type };
@@ -96,9 +96,7 @@ sub generate_xs {
             $out .= "BOOT:\n"
                 . "    if (spve_v1_abi_version() != SPVE_ABI_VERSION)\n"
                 . "        croak(\"SwiftPlugin: the Swift library implements ABI version %u, the glue expects %u\\n\",\n"
-                . "              (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);\n"
-                . "    spve_glue_boot(aTHX);\n\n"
-                . "void\nCLONE(...)\n    CODE:\n        spve_glue_clone(aTHX);\n\n";
+                . "              (unsigned)spve_v1_abi_version(), (unsigned)SPVE_ABI_VERSION);\n\n";
         }
         for my $m (@bound) {
             $out .= "void\n$m->{name}(...)\n    PREINIT:\n        SV *error;\n    PPCODE:\n"

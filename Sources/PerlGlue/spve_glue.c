@@ -15,31 +15,6 @@
 
 #include "spve_glue.h"
 
-/* Per-interpreter state: the glob of the test hook, looked up once at boot. */
-#define MY_CXT_KEY "PVE::Storage::Custom::SwiftPlugin::_glue" XS_VERSION
-typedef struct {
-    GV *test_metadata;
-} my_cxt_t;
-START_MY_CXT
-
-/* The glob, not the hash: `local %TEST_METADATA` puts another hash into it. A
- * reference keeps the glob alive even if the symbol is deleted. */
-static GV *spve_test_metadata_glob(pTHX) {
-    GV *glob = gv_fetchpvs("PVE::Storage::Custom::SwiftPlugin::TEST_METADATA", GV_ADD | GV_ADDMULTI, SVt_PVHV);
-    SvREFCNT_inc_simple_void_NN((SV *)glob);
-    return glob;
-}
-
-void spve_glue_boot(pTHX) {
-    MY_CXT_INIT;
-    MY_CXT.test_metadata = spve_test_metadata_glob(aTHX);
-}
-
-void spve_glue_clone(pTHX) {
-    MY_CXT_CLONE;
-    MY_CXT.test_metadata = spve_test_metadata_glob(aTHX);
-}
-
 #define SPVE_MAX_DEPTH 64
 
 /* ---- encoding Perl values -------------------------------------------- */
@@ -410,18 +385,6 @@ static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax
             return failure;
         }
         count++;
-    }
-    {
-        /* Test-only: metadata the tests substitute for stat() and image inspection
-         * (the shared list_volumes vectors need it). Empty in production. */
-        dMY_CXT;
-        HV *overrides = MY_CXT.test_metadata ? GvHV(MY_CXT.test_metadata) : NULL;
-        if (overrides && HvUSEDKEYS(overrides)) {
-            if ((failure = spve_put_bytes(aTHX_ members, "test_metadata", 13))
-                || (failure = spve_encode_hash(aTHX_ members, overrides, 1)))
-                return failure;
-            count++;
-        }
     }
     for (i = 0; i < 4; i++) SvPVX(request)[1 + i] = (char)(unsigned char)(count >> (8 * i));
     return NULL;

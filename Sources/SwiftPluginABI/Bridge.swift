@@ -1,5 +1,6 @@
 import CSwiftPlugin
 import SwiftPluginCore
+import SwiftPluginSystem
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +19,7 @@ func serve<Arguments: PluginArguments>(
     guard let request, requestLength >= 0 else {
         return fail(errorOut, code: Int32(SPVE_ERROR_BAD_REQUEST), "internal error: no request")
     }
-    let call = Call()
+    let call = Call(system: LiveSystem())
     let result: Value
     do throws(StorageError) {
         var reader = RequestReader(UnsafeRawBufferPointer(start: request, count: requestLength))

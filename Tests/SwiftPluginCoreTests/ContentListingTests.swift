@@ -1,14 +1,14 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// A storage on a fresh directory, with the vectors' metadata overrides when given.
 func storage(_ directory: TemporaryDirectory, id: String = "local", content: [String]? = nil,
              extra: [String: Value] = [:], overrides: MetadataOverrides? = nil) -> DirectoryStorage {
     var storage = DirectoryStorage(id: id, config: StorageConfig(path: directory.path, content: content, extra: extra))
     if let overrides {
-        storage.system = OverridingSystem(base: LiveSystem(), overrides: overrides)
-        storage.overrides = overrides
+        storage.system = OverridingSystem(overrides: overrides)
     }
     return storage
 }
@@ -49,8 +49,7 @@ struct ContentListingTests {
         scfg["content"] = .hash(Dictionary(uniqueKeysWithValues: (scfg["content"]?.array ?? []).compactMap(\.string).map { ($0, Value.int(1)) }))
         var storage = DirectoryStorage(id: vector.input["storeid"].string ?? "", config: try StorageConfig(perl: .hash(scfg)))
         let overrides = MetadataOverrides(perl: vector.input["mocks"])!
-        storage.system = OverridingSystem(base: LiveSystem(), overrides: overrides)
-        storage.overrides = overrides
+        storage.system = OverridingSystem(overrides: overrides)
         let types = (vector.input["content_types"].array ?? []).compactMap(\.string)
         let guests = (vector.input["vmlist"].hash ?? [:]).compactMapValues(\.string)
         return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypes: types, guestTypes: guests).map(\.perlItem))

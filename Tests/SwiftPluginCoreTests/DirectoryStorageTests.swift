@@ -1,5 +1,6 @@
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 @Suite("get_subdir and filesystem_path")
 struct PathTests {

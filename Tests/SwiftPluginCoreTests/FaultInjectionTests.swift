@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// Which system call of an operation fails, and how; records the calls it sees.
 final class FaultPlan: @unchecked Sendable {
@@ -26,8 +27,9 @@ final class FaultPlan: @unchecked Sendable {
 /// The live system with one chosen call failing: the fault-injection seam of the tests.
 /// With `copyingClones`, a file system without reflinks (the test directory's) gets
 /// them as copies, so that the storage's reflink snapshots run there too.
-struct FaultySystem: SystemCalls {
+struct FaultySystem: ForwardingSystem {
     let live = LiveSystem()
+    var base: any SystemCalls { live }
     let plan: FaultPlan
     var copyingClones = false
 
@@ -104,12 +106,11 @@ struct FaultySystem: SystemCalls {
         try live.link(source, to: target)
     }
 
-    // Streams: forwarded.
+    // Streams.
     func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
         try plan.next("open", path)
         return try live.openFile(path, writing: writing)
     }
-    func closeFile(_ descriptor: Int32) { live.closeFile(descriptor) }
     func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
         try plan.next("readfd", "\(descriptor)")
         return try live.readDescriptor(descriptor, into: buffer, at: offset)
@@ -117,9 +118,6 @@ struct FaultySystem: SystemCalls {
     func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
         try plan.next("writefd", "\(descriptor)")
         return try live.writeDescriptor(descriptor, from: buffer, at: offset)
-    }
-    func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64? {
-        try live.seek(descriptor, from: offset, hole: hole)
     }
     func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
         try plan.next("sendfile", "\(source)")
@@ -132,12 +130,6 @@ struct FaultySystem: SystemCalls {
     func synchronize(_ descriptor: Int32) throws(Errno) {
         try plan.next("fsync", "\(descriptor)")
         try live.synchronize(descriptor)
-    }
-    func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
-    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try live.setNonBlocking(descriptor, nonBlocking) }
-    func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
-    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
-        try live.waitReady(descriptor, writing: writing, signals: signals)
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// Writes `bytes` to a file in `directory` and inspects it as `format`.
 private func inspect(_ bytes: [UInt8], as format: String, in directory: TemporaryDirectory, name: String = "image") throws -> ImageMetadata? {

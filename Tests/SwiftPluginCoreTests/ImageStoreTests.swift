@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 @Suite("image store: listing, allocation, templates, faults")
 struct ImageStoreTests {
@@ -23,7 +24,7 @@ struct ImageStoreTests {
         #expect(dated.perlHash["ctime"] == 7)
     }
 
-    @Test("allocation, listing and the test overrides of inspected sizes")
+    @Test("allocation, and the listing's sizes: virtual from the header, used from stat")
     func allocateAndList() throws {
         let store = storage()
         #expect(try store.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
@@ -32,8 +33,8 @@ struct ImageStoreTests {
         #expect(images.map(\.volid) == ["s:100/vm-100-disk-0.qcow2", "s:100/vm-100-disk-1.raw"])
         #expect(images.map(\.size) == [1024 * 1024, 512 * 1024])
         var overridden = store
-        overridden.overrides = MetadataOverrides(imageVirtualSize: 131072, imageAllocatedSize: 262144)
-        #expect(try overridden.listImages(vmid: nil, volumes: nil).map { [$0.size, $0.used] } == [[131072, 262144], [131072, 262144]])
+        overridden.system = OverridingSystem(overrides: MetadataOverrides(allocatedSize: 262144))
+        #expect(try overridden.listImages(vmid: nil, volumes: nil).map { [$0.size, $0.used] } == [[1024 * 1024, 262144], [512 * 1024, 262144]])
         #expect(try store.listImages(vmid: nil, volumes: ["s:100/vm-100-disk-1.raw"]).count == 1)
     }
 
@@ -47,8 +48,8 @@ struct ImageStoreTests {
         #expect(files("images") == [])
         system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
         #expect(failure { try storage(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
-            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(ProcessIdentity.current) 1K' failed: got timeout"
-            .replacingOccurrences(of: "/.tmp.x.raw.\(ProcessIdentity.current)", with: "/x.raw"))
+            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(getpid()) 1K' failed: got timeout"
+            .replacingOccurrences(of: "/.tmp.x.raw.\(getpid())", with: "/x.raw"))
         #expect(files("images") == [])
     }
 
@@ -65,7 +66,7 @@ struct ImageStoreTests {
     @Test("a file system without the immutable flag: warnings, never failures")
     func immutableUnsupported() throws {
         var system = ScriptedSystem()
-        system.immutableError = Errno(rawValue: ENOTTY)
+        system.immutableError = .notTypewriter
         let store = storage(system)
         let base = try store.createBase(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1))
         #expect(base == "100/base-100-disk-0.raw")

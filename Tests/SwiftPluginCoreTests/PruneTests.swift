@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// One case of Tests/Fixtures/prune-vectors.json (the JSON block of the spec's prune.md §8).
 struct PruneVector: Sendable, CustomTestStringConvertible {
@@ -51,7 +52,7 @@ struct PruneTests {
     @Test("vector", arguments: PruneVector.all)
     func vector(case vector: PruneVector) throws {
         useUTC()
-        let entries = try PrunePlan.mark(vector.backups, keep: Retention(perl: vector.keep), vmid: vector.vmid, type: vector.type)
+        let entries = try PrunePlan.mark(vector.backups, keep: Retention(perl: vector.keep), vmid: vector.vmid, type: vector.type, in: LiveSystem())
         #expect(byVolid(entries) == perlNormalized(vector.expected))
     }
 
@@ -59,7 +60,7 @@ struct PruneTests {
     func wrongVMID() {
         var item = ContentItem(volid: "s:backup/vzdump-qemu-200-2020_01_01-00_00_00.vma", format: "vma", size: 0, ctime: 0, content: .backup)
         item.vmid = "100"
-        #expect(failure { try PrunePlan.mark([item], keep: ["keep-last": 1], vmid: "100", type: nil) }
+        #expect(failure { try PrunePlan.mark([item], keep: ["keep-last": 1], vmid: "100", type: nil, in: LiveSystem()) }
             == "internal error - got wrong VMID '200' != '100'")
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// The stream logic of volume_export / volume_import (Streams/, Images/QCOW2Clusters.swift).
 @Suite struct StreamTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 /// The message a throwing call fails with, or nil when it succeeds.
 func failure<T>(_ body: () throws -> T) -> String? {
@@ -45,8 +46,9 @@ final class TemporaryDirectory {
 }
 
 /// The live system with selected calls replaced: the fault-injection seam.
-struct ScriptedSystem: SystemCalls {
+struct ScriptedSystem: ForwardingSystem {
     var live = LiveSystem()
+    var base: any SystemCalls { live }
     var makeDirectoryError: (@Sendable (String) -> Errno?)? = nil
     var usage: FileSystemUsage? = nil
     var mounts: String? = nil
@@ -113,36 +115,6 @@ struct ScriptedSystem: SystemCalls {
         try live.cloneFile(source, into: target)
     }
     func link(_ source: String, to target: String) throws(Errno) { try live.link(source, to: target) }
-
-    // Streams: forwarded.
-    func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
-        return try live.openFile(path, writing: writing)
-    }
-    func closeFile(_ descriptor: Int32) { live.closeFile(descriptor) }
-    func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
-        return try live.readDescriptor(descriptor, into: buffer, at: offset)
-    }
-    func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
-        return try live.writeDescriptor(descriptor, from: buffer, at: offset)
-    }
-    func seek(_ descriptor: Int32, from offset: Int64, hole: Bool) throws(Errno) -> Int64? {
-        try live.seek(descriptor, from: offset, hole: hole)
-    }
-    func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
-        return try live.sendFile(from: source, at: offset, to: target, count: count)
-    }
-    func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) {
-        try live.truncate(descriptor, to: size)
-    }
-    func synchronize(_ descriptor: Int32) throws(Errno) {
-        try live.synchronize(descriptor)
-    }
-    func status(of descriptor: Int32) throws(Errno) -> FileStatus { try live.status(of: descriptor) }
-    func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { try live.setNonBlocking(descriptor, nonBlocking) }
-    func holdStreamSignals() -> StreamSignals { live.holdStreamSignals() }
-    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
-        try live.waitReady(descriptor, writing: writing, signals: signals)
-    }
 }
 
 /// The project's own fixtures (Tests/Fixtures): the spec data the tests run. A missing or

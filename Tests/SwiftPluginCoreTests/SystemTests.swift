@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 @Suite("the live system seam", .serialized)
 struct SystemTests {
@@ -104,30 +105,41 @@ struct SystemTests {
     }
 }
 
-@Suite("test metadata overrides")
+@Suite("the test double of stat, for the vectors' mocks")
 struct OverrideTests {
-    @Test("the vectors' mocks replace size and ctime of files, not of directories")
+    @Test("the mocks replace size, allocation and ctime of files; directories keep their size")
     func overriding() throws {
         let directory = TemporaryDirectory()
         directory.create("file")
         let overrides = try #require(MetadataOverrides(perl: ["stat_size": 131072, "stat_ctime": 1234567890, "image_actual_size": 5]))
-        #expect(overrides == MetadataOverrides(fileSize: 131072, changeTime: 1234567890, imageAllocatedSize: 5))
-        let system = OverridingSystem(base: LiveSystem(), overrides: overrides)
+        #expect(overrides == MetadataOverrides(fileSize: 131072, changeTime: 1234567890, allocatedSize: 5))
+        let system = OverridingSystem(overrides: overrides)
         let file = try system.status(directory.path + "/file", followSymlinks: true)
-        #expect(file.size == 131072 && file.changeTime == 1234567890)
+        #expect(file.size == 131072 && file.changeTime == 1234567890 && file.allocatedBytes == 5)
         let folder = try system.status(directory.path, followSymlinks: true)
         #expect(folder.size != 131072 && folder.changeTime == 1234567890)
         #expect(MetadataOverrides(perl: .undef) == nil && MetadataOverrides(perl: [:]) == nil)
     }
+}
 
-    @Test("a call carries them into the storage it builds")
-    func call() throws {
-        let call = Call()
-        _ = try call.invoke(PluginMethods.getSubdir, ["scfg": ["path": "/p"], "vtype": "iso", "test_metadata": ["stat_size": 7]])
-        let storage = call.storage("s", StorageConfig(path: "/p"))
-        #expect(storage.overrides?.fileSize == 7 && storage.system is OverridingSystem)
-        let plain = Call()
-        _ = try plain.invoke(PluginMethods.getSubdir, ["scfg": ["path": "/p"], "vtype": "iso"])
-        #expect(plain.storage("s", StorageConfig(path: "/p")).overrides == nil)
+@Suite("errors of system calls")
+struct ErrnoTests {
+    @Test("the named errors have the C library's numbers and texts")
+    func namedErrors() {
+        let numbers: [Int32] = [EPERM, ENOENT, ESRCH, EINTR, EIO, EAGAIN, EACCES, EEXIST, EXDEV, ENOTDIR, EISDIR, EINVAL,
+                                ENOTTY, ENOSPC, EROFS, EMLINK, ENOSYS, ELOOP, EOPNOTSUPP, ETIMEDOUT]
+        #expect(Errno.named.map(\.rawValue) == numbers)
+        for error in Errno.named {
+            #expect(error.description == String(cString: strerror(error.rawValue)))
+        }
+    }
+
+    @Test("the live system reports the C library's text, and errors compare by number")
+    func liveErrors() {
+        #expect(throws: Errno.noSuchFileOrDirectory) { try LiveSystem().status("/nonexistent/x", followSymlinks: true) }
+        do { _ = try LiveSystem().readFile("/nonexistent/x") } catch {
+            #expect(error.description == "No such file or directory")
+        }
+        #expect(Errno(rawValue: 2, description: "other text") == .noSuchFileOrDirectory)
     }
 }

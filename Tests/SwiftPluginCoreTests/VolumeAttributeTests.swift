@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SwiftPluginCore
+import SwiftPluginSystem
 
 @Suite("get/update_volume_attribute: notes and protection of backups (plugin-api.md §6.2, §6.3)")
 struct VolumeAttributeTests {

@@ -1,4 +1,5 @@
 import SwiftPluginCore
+import SwiftPluginSystem
 
 /// One file held in memory, and nothing else: the image reader's system calls are
 /// answered from `contents`; every other call fails with EIO.
@@ -8,6 +9,14 @@ import SwiftPluginCore
 struct MemorySystem: SystemCalls {
     static let path = "/fuzz/image"
     var contents: [UInt8]
+
+    // The clocks and the time zone are the live system's (retention reads local time).
+    var processID: Int32 { 1 }
+    func currentTime() -> Int64 { LiveSystem().currentTime() }
+    func monotonicTime() -> Int64 { 0 }
+    func readTimeZone() {}
+    func localTime(at epoch: Int64) -> LocalTime? { LiveSystem().localTime(at: epoch) }
+    func epoch(ofLocal time: LocalTime) -> Int64? { LiveSystem().epoch(ofLocal: time) }
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         guard path == Self.path else { throw .noSuchFileOrDirectory }
@@ -73,6 +82,6 @@ struct MemorySystem: SystemCalls {
         return try status(Self.path, followSymlinks: true)
     }
     func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool { false }
-    func holdStreamSignals() -> StreamSignals { StreamSignals() }
-    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? { nil }
+    func holdStreamSignals() -> any StreamSignals { NoStreamSignals() }
+    func waitReady(_ descriptor: Int32, writing: Bool, signals: any StreamSignals) throws(Errno) -> Int32? { nil }
 }

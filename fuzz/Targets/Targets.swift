@@ -1,4 +1,5 @@
 import SwiftPluginCore
+import SwiftPluginSystem
 
 /// Volume names: every plugin method gets one from PVE, often from an API caller.
 enum VolumeNameTarget {
@@ -90,8 +91,9 @@ enum RequestDecodingTarget {
 enum ArchiveNameTarget {
     static func run(_ input: [UInt8]) {
         let name = String(decoding: input, as: UTF8.self)
-        _ = try? ArchiveInfo(name)
-        guard let info = try? ArchiveInfo.parse(name) else { return }
+        let system = LiveSystem()
+        _ = try? ArchiveInfo(name, in: system)
+        guard let info = try? ArchiveInfo.parse(name, in: system) else { return }
         guard !info.filename.isEmpty, ArchiveInfo.guestTypes.contains(info.type) else {
             violated("'\(name)' parsed as type '\(info.type)', file '\(info.filename)'")
         }
@@ -101,7 +103,7 @@ enum ArchiveNameTarget {
             PruneEntry(volid: "s:backup/\(info.filename)", type: info.type, ctime: standard.ctime &- Int64(offset),
                        vmid: .number(standard.vmid))
         }
-        Retention(["keep-hourly": 1, "keep-daily": 1, "keep-weekly": 1, "keep-monthly": 1, "keep-yearly": 1]).mark(&group)
+        Retention(["keep-hourly": 1, "keep-daily": 1, "keep-weekly": 1, "keep-monthly": 1, "keep-yearly": 1]).mark(&group, in: system)
         guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
     }
 }
@@ -129,7 +131,7 @@ enum StorageOptionsTarget {
         try? storage.activate()
 
         var group = backups
-        Retention(perl: value["prune-backups"]).mark(&group)
+        Retention(perl: value["prune-backups"]).mark(&group, in: storage.system)
         guard group.allSatisfy({ $0.mark != nil }) else { violated("a backup left unmarked") }
     }
 }

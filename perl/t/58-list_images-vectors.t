@@ -1,9 +1,9 @@
 #!/usr/bin/perl -T
 # Contract (shared vectors, suite list_volumes, image part): the images and container
 # volumes a list_volumes vector expects are exactly what list_images($storeid, $scfg,
-# $vmid) returns on the same setup with the vector's metadata mocks (stat size and ctime,
-# inspected virtual and used size; set through %PVE::Storage::Custom::SwiftPlugin::
-# TEST_METADATA): same volids, formats, sizes, owners, parents and ctimes. (list_volumes
+# $vmid) returns on the same setup: same volids, formats, sizes, owners, parents and
+# ctimes, where the vector's metadata mocks (stat ctime, used size) stand for the real
+# metadata of the files (see with_real_metadata). (list_volumes
 # itself, which adds the content type and the other content, is tested with its method.)
 use strict;
 use warnings;
@@ -13,7 +13,6 @@ use File::Path ();
 use Test::More;
 use SwiftPluginTest;
 
-no warnings 'once';
 
 load_host();
 
@@ -43,8 +42,8 @@ for my $vector (@vectors) {
     }
     my $scfg = { %{ $input->{scfg} }, type => 'swift', content => { map { $_ => 1 } $input->{scfg}->{content}->@* } };
     my @expected = sort { $a->{volid} cmp $b->{volid} }
-        map { my %item = %$_; delete $item{content}; \%item } grep { $_->{content} =~ /^(images|rootdir)$/ } $vector->{expect}->{ok}->@*;
-    local %PVE::Storage::Custom::SwiftPlugin::TEST_METADATA = %{ $input->{mocks} // {} };
+        map { my %item = %$_; delete $item{content}; \%item } grep { $_->{content} =~ /^(images|rootdir)$/ }
+        with_real_metadata($vector->{expect}->{ok}, $input->{mocks} // {}, $dir, $input->{setup})->@*;
     my ($warnings, $got) = warnings_of { PLUGIN->list_images($input->{storeid}, $scfg, $input->{vmid}) };
     is_deeply([sort { $a->{volid} cmp $b->{volid} } @$got], \@expected, "$vector->{id}: $vector->{label}");
     is_deeply($warnings, [], "$vector->{id}: no warning");

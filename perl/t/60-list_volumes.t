@@ -23,12 +23,11 @@ my @vectors = vectors('list_volumes');
 ok(@vectors >= 4, 'shared vectors found');
 for my $vector (@vectors) {
     my $input = $vector->{input};
-    my @expected = $vector->{expect}->{ok}->@*;
     my $dir = storage_dir();
     make_setup($dir, $input->{setup});
+    my @expected = with_real_metadata($vector->{expect}->{ok}, $input->{mocks}, $dir, $input->{setup})->@*;
     my $scfg = { $input->{scfg}->%*, type => 'swift', path => $dir };
     $scfg->{content} = { map { $_ => 1 } $input->{scfg}->{content}->@* };
-    local %PVE::Storage::Custom::SwiftPlugin::TEST_METADATA = $input->{mocks}->%*;
     local $PVE::Cluster::VMLIST = { ids => { map { $_ => { type => $input->{vmlist}->{$_} } } keys $input->{vmlist}->%* } };
     my $before = Storable::dclone($PVE::Cluster::VMLIST);
     my $got = PLUGIN->list_volumes($input->{storeid}, $scfg, $input->{vmid}, $input->{content_types});

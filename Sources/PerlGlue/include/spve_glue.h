@@ -54,9 +54,4 @@ typedef enum { SPVE_SHAPE_SCALAR, SPVE_SHAPE_LIST, SPVE_SHAPE_CONTEXT } spve_sha
  * croaks with. */
 SV *spve_glue_call(pTHX_ const spve_binding *binding, spve_shape shape, I32 ax, I32 items);
 
-/* Sets up the runtime's per-interpreter state: once from BOOT, and again in each
- * interpreter cloned for a Perl thread (CLONE). */
-void spve_glue_boot(pTHX);
-void spve_glue_clone(pTHX);
-
 #endif /* SPVE_GLUE_H */

@@ -173,14 +173,3 @@ extension Retention {
         self.init((keep.hash ?? [:]).mapValues { Scalar(perl: $0) })
     }
 }
-
-extension MetadataOverrides {
-    /// From the test hash (`stat_size`, `stat_ctime`, `image_virtual_size`, `image_actual_size`,
-    /// the names of the vectors' mocks); nil when it sets nothing.
-    public init?(perl value: Value) {
-        guard let members = value.hash, !members.isEmpty else { return nil }
-        self.init(fileSize: members["stat_size"]?.int, changeTime: members["stat_ctime"]?.int,
-                  imageVirtualSize: members["image_virtual_size"]?.int, imageAllocatedSize: members["image_actual_size"]?.int)
-        changeTimes = (members["stat_ctime_by_name"]?.hash ?? [:]).compactMapValues(\.int)
-    }
-}

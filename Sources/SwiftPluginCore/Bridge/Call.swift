@@ -15,10 +15,8 @@ public final class Call {
     public internal(set) var className = "PVE::Storage::Custom::SwiftPlugin"
     /// The string arguments that arrived as Perl character strings (UTF-8 flag on).
     public internal(set) var characterArguments: Set<String> = []
-    /// Test-only metadata overrides (see ``MetadataOverrides``); nil in production.
-    public internal(set) var overrides: MetadataOverrides?
 
-    public init(system: any SystemCalls = LiveSystem()) {
+    public init(system: any SystemCalls) {
         self.system = system
     }
 
@@ -41,10 +39,6 @@ public final class Call {
     /// The storage a call is about.
     public func storage(_ id: String, _ config: StorageConfig) -> DirectoryStorage {
         var storage = DirectoryStorage(id: id, config: config, system: system)
-        if let overrides {
-            storage.system = OverridingSystem(base: system, overrides: overrides)
-            storage.overrides = overrides
-        }
         storage.diagnostics = diagnostics
         return storage
     }
@@ -63,12 +57,10 @@ public final class Call {
     public func push(_ value: Value) { pushed.append(value) }
 
     /// A member of the request that is not one of the method's arguments: the class,
-    /// the test hook, or something the method does not read.
+    /// or something the method does not read.
     public func takeCommon(_ key: RequestReader.Key, from request: inout RequestReader) throws(StorageError) {
         if key == "class" {
             if let name = try request.value().string { className = name }
-        } else if key == "test_metadata" {
-            overrides = MetadataOverrides(perl: try request.value())
         } else {
             try request.skip()
         }

@@ -44,8 +44,9 @@ extension ArchiveInfo {
 
     /// Parses an archive path, volume name or file name; only the last path component counts.
     /// Fails with PVE's message (quoting the whole input) when it is not a vzdump archive name.
-    public init(_ archive: String) throws(StorageError) {
-        guard let info = try ArchiveInfo.parse(archive) else {
+    /// `system` gives the time zone the name's timestamp is read in.
+    public init(_ archive: String, in system: any SystemCalls) throws(StorageError) {
+        guard let info = try ArchiveInfo.parse(archive, in: system) else {
             throw StorageError("ERROR: couldn't determine archive info from '\(archive)'")
         }
         self = info
@@ -54,7 +55,7 @@ extension ArchiveInfo {
     /// The archive info, or nil when the name is not a vzdump archive name (the
     /// listing and pruning treat such names as "unknown", as PVE's `eval` does).
     /// Throws only for a standard name whose timestamp is not a valid date.
-    public static func parse(_ archive: String) throws(StorageError) -> ArchiveInfo? {
+    public static func parse(_ archive: String, in system: any SystemCalls) throws(StorageError) -> ArchiveInfo? {
         var bytes = Array(FilePath.name(of: archive).utf8)
         // Perl's `$` also matches before a final newline; no other newline can match.
         if bytes.last == Grammar.newline { bytes.removeLast() }
@@ -78,7 +79,8 @@ extension ArchiveInfo {
         }
         var info = ArchiveInfo(filename: filename, type: type, format: format, compression: compression,
                                fileExtension: fileExtension, standard: nil)
-        info.standard = try standardName(bytes, filename: filename, prefixLength: prefix.count, extensionLength: matched.utf8.count)
+        info.standard = try standardName(bytes, filename: filename, prefixLength: prefix.count, extensionLength: matched.utf8.count,
+                                         in: system)
         return info
     }
 
@@ -88,7 +90,8 @@ extension ArchiveInfo {
     ]
 
     /// `vzdump-<type>-<VMID>-YYYY_MM_DD-hh_mm_ss` directly followed by the extension.
-    private static func standardName(_ bytes: [UInt8], filename: String, prefixLength: Int, extensionLength: Int)
+    private static func standardName(_ bytes: [UInt8], filename: String, prefixLength: Int, extensionLength: Int,
+                                     in system: any SystemCalls)
         throws(StorageError) -> StandardName?
     {
         let stem = Array(bytes[prefixLength..<(bytes.count - extensionLength)])
@@ -108,18 +111,18 @@ extension ArchiveInfo {
         func number(_ range: Range<Int>) -> Int {
             stamp[range].reduce(0) { $0 * 10 + Int($1 - 0x30) }
         }
-        let time = LocalTime(year: timeLocalYear(number(1..<5)), month: number(6..<8), day: number(9..<11),
+        let time = LocalTime(year: timeLocalYear(number(1..<5), in: system), month: number(6..<8), day: number(9..<11),
                              hour: number(12..<14), minute: number(15..<17), second: number(18..<20))
         let vmid = vmidBytes.reduce(Int64(0)) { $0 * 10 + Int64($1 - 0x30) }
-        return StandardName(vmid: vmid, ctime: try time.epoch(), filename: filename, stemLength: bytes.count - extensionLength)
+        return StandardName(vmid: vmid, ctime: try time.epoch(in: system), filename: filename, stemLength: bytes.count - extensionLength)
     }
 
     /// Time::Local's reading of a year: 4-digit years as written, 100-999 as years
     /// since 1900, 0-99 within 50 years of the current year.
-    static func timeLocalYear(_ year: Int) -> Int {
+    static func timeLocalYear(_ year: Int, in system: any SystemCalls) -> Int {
         if year >= 1000 { return year }
         if year >= 100 { return year + 1900 }
-        let thisYear = LocalTime.now?.year ?? 2000
+        let thisYear = system.localTime(at: system.currentTime())?.year ?? 2000
         let breakpoint = (thisYear + 50) % 100
         var nextCentury = thisYear - thisYear % 100
         if breakpoint < 50 { nextCentury += 100 }

@@ -133,7 +133,7 @@ extension DirectoryStorage {
         if let vmid, !ContentNames.containsGuestID(bytes, vmid) { return nil }
         let format = String(matched.dropFirst())
         var item = ContentItem(volid: id + ":backup/" + file.name, format: format, size: 0, ctime: 0, content: .backup)
-        let archive = try? ArchiveInfo.parse(file.name)
+        let archive = try? ArchiveInfo.parse(file.name, in: system)
         item.subtype = archive?.type ?? "unknown"
         item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
         let sidecars = BackupSidecars(system: system, archivePath: file.path)

@@ -9,13 +9,14 @@ public struct PruneResult: Sendable {
 public enum PrunePlan {
     /// The prune entries of `backups` (the backup listing, in its order): grouped per
     /// guest and type and marked by `keep`; backups of another `type` are left out.
-    public static func mark(_ backups: [ContentItem], keep retention: Retention, vmid: String?, type: String?) throws(StorageError) -> [PruneEntry] {
-        LocalTime.readTimeZone()
+    public static func mark(_ backups: [ContentItem], keep retention: Retention, vmid: String?, type: String?,
+                            in system: any SystemCalls) throws(StorageError) -> [PruneEntry] {
+        system.readTimeZone()
         var entries: [PruneEntry] = []
         var groups: [String: [Int]] = [:]
         var groupOrder: [String] = []
         for backup in backups {
-            let archive = try? ArchiveInfo.parse(backup.volid)
+            let archive = try? ArchiveInfo.parse(backup.volid, in: system)
             let backupType = archive?.type ?? "unknown"
             if let type, type != backupType { continue }
             var entry = PruneEntry(volid: backup.volid, type: backupType, ctime: backup.ctime)
@@ -43,7 +44,7 @@ public enum PrunePlan {
         for group in groupOrder {
             guard let members = groups[group] else { continue }
             var slice = members.map { entries[$0] }
-            retention.mark(&slice)
+            retention.mark(&slice, in: system)
             for (position, index) in members.enumerated() { entries[index].mark = slice[position].mark }
         }
         return entries
@@ -56,7 +57,7 @@ extension DirectoryStorage {
     /// `.notes` companions, logging each step through `log(level, message)`.
     public func pruneBackups(keep: Retention, vmid: String?, type: String?, dryRun: Bool,
                              log: (String, String) -> Void, warn: (String) -> Void) throws(StorageError) -> PruneResult {
-        let entries = try PrunePlan.mark(try listContent(.backup, vmid: vmid), keep: keep, vmid: vmid, type: type)
+        let entries = try PrunePlan.mark(try listContent(.backup, vmid: vmid), keep: keep, vmid: vmid, type: type, in: system)
         var failed = false
         if !dryRun {
             for entry in entries where entry.mark == .remove {
@@ -86,7 +87,7 @@ extension DirectoryStorage {
                 throw StorageError("removing archive \(path) failed: \(error)", errno: error)
             }
         }
-        guard let standard = (try? ArchiveInfo.parse(path))?.standard else { return }
+        guard let standard = (try? ArchiveInfo.parse(path, in: system))?.standard else { return }
         let directory = FilePath.parent(of: path)
         for (kind, name) in [("log", standard.logFilename), ("notes", standard.notesFilename)] {
             let companion = directory + "/" + name

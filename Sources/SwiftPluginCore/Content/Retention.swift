@@ -42,13 +42,14 @@ public struct Retention: Sendable {
     }
 
     /// The passes in PVE's fixed order, each with the period a backup falls into.
-    static let passes: [(option: String, period: @Sendable (Int64) -> [Int])] = [
-        ("keep-last", { [Int($0)] }),
-        ("keep-hourly", { time in LocalTime(epoch: time).map { [$0.hour, $0.day, $0.month, $0.year] } ?? [Int(time)] }),
-        ("keep-daily", { time in LocalTime(epoch: time).map { [$0.day, $0.month, $0.year] } ?? [Int(time)] }),
-        ("keep-weekly", { time in LocalTime(epoch: time).map { [$0.isoWeek.week, $0.isoWeek.year] } ?? [Int(time)] }),
-        ("keep-monthly", { time in LocalTime(epoch: time).map { [$0.month, $0.year] } ?? [Int(time)] }),
-        ("keep-yearly", { time in LocalTime(epoch: time).map { [$0.year] } ?? [Int(time)] }),
+    /// The period of a local time; nil for `keep-last`, whose period is the time itself.
+    static let passes: [(option: String, period: (@Sendable (LocalTime) -> [Int])?)] = [
+        ("keep-last", nil),
+        ("keep-hourly", { [$0.hour, $0.day, $0.month, $0.year] }),
+        ("keep-daily", { [$0.day, $0.month, $0.year] }),
+        ("keep-weekly", { [$0.isoWeek.week, $0.isoWeek.year] }),
+        ("keep-monthly", { [$0.month, $0.year] }),
+        ("keep-yearly", { [$0.year] }),
     ]
 
     /// Keep everything: `keep-all` is set, or no option (of any name) is positive.
@@ -58,8 +59,8 @@ public struct Retention: Sendable {
     }
 
     /// Marks every entry of one group; entries marked `protected` keep their mark
-    /// and neither take a slot nor cover a period.
-    public func mark(_ group: inout [PruneEntry]) {
+    /// and neither take a slot nor cover a period. Periods are in `system`'s time zone.
+    public func mark(_ group: inout [PruneEntry], in system: any SystemCalls) {
         if keepsAll {
             for index in group.indices where group[index].mark == nil || group[index].mark == .remove {
                 group[index].mark = .keep
@@ -73,20 +74,24 @@ public struct Retention: Sendable {
         for pass in Self.passes {
             guard let count = options[pass.option], count.isTrue else { continue }
             let limit = count.number
+            func period(_ time: Int64) -> [Int] {
+                guard let local = pass.period else { return [Int(time)] }
+                return system.localTime(at: time).map(local) ?? [Int(time)]
+            }
             var covered: Set<[Int]> = []
             for index in order where group[index].mark == .keep {
-                covered.insert(pass.period(group[index].ctime))
+                covered.insert(period(group[index].ctime))
             }
             var included: Set<[Int]> = []
             for index in order {
                 guard group[index].mark == nil else { continue }
-                let period = pass.period(group[index].ctime)
-                if covered.contains(period) { continue }
-                if included.contains(period) {
+                let slot = period(group[index].ctime)
+                if covered.contains(slot) { continue }
+                if included.contains(slot) {
                     group[index].mark = .remove
                 } else {
                     if Double(included.count) >= limit { break }
-                    included.insert(period)
+                    included.insert(slot)
                     group[index].mark = .keep
                 }
             }

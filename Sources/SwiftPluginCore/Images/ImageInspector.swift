@@ -46,12 +46,10 @@ public struct ImageInspector {
     static let queriedFormats: Set<String> = ["raw", "qcow", "qcow2", "qed", "vmdk", "cloop"]
 
     public var system: any SystemCalls
-    public var overrides: MetadataOverrides?
     public var diagnostics: Diagnostics
 
-    public init(system: any SystemCalls, overrides: MetadataOverrides? = nil, diagnostics: Diagnostics = Diagnostics()) {
+    public init(system: any SystemCalls, diagnostics: Diagnostics = Diagnostics()) {
         self.system = system
-        self.overrides = overrides
         self.diagnostics = diagnostics
     }
 
@@ -101,8 +99,8 @@ public struct ImageInspector {
             header.backingFile = nil
         }
         return ImageMetadata(
-            virtualSize: overrides?.imageVirtualSize ?? header.virtualSize, format: detected,
-            allocatedSize: overrides?.imageAllocatedSize ?? info.allocatedBytes, backingFile: header.backingFile,
+            virtualSize: header.virtualSize, format: detected,
+            allocatedSize: info.allocatedBytes, backingFile: header.backingFile,
             changeTime: info.changeTime)
     }
 

@@ -20,7 +20,7 @@ extension DirectoryStorage {
     /// PVE's limit of disks per guest and storage.
     public static let maximumDisksPerGuest = 1024
 
-    var inspector: ImageInspector { ImageInspector(system: system, overrides: overrides, diagnostics: diagnostics) }
+    var inspector: ImageInspector { ImageInspector(system: system, diagnostics: diagnostics) }
 
     /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
     func imageDirectory(vmid: String) throws(StorageError) -> String {

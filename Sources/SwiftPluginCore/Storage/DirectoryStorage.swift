@@ -6,15 +6,13 @@ public struct DirectoryStorage: Sendable {
     public var id: String
     public var config: StorageConfig
     public var system: any SystemCalls
-    /// Test-only substitutes for inspected image sizes (``MetadataOverrides``).
-    public var overrides: MetadataOverrides?
     /// Where warnings go (the call's, when the storage serves a plugin call).
     public var diagnostics = Diagnostics()
 
     /// How long a probe of the storage path may take before the storage counts as unreachable.
     public static let probeTimeout = 2
 
-    public init(id: String, config: StorageConfig, system: any SystemCalls = LiveSystem()) {
+    public init(id: String, config: StorageConfig, system: any SystemCalls) {
         self.id = id
         self.config = config
         self.system = system

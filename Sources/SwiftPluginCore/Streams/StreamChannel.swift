@@ -6,25 +6,27 @@ final class StreamProgress {
     let label: String
     let total: UInt64?
     private(set) var bytes: UInt64 = 0
-    private let start = Monotonic.now()
-    private var lastReport = Monotonic.now()
+    private let start: Int64
+    private var lastReport: Int64
     static let interval: Int64 = 1_000_000_000
 
     init(system: any SystemCalls, label: String, total: UInt64?) {
         self.system = system
         self.label = label
         self.total = total
+        start = system.monotonicTime()
+        lastReport = start
     }
 
     func advance(_ count: Int) {
         bytes &+= UInt64(max(count, 0))
-        let now = Monotonic.now()
+        let now = system.monotonicTime()
         guard now - lastReport >= Self.interval else { return }
         lastReport = now
         report(now: now, final: false)
     }
 
-    func finish() { report(now: Monotonic.now(), final: true) }
+    func finish() { report(now: system.monotonicTime(), final: true) }
 
     private func report(now: Int64, final: Bool) {
         let seconds = Double(max(now - start, 1)) / 1e9
@@ -209,7 +211,7 @@ final class StreamChannel {
                 let sent: Int
                 do { sent = try system.sendFile(from: source, at: position, to: descriptor, count: piece) } catch {
                     if error == .wouldBlock { continue } // full: poll again
-                    guard error == .invalidArgument || error.rawValue == 38 /* ENOSYS */ else { throw writeError(error) }
+                    guard error == .invalidArgument || error == .notImplemented else { throw writeError(error) }
                     kernelCopy = false
                     continue
                 }

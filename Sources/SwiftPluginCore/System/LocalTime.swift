@@ -1,10 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A calendar time in the node's local time zone (`TZ`), as Perl's `localtime`
 /// and Time::Local's `timelocal` see it. Backup names carry local time, and
-/// retention periods are local hours, days, weeks, months and years.
+/// retention periods are local hours, days, weeks, months and years. The zone's
+/// rules are the system's: ``SystemCalls/localTime(at:)``, ``SystemCalls/epoch(ofLocal:)``.
 public struct LocalTime: Equatable, Sendable {
     public var year: Int
     /// 1...12
@@ -23,42 +20,19 @@ public struct LocalTime: Equatable, Sendable {
         self.second = second
     }
 
-    /// The local calendar time of `epoch`; nil when the C library cannot represent it.
-    public init?(epoch: Int64) {
-        var time = time_t(epoch)
-        var parts = tm()
-        guard localtime_r(&time, &parts) != nil else { return nil }
-        year = Int(parts.tm_year) + 1900
-        month = Int(parts.tm_mon) + 1
-        day = Int(parts.tm_mday)
-        hour = Int(parts.tm_hour)
-        minute = Int(parts.tm_min)
-        second = Int(parts.tm_sec)
-    }
-
     /// Seconds since the epoch of this local time (`timelocal`), after the range
     /// checks Time::Local makes; the error names the first field out of range.
-    public func epoch() throws(StorageError) -> Int64 {
+    public func epoch(in system: any SystemCalls) throws(StorageError) -> Int64 {
         guard (1...12).contains(month) else { throw StorageError("Month '\(month - 1)' out of range 0..11") }
         let days = LocalTime.daysInMonth(month, year: year)
         guard (1...days).contains(day) else { throw StorageError("Day '\(day)' out of range 1..\(days)") }
         guard (0...23).contains(hour) else { throw StorageError("Hour '\(hour)' out of range 0..23") }
         guard (0...59).contains(minute) else { throw StorageError("Minute '\(minute)' out of range 0..59") }
         guard (0...59).contains(second) else { throw StorageError("Second '\(second)' out of range 0..59") }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        parts.tm_isdst = -1
-        let result = mktime(&parts)
-        // -1 is also a valid time (1969-12-31 23:59:59 UTC); only a changed year means failure.
-        guard result != -1 || Int(parts.tm_year) + 1900 == year else {
+        guard let epoch = system.epoch(ofLocal: self) else {
             throw StorageError("Cannot handle date (\(second), \(minute), \(hour), \(day), \(month - 1), \(year))")
         }
-        return Int64(result)
+        return epoch
     }
 
     public static func isLeapYear(_ year: Int) -> Bool {
@@ -113,13 +87,4 @@ public struct LocalTime: Equatable, Sendable {
     static func floorDivide(_ value: Int, _ divisor: Int) -> Int {
         value >= 0 ? value / divisor : -((-value + divisor - 1) / divisor)
     }
-}
-
-extension LocalTime {
-    /// Reads the time zone (`TZ`) again, as Perl's `localtime` does on each call;
-    /// `localtime_r` alone may keep using the zone it saw first.
-    public static func readTimeZone() { tzset() }
-
-    /// The current local time.
-    public static var now: LocalTime? { LocalTime(epoch: Int64(time(nil))) }
 }

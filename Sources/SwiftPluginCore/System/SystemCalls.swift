@@ -60,11 +60,32 @@ public struct DirectoryEntry: Equatable, Sendable {
     }
 }
 
-/// Every operating-system call the storage makes goes through this seam.
+/// Every operating-system call the storage makes goes through this seam: files,
+/// processes, the clocks, the time zone and the process's identity.
 ///
-/// ``LiveSystem`` is the real implementation; tests substitute one that
+/// `LiveSystem` (module SwiftPluginSystem) is the real implementation, and the only
+/// code that calls the C library; tests substitute one that keeps files in memory or
 /// injects faults (a full disk, a hanging mount, a failing `mkdir`).
 public protocol SystemCalls: Sendable {
+    // The process, the clocks and the time zone.
+
+    /// This process's id (names of temporary files carry it).
+    var processID: Int32 { get }
+    /// The wall clock, in seconds since the epoch.
+    func currentTime() -> Int64
+    /// A monotonic clock, in nanoseconds (progress reports).
+    func monotonicTime() -> Int64
+    /// Reads the time zone (`TZ`) again, as Perl's `localtime` does on each call.
+    func readTimeZone()
+    /// The calendar time of `epoch` in the node's time zone (`localtime`); nil when
+    /// the C library cannot represent it.
+    func localTime(at epoch: Int64) -> LocalTime?
+    /// The epoch of a local calendar time (`mktime`, the zone deciding daylight
+    /// saving time); nil when it cannot be represented.
+    func epoch(ofLocal time: LocalTime) -> Int64?
+
+    // Files and processes.
+
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus
     func makeDirectory(_ path: String, mode: UInt32) throws(Errno)
     func realPath(_ path: String) throws(Errno) -> String
@@ -128,12 +149,24 @@ public protocol SystemCalls: Sendable {
     /// Holds the stop signals (SIGTERM, SIGINT, SIGHUP) and SIGPIPE while a stream runs,
     /// so that a stop request ends it cleanly and a closed peer is an error (EPIPE), not
     /// the end of the process. ``StreamSignals/end()`` restores the mask.
-    func holdStreamSignals() -> StreamSignals
+    func holdStreamSignals() -> any StreamSignals
     /// Waits until `descriptor` can be read (or written) or a held stop signal arrives;
     /// returns that signal, nil when the descriptor is ready.
-    func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32?
+    func waitReady(_ descriptor: Int32, writing: Bool, signals: any StreamSignals) throws(Errno) -> Int32?
     /// Sets or clears O_NONBLOCK on an open descriptor; returns whether it was set before.
     func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool
+}
+
+/// The signals a running stream holds (``SystemCalls/holdStreamSignals()``), until ``end()``.
+public protocol StreamSignals: AnyObject, Sendable {
+    /// Restores the signal mask: a stop signal that arrived reaches the caller's handler.
+    func end()
+}
+
+/// Holds nothing: for systems without signals (tests, fuzzing).
+public final class NoStreamSignals: StreamSignals {
+    public init() {}
+    public func end() {}
 }
 
 extension SystemCalls {

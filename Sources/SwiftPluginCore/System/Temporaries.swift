@@ -42,7 +42,7 @@ public enum Temporaries {
     /// with an unknown owner and only reclaimed by age).
     static func currentOwner(_ system: any SystemCalls) -> Owner? {
         guard let boot = bootID(system), let start = startTime(of: "self", system) else { return nil }
-        return Owner(boot: boot, pid: ProcessIdentity.current, start: start)
+        return Owner(boot: boot, pid: system.processID, start: start)
     }
 
     static func bootID(_ system: any SystemCalls) -> String? {
@@ -80,7 +80,7 @@ public enum Temporaries {
         let hex = random.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
         let owner = currentOwner(system)
         let boot = owner?.boot ?? "unknown"
-        return "\(prefix)\(boot).\(ProcessIdentity.current).\(owner?.start ?? 0).\(hex)"
+        return "\(prefix)\(boot).\(system.processID).\(owner?.start ?? 0).\(hex)"
     }
 
     /// The owner a temporary's name records; nil for other names (older schemes, unknown owners).
@@ -148,7 +148,7 @@ extension SystemCalls {
         let candidates = names.filter(Temporaries.isTemporary)
         guard !candidates.isEmpty else { return }
         let me = Temporaries.currentOwner(self)
-        let now = WallClock.now()
+        let now = currentTime()
         for name in candidates {
             let path = directory + "/" + name
             guard let info = try? status(path, followSymlinks: false), info.kind == .regular || info.kind == .symlink else { continue }
@@ -161,7 +161,7 @@ extension SystemCalls {
     /// directories are never touched.
     func reclaimStaleImportDirectories(in directory: String, _ names: [String]) {
         let me = Temporaries.currentOwner(self)
-        let now = WallClock.now()
+        let now = currentTime()
         for name in names where name.hasPrefix(Temporaries.directoryPrefix) {
             let scheme = Temporaries.prefix + name.dropFirst(Temporaries.directoryPrefix.count)
             guard Temporaries.owner(of: scheme) != nil || scheme.hasPrefix(Temporaries.prefix + "unknown."),

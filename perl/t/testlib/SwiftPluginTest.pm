@@ -15,7 +15,7 @@ use POSIX ();
 
 our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
-    make_file make_setup prune_vectors fixture_text
+    make_file make_setup with_real_metadata prune_vectors fixture_text
     qemu_img qemu_img_info files_below loop_mounted_dir checksum output_of snapshot_names
 );
 
@@ -242,10 +242,31 @@ sub make_setup {
                 ? ('-u', '-b', untaint($step->{backing}), '-F', untaint($step->{backing_format})) : ();
             system('/usr/bin/qemu-img', 'create', '-q', '-f', untaint($step->{format}), @backing, $path,
                 untaint($step->{size})) == 0 or die "qemu-img create $path failed\n";
+        } elsif ($step->{create} eq 'qemu-img' && $step->{format} eq 'raw') {
+            make_file($path);
+            truncate($path, untaint($step->{size})) or die "truncate $path: $!\n"; # qemu-img create -f raw
         } else {
             make_file($path);
         }
     }
+}
+
+# The items a shared vector expects, with the values its `mocks` stand for (stat's
+# ctime, an image's allocation) replaced by the real ones of the files its setup made
+# in $dir: the plugin reports the file system's metadata, and no test hook in the
+# library replaces it. Sizes are real already (the setup makes files of that size).
+sub with_real_metadata {
+    my ($items, $mocks, $dir, $setup) = @_;
+    my %path_of = map { my $path = $_->{path} =~ s/\$\{STORAGE_DIR\}/$dir/r; (($path =~ m{([^/]+)$})[0] => $path) } @$setup;
+    return [map {
+        my %item = %$_;
+        my ($name) = $item{volid} =~ m{([^/:]+)$};
+        my @stat = stat($path_of{$name} // die "no file of the setup for $item{volid}\n") or die "stat $name: $!\n";
+        $item{ctime} = $stat[10] if defined($mocks->{stat_ctime}) && $item{ctime} == $mocks->{stat_ctime};
+        $item{used} = $stat[12] * 512
+            if defined($item{used}) && defined($mocks->{image_actual_size}) && $item{used} == $mocks->{image_actual_size};
+        \%item;
+    } @$items];
 }
 
 # The prune vectors (Tests/Fixtures/prune-vectors.json, the JSON block of the spec's prune.md §8).

@@ -15,7 +15,7 @@ extension PluginMethods {
 
     /// PVE's storage-layer helper `archive_info` (exposed for tests and tools).
     public static func archiveInfo(_ arguments: ArchiveInfoArguments, _ call: Call) throws(StorageError) -> Value {
-        try ArchiveInfo(arguments.archive).perlValue
+        try ArchiveInfo(arguments.archive, in: call.system).perlValue
     }
 
     /// The companion files of the backup `volname` names; nil for any other volume.

@@ -1,4 +1,5 @@
 import CSystemShims
+import SwiftPluginCore
 
 #if canImport(Glibc)
 import Glibc
@@ -7,16 +8,13 @@ import Glibc
 /// The signals a running stream holds (see ``SystemCalls/holdStreamSignals()``): the
 /// stop signals PVE's task stop sends, watched through a descriptor, and SIGPIPE, so
 /// that a peer that went away is an EPIPE error of the write, not the end of the daemon.
-public final class StreamSignals: @unchecked Sendable {
+final class LiveStreamSignals: StreamSignals, @unchecked Sendable {
     private var watch: StopSignalWatch?
     private var pipeHeld = false
     private var pipePendingBefore = false
     private var previousMask = sigset_t()
 
-    /// Holds nothing (systems without signals: tests, fuzzing).
-    public init() {}
-
-    init(live: Void) {
+    init() {
         watch = StopSignalWatch()
         var pipeSet = sigset_t()
         sigemptyset(&pipeSet)
@@ -30,6 +28,11 @@ public final class StreamSignals: @unchecked Sendable {
         pipePendingBefore = sigismember(&pending, SIGPIPE) == 1
         pipeHeld = pthread_sigmask(SIG_BLOCK, &pipeSet, &previousMask) == 0
     }
+
+    /// Watches nothing.
+    static let none = LiveStreamSignals(watching: false)
+
+    private init(watching: Bool) {}
 
     /// Readable while a stop signal is pending; -1 when none is watched.
     public var descriptor: Int32 { watch?.descriptor ?? -1 }
@@ -124,7 +127,7 @@ extension LiveSystem {
         return FileStatus(info)
     }
 
-    public func holdStreamSignals() -> StreamSignals { StreamSignals(live: ()) }
+    public func holdStreamSignals() -> any StreamSignals { LiveStreamSignals() }
 
     public func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool {
         let flags = fcntl(descriptor, F_GETFL)
@@ -136,7 +139,9 @@ extension LiveSystem {
         return was
     }
 
-    public func waitReady(_ descriptor: Int32, writing: Bool, signals: StreamSignals) throws(Errno) -> Int32? {
+    public func waitReady(_ descriptor: Int32, writing: Bool, signals held: any StreamSignals) throws(Errno) -> Int32? {
+        // Signals held by another system are not watched.
+        let signals = held as? LiveStreamSignals ?? LiveStreamSignals.none
         if let signal = signals.pending() { return signal }
         // Without a signal watch, the descriptor alone (a non-blocking stream must not spin).
         var pollers = [pollfd(fd: descriptor, events: Int16(writing ? POLLOUT : POLLIN), revents: 0),

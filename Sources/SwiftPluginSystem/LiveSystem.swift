@@ -1,4 +1,5 @@
 import CSystemShims
+import SwiftPluginCore
 
 #if canImport(Glibc)
 import Glibc
@@ -316,6 +317,40 @@ extension FileStatus {
     }
 }
 
+/// The process, the clocks and the time zone of ``LiveSystem``.
+extension LiveSystem {
+    public var processID: Int32 { getpid() }
+
+    public func currentTime() -> Int64 { Int64(time(nil)) }
+
+    public func monotonicTime() -> Int64 { Monotonic.now() }
+
+    public func readTimeZone() { tzset() }
+
+    public func localTime(at epoch: Int64) -> LocalTime? {
+        var time = time_t(epoch)
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return nil }
+        return LocalTime(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+                         hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
+    }
+
+    public func epoch(ofLocal time: LocalTime) -> Int64? {
+        var parts = tm()
+        parts.tm_year = Int32(time.year - 1900)
+        parts.tm_mon = Int32(time.month - 1)
+        parts.tm_mday = Int32(time.day)
+        parts.tm_hour = Int32(time.hour)
+        parts.tm_min = Int32(time.minute)
+        parts.tm_sec = Int32(time.second)
+        parts.tm_isdst = -1
+        let result = mktime(&parts)
+        // -1 is also a valid time (1969-12-31 23:59:59 UTC); only a changed year means failure.
+        guard result != -1 || Int(parts.tm_year) + 1900 == time.year else { return nil }
+        return Int64(result)
+    }
+}
+
 /// Monotonic clock in nanoseconds.
 enum Monotonic {
     static func now() -> Int64 {
@@ -325,14 +360,11 @@ enum Monotonic {
     }
 }
 
-/// The current process, for names of temporary files.
-public enum ProcessIdentity {
-    public static var current: Int32 { getpid() }
-}
-
-/// The wall clock, in seconds since the epoch.
-enum WallClock {
-    static func now() -> Int64 { Int64(time(nil)) }
+extension Errno {
+    /// The error `number`, with the C library's text for it.
+    init(rawValue number: Int32) {
+        self.init(rawValue: number, description: String(cString: strerror(number)))
+    }
 }
 
 /// Tree removal on raw names, relative to directory descriptors (``SystemCalls/removeTree(_:)``).

@@ -1,4 +1,5 @@
 import CSystemShims
+import SwiftPluginCore
 
 #if canImport(Glibc)
 import Glibc
