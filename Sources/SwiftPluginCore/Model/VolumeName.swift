@@ -195,12 +195,14 @@ enum Grammar {
         (0x41...0x5A).contains(byte) ? byte + 0x20 : byte
     }
 
+    /// `vzdump-<guest type>-`, built once: parse_volname runs on every backup name.
+    static let vzdumpPrefixes = ["openvz", "lxc", "qemu"].map { Array("vzdump-\($0)-".utf8) }
+
     /// The VMID of a `vzdump-<openvz|lxc|qemu>-<digits>-<more>` archive name.
     static func vzdumpVMID(_ bytes: [UInt8]) -> String? {
-        for guest in ["openvz", "lxc", "qemu"] {
-            let prefix = "vzdump-\(guest)-"
-            guard hasPrefix(bytes, prefix) else { continue }
-            let rest = bytes.dropFirst(prefix.utf8.count)
+        for prefix in vzdumpPrefixes {
+            guard bytes.starts(with: prefix) else { continue }
+            let rest = bytes.dropFirst(prefix.count)
             let digits = rest.prefix { (0x30...0x39).contains($0) }
             let after = rest.dropFirst(digits.count)
             // `.+` in PVE's pattern: at least one character that is not a newline.
