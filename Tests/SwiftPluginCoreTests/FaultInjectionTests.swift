@@ -203,7 +203,7 @@ struct FaultInjectionTests {
     }
 
     static func backupFile(_ storage: DirectoryStorage) throws {
-        let directory = try storage.subdirectory(for: "backup")
+        let directory = try storage.subdirectory(for: .backup)
         try storage.system.makeDirectories(directory)
         try storage.system.writeFile(directory + "/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst", contents: [1, 2, 3],
                                      mode: 0o644, exclusive: true)
@@ -361,7 +361,7 @@ struct FaultInjectionTests {
     }
 
     static func isoDirectory(_ storage: DirectoryStorage) throws {
-        try storage.system.makeDirectories(try storage.subdirectory(for: "iso"))
+        try storage.system.makeDirectories(try storage.subdirectory(for: .iso))
     }
 
     /// Imports: every call failed in turn leaves no visible volume (and no hidden one):

@@ -52,21 +52,20 @@ extension DirectoryStorage {
     /// `list_volumes`: the volumes of the requested content types, in that order.
     /// Images come from the image listing and count as `rootdir` when `guestTypes`
     /// (the cluster's VM list, vmid → `qemu`/`lxc`) says their owner is a container.
-    public func listVolumes(vmid: String?, contentTypes: [String], guestTypes: [String: String]) throws(StorageError) -> [ListedVolume] {
+    public func listVolumes(vmid: String?, contentTypes: [ContentType], guestTypes: [String: String]) throws(StorageError) -> [ListedVolume] {
         var items: [ListedVolume] = []
-        for type in contentTypes {
-            if type == ContentType.images.rawValue || type == ContentType.rootdir.rawValue {
+        for content in contentTypes {
+            if content == .images || content == .rootdir {
                 for image in try listImages(vmid: vmid, volumes: nil) {
-                    let content: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
-                    guard content.rawValue == type else { continue }
-                    items.append(.image(image, content: content))
+                    let owner: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
+                    guard owner == content else { continue }
+                    items.append(.image(image, content: owner))
                 }
                 continue
             }
             guard config.path != nil else { continue }
-            // As dir: the directory is looked up first, so an unknown type is an error.
-            _ = try subdirectory(for: type)
-            guard let content = ContentType(rawValue: type) else { continue }
+            // As dir: the directory is looked up first (the path must be usable).
+            _ = try subdirectory(for: content)
             switch content {
             case .iso, .vztmpl:
                 if vmid != nil { continue }
@@ -150,7 +149,7 @@ extension DirectoryStorage {
     func contentFiles(_ content: ContentType, isCandidate: ([UInt8]) -> Bool = { _ in true }) throws(StorageError)
         -> (files: [ContentFile], names: Set<String>)
     {
-        let directory = try subdirectory(for: content.rawValue)
+        let directory = try subdirectory(for: content)
         // A missing or unreadable directory lists nothing, as dir's glob does.
         guard let entries = try? system.listDirectory(directory) else { return ([], []) }
         var boundaries: [String]?

@@ -9,7 +9,7 @@ extension DirectoryStorage {
     /// not lead outside the storage, and returns its path.
     public func importSource(_ volname: String) throws(StorageError) -> ImportSource {
         let (path, volume) = try filesystemPath(volname)
-        guard volume.vtype == .import else { throw StorageError("invalid content type '\(volume.vtype.rawValue)'") }
+        guard volume.vtype == .import else { throw StorageError("invalid content type '\(volume.vtype)'") }
         guard volume.format == "ova" || volume.format == "ovf" else { throw StorageError("invalid format") }
         if let own = try? system.status(path, followSymlinks: false), own.kind == .symlink {
             let base = try basePath()

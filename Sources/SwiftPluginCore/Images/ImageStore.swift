@@ -25,7 +25,7 @@ extension DirectoryStorage {
     /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
     func imageDirectory(vmid: String) throws(StorageError) -> String {
         guard Grammar.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
-        return try subdirectory(for: ContentType.images.rawValue) + "/" + vmid
+        return try subdirectory(for: .images) + "/" + vmid
     }
 
     // MARK: - Listing
@@ -36,7 +36,7 @@ extension DirectoryStorage {
     /// `strict` (for choosing a free name) makes that an error instead, so that a
     /// transient I/O error cannot hand out a disk number that is taken.
     public func listImages(vmid: String?, volumes: [String]?, strict: Bool = false) throws(StorageError) -> [ImageInfo] {
-        let imagesDirectory = try subdirectory(for: ContentType.images.rawValue)
+        let imagesDirectory = try subdirectory(for: .images)
         func entries(_ directory: String) throws(StorageError) -> [String] {
             do { return try system.listDirectory(directory).compactMap(\.name) } catch {
                 guard strict, error != .noSuchFileOrDirectory else { return [] }
@@ -324,7 +324,7 @@ extension DirectoryStorage {
     public func createBase(_ volname: String) throws(StorageError) -> String {
         _ = try basePath()
         let (path, volume) = try filesystemPath(volname)
-        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype.rawValue)'") }
+        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype)'") }
         guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
         if volume.format == ImageFormat.raw.rawValue {
             // A template has no snapshots: they would stay behind under the old name.
@@ -364,7 +364,7 @@ extension DirectoryStorage {
     public func cloneImage(_ volname: String, vmid: String, snapshot: SnapshotSelector) throws(StorageError) -> String {
         _ = try basePath()
         let volume = try VolumeName.parse(volname)
-        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype.rawValue)'") }
+        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype)'") }
         if snapshot.isTrue { throw StorageError("this storage type does not support clone_image on snapshot") }
         if volume.format == ImageFormat.subvol.rawValue {
             throw StorageError("this storage type does not support clone_image on subvolumes")
@@ -406,7 +406,7 @@ extension DirectoryStorage {
             // dir renames `images/<vmid>/<name>` whatever the volume is: for a backup, ISO,
             // snippet or import file there is no such file, and it fails with this message.
             // The volume itself is never moved (a protected backup into images/, as before).
-            let images = try subdirectory(for: ContentType.images.rawValue)
+            let images = try subdirectory(for: .images)
             let target = try imageDirectory(vmid: targetVMID) + "/" + name
             throw StorageError("rename '\(images)/\(volume.vmid ?? "")/\(volume.name)' to '\(target)' failed - \(Errno.noSuchFileOrDirectory)",
                                errno: .noSuchFileOrDirectory)

@@ -141,7 +141,7 @@ extension DirectoryStorage {
 
     /// Whether raw images of this storage can have reflink snapshots.
     public func supportsReflinks() -> Bool {
-        guard let directory = try? subdirectory(for: ContentType.images.rawValue) else { return false }
+        guard let directory = try? subdirectory(for: .images) else { return false }
         return ReflinkSupport.isSupported(in: directory, system: system)
     }
 

@@ -1,5 +1,5 @@
 /// The content types ("vtypes") of a directory storage and where each lives.
-public enum ContentType: String, CaseIterable, Sendable {
+public enum ContentType: String, CaseIterable, Sendable, Comparable, CustomStringConvertible {
     case images, rootdir, vztmpl, iso, backup, snippets, `import`
 
     /// The sub-directory below the storage path unless `content-dirs` overrides it.
@@ -14,6 +14,12 @@ public enum ContentType: String, CaseIterable, Sendable {
         case .import: return "import"
         }
     }
+
+    /// The name PVE uses (`content` option, volume names, messages).
+    public var description: String { rawValue }
+
+    /// In name order, as dir walks them (`sort keys`).
+    public static func < (lhs: ContentType, rhs: ContentType) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// The disk formats a directory storage holds.

@@ -52,7 +52,7 @@ extension DirectoryStorage {
             return "\(id):\(vmid)/\(name)"
         }
         guard [.import, .iso, .snippets, .vztmpl].contains(volume.vtype) else {
-            throw StorageError("importing volume of type '\(volume.vtype.rawValue)' not implemented")
+            throw StorageError("importing volume of type '\(volume.vtype)' not implemented")
         }
         // dir copies any payload into these files as it comes (dd); a raw one must be complete.
         try importFile(path, expected: stream == .raw ? size : nil, channel)
