@@ -19,11 +19,11 @@ enum VolumeNameTarget {
 
 /// qcow2 and vmdk headers: files in the storage (or uploaded for import) are untrusted.
 enum ImageHeaderTarget {
-    static func run(_ input: [UInt8], format: String) {
-        if format == "qcow2" { checkQCOW2(input) }
+    static func run(_ input: [UInt8], format: ImageFormat) {
+        if format == .qcow2 { checkQCOW2(input) }
         let inspector = ImageInspector(system: MemorySystem(contents: input))
         // The production path: stat, then the header reader for the expected format.
-        guard let metadata = try? inspector.inspect(MemorySystem.path, format: format) else { return }
+        guard let metadata = try? inspector.inspect(MemorySystem.path, format: .image(format)) else { return }
         if let size = metadata.virtualSize, size < 0 { violated("negative virtual size \(size)") }
         _ = metadata.perlList
     }

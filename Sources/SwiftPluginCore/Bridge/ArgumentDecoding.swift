@@ -204,6 +204,13 @@ extension MetadataOverrides {
     }
 }
 
+extension FormatName where Format: RawRepresentable, Format.RawValue == String {
+    /// The format a method argument names, if any.
+    public init(_ name: String) {
+        self = Format(rawValue: name).map(FormatName.known) ?? .other(name)
+    }
+}
+
 extension DirectoryStorage {
     /// `get_subdir` for a content type's name; an unknown one fails after the path is checked, as in dir.
     public func subdirectory(named vtype: String) throws(StorageError) -> String {

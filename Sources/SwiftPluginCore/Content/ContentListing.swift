@@ -112,7 +112,7 @@ extension DirectoryStorage {
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
             case .import:
                 guard let format = ContentNames.importFormat(bytes) else { continue }
-                item = ContentItem(volid: "\(id):import/\(file.name)", format: format, size: 0, ctime: 0, content: content)
+                item = ContentItem(volid: "\(id):import/\(file.name)", format: format.description, size: 0, ctime: 0, content: content)
             case .images, .rootdir:
                 return []
             }
@@ -202,10 +202,9 @@ enum ContentNames {
 
     /// An import source: safe characters only (no spaces) and an importable extension
     /// in lower case (the extension is the format).
-    static func importFormat(_ bytes: [UInt8]) -> String? {
+    static func importFormat(_ bytes: [UInt8]) -> VolumeFormat? {
         guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
-        let extensions = Grammar.importExtensions.map { "." + $0 }
-        return Grammar.matchedSuffix(bytes, extensions, caseInsensitive: false).map { String($0.dropFirst()) }
+        return Grammar.importFormats.first { Grammar.hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
 
     /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.

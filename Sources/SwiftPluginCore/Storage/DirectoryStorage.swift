@@ -54,8 +54,8 @@ public struct DirectoryStorage: Sendable {
     {
         let volume = try VolumeName.parse(volname)
         var name = volume.name
-        if snapshot.isRequested, volume.format != "qcow2", volume.format != "qed" {
-            guard volume.format == ImageFormat.raw.rawValue, volume.vtype == .images, supportsReflinks() else {
+        if snapshot.isRequested, volume.format != .image(.qcow2) {
+            guard volume.format == .image(.raw), volume.vtype == .images, supportsReflinks() else {
                 throw StorageError("can't snapshot this image format")
             }
             if let snap = snapshot.name { name = Self.reflinkSnapshotPath(name, try SnapshotNames.validated(snap)) }
