@@ -52,7 +52,7 @@ struct ContentListingTests {
         storage.system = OverridingSystem(overrides: overrides)
         let types = (vector.input["content_types"].array ?? []).compactMap(\.string)
         let guests = (vector.input["vmlist"].hash ?? [:]).compactMapValues(\.string)
-        return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypes: types, guestTypes: guests).map(\.perlItem))
+        return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypeNames: types, guestTypes: guests).map(\.perlItem))
     }
 
     @Test("the shared vectors are present")
@@ -109,14 +109,15 @@ struct ContentListingTests {
             directory.create(name)
         }
         let store = storage(directory)
-        let listed = try store.listVolumes(vmid: "100", contentTypes: ["iso", "vztmpl", "backup", "snippets"], guestTypes: [:])
+        let listed = try store.listVolumes(vmid: "100", contentTypes: [.iso, .vztmpl, .backup, .snippets], guestTypes: [:])
         #expect(listed.map { $0.perlItem["volid"] } == ["local:backup/a-100-.vma", "local:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma", "local:snippets/s"])
         #expect(listed.first?.perlItem["vmid"] == "100")
         // Without a path nothing but images is listed.
         let pathless = DirectoryStorage(id: "x", config: StorageConfig(path: nil))
-        #expect(try pathless.listVolumes(vmid: nil, contentTypes: ["iso", "backup"], guestTypes: [:]) == [])
+        #expect(try pathless.listVolumes(vmid: nil, contentTypes: [.iso, .backup], guestTypes: [:]) == [])
+        #expect(try pathless.listVolumes(vmid: nil, contentTypeNames: ["iso", "none"], guestTypes: [:]) == [])
         // As dir: the content directory is looked up first, so `none` is an error.
-        #expect(failure { try store.listVolumes(vmid: nil, contentTypes: ["none"], guestTypes: [:]) } == "unknown vtype 'none'")
+        #expect(failure { try store.listVolumes(vmid: nil, contentTypeNames: ["none"], guestTypes: [:]) } == "unknown vtype 'none'")
     }
 
     @Test("backup items carry the first line of their notes and the protection marker")
@@ -187,7 +188,7 @@ struct ContentListingTests {
         #expect(try store.listContent(.iso).map(\.volid) == ["local:iso/inner.iso", "local:iso/inside.iso", "local:iso/ok.iso"])
         let backups = try store.listContent(.backup)
         #expect(backups.count == 1 && backups.first?.notes == nil)
-        #expect(try store.listVolumes(vmid: nil, contentTypes: ["iso", "vztmpl", "backup", "snippets", "import"], guestTypes: [:]).count == 4)
+        #expect(try store.listVolumes(vmid: nil, contentTypes: [.iso, .vztmpl, .backup, .snippets, .import], guestTypes: [:]).count == 4)
     }
 
     @Test("glob order: letters without case, then bytes")

@@ -17,9 +17,9 @@ struct PathTests {
         let storage = DirectoryStorage(id: "s", config: try StorageConfig(perl: vector.input["scfg"]))
         let vtype = vector.input["vtype"].string ?? ""
         if let message = vector.message {
-            #expect(failure { try storage.subdirectory(for: vtype) }.map { $0 + "\n" } == message)
+            #expect(failure { try storage.subdirectory(named: vtype) }.map { $0 + "\n" } == message)
         } else {
-            #expect(try storage.subdirectory(for: vtype) == vector.expected?.string)
+            #expect(try storage.subdirectory(named: vtype) == vector.expected?.string)
         }
     }
 
@@ -31,10 +31,11 @@ struct PathTests {
     @Test("without a path, and for unknown content types")
     func errors() throws {
         let pathless = DirectoryStorage(id: "s", config: StorageConfig(path: nil))
-        #expect(failure { try pathless.subdirectory(for: "iso") } == "storage definition has no path")
-        #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: "0")).subdirectory(for: "iso") }
+        #expect(failure { try pathless.subdirectory(for: .iso) } == "storage definition has no path")
+        #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: "0")).subdirectory(for: .iso) }
             == "storage definition has no path")
-        #expect(failure { try storage.subdirectory(for: "none") } == "unknown vtype 'none'")
+        #expect(failure { try pathless.subdirectory(named: "none") } == "storage definition has no path")
+        #expect(failure { try storage.subdirectory(named: "none") } == "unknown vtype 'none'")
     }
 
     @Test("snapshots exist only for qcow2")

@@ -190,12 +190,12 @@ struct FaultInjectionTests {
 
     static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
 
-    static func allocate(_ storage: DirectoryStorage, _ name: String, _ format: String = "raw") throws {
-        _ = try storage.allocateImage(vmid: "100", format: format, name: name, sizeKiB: 1024)
+    static func allocate(_ storage: DirectoryStorage, _ name: String, _ format: ImageFormat = .raw) throws {
+        _ = try storage.allocateImage(vmid: "100", format: .known(format), name: name, sizeKiB: 1024)
     }
 
     static func backupFile(_ storage: DirectoryStorage) throws {
-        let directory = try storage.subdirectory(for: "backup")
+        let directory = try storage.subdirectory(for: .backup)
         try storage.system.makeDirectories(directory)
         try storage.system.writeFile(directory + "/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst", contents: [1, 2, 3],
                                      mode: 0o644, exclusive: true)
@@ -208,12 +208,12 @@ struct FaultInjectionTests {
     static let operations: [Operation] = [
         Operation(name: "alloc_image raw", setup: { _ in }, run: { try allocate($0, "vm-100-disk-0.raw") }),
         Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { _ = try $0.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) }),
+                  run: { _ = try $0.allocateImage(vmid: "100", format: .known(.qcow2), name: nil, sizeKiB: 1024) }),
         Operation(name: "free_image", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: "raw") }),
-        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", "qcow2") },
+                  run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: .raw) }),
+        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", .qcow2) },
                   run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
-        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", "qcow2") },
+        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", .qcow2) },
                   run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
         Operation(name: "rename_volume", setup: { try allocate($0, "vm-100-disk-0.raw") },
                   run: { _ = try $0.renameVolume("100/vm-100-disk-0.raw", targetVMID: "200", targetName: nil) }),
@@ -238,7 +238,7 @@ struct FaultInjectionTests {
     /// A qcow2 volume whose guest sees `byte` repeated over its first MiB.
     static func filledQCOW2(_ storage: DirectoryStorage, _ byte: UInt8) throws {
         let path = try storage.filesystemPath(qcow2).path
-        if !storage.system.exists(path) { try allocate(storage, "vm-100-disk-0.qcow2", "qcow2") }
+        if !storage.system.exists(path) { try allocate(storage, "vm-100-disk-0.qcow2", .qcow2) }
         let data = path + ".data"
         try LiveSystem().writeFile(data, contents: [UInt8](repeating: byte, count: 1 << 20), mode: 0o600, exclusive: true)
         defer { try? LiveSystem().removeFile(data) }
@@ -274,7 +274,7 @@ struct FaultInjectionTests {
     /// Snapshots: internal qcow2, volume chains, and raw reflink snapshots (where clones
     /// are copies). A killed qemu-img is a failed `run` call here.
     static let snapshotOperations: [Operation] = [
-        Operation(name: "volume_snapshot qcow2 internal", setup: { try allocate($0, "vm-100-disk-0.qcow2", "qcow2") },
+        Operation(name: "volume_snapshot qcow2 internal", setup: { try allocate($0, "vm-100-disk-0.qcow2", .qcow2) },
                   run: { try $0.takeSnapshot(qcow2, "s1") }),
         Operation(name: "volume_snapshot chain", setup: { try filledQCOW2($0, 1) },
                   run: { try $0.takeSnapshot(qcow2, "s1") }, chain: true),
@@ -293,7 +293,7 @@ struct FaultInjectionTests {
         Operation(name: "volume_snapshot_delete raw reflink", setup: { try rawWithSnapshots($0) },
                   run: { _ = try $0.deleteSnapshot(raw, "s1", running: false) }),
         Operation(name: "free_image raw with snapshots", setup: { try rawWithSnapshots($0) },
-                  run: { try $0.freeVolume(raw, isBase: false, format: "raw") },
+                  run: { try $0.freeVolume(raw, isBase: false, format: .raw) },
                   // Snapshots go first: a failure may leave the volume with fewer of them, never them without it.
                   invariant: { storage in
                       let path = try storage.filesystemPath(raw).path
@@ -318,11 +318,11 @@ struct FaultInjectionTests {
         return ends[0]
     }
 
-    static func importStream(_ storage: DirectoryStorage, _ volname: String, _ format: String, _ stream: [UInt8],
+    static func importStream(_ storage: DirectoryStorage, _ volname: String, _ format: StreamFormat, _ stream: [UInt8],
                              withSnapshots: Bool = false, allowRename: Bool = false) throws {
         let descriptor = try pipeStream(stream)
         defer { close(descriptor) }
-        _ = try storage.importVolume(volname, format: format, from: descriptor, withSnapshots: withSnapshots,
+        _ = try storage.importVolume(volname, format: .known(format), from: descriptor, withSnapshots: withSnapshots,
                                      allowRename: allowRename, className: "x", print: { _ in })
     }
 
@@ -353,22 +353,22 @@ struct FaultInjectionTests {
     }
 
     static func isoDirectory(_ storage: DirectoryStorage) throws {
-        try storage.system.makeDirectories(try storage.subdirectory(for: "iso"))
+        try storage.system.makeDirectories(try storage.subdirectory(for: .iso))
     }
 
     /// Imports: every call failed in turn leaves no visible volume (and no hidden one):
     /// the storage as it was.
     static let importOperations: [Operation] = [
         Operation(name: "volume_import raw+size", setup: { _ in },
-                  run: { try importStream($0, raw, "raw+size", rawStream) }),
+                  run: { try importStream($0, raw, .raw, rawStream) }),
         Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try importStream($0, raw, "raw+size", rawStream, allowRename: true) }),
+                  run: { try importStream($0, raw, .raw, rawStream, allowRename: true) }),
         Operation(name: "volume_import qcow2+size", setup: { _ in },
-                  run: { try importStream($0, qcow2, "qcow2+size", qcow2Stream, withSnapshots: true) }),
+                  run: { try importStream($0, qcow2, .qcow2, qcow2Stream, withSnapshots: true) }),
         Operation(name: "volume_import tar+size", setup: { _ in },
-                  run: { try importStream($0, "100/subvol-100-disk-0.subvol", "tar+size", tarStream) }),
+                  run: { try importStream($0, "100/subvol-100-disk-0.subvol", .tar, tarStream) }),
         Operation(name: "volume_import raw+size into iso", setup: { try isoDirectory($0) },
-                  run: { try importStream($0, "iso/new.iso", "raw+size", rawStream) }),
+                  run: { try importStream($0, "iso/new.iso", .raw, rawStream) }),
     ]
 
     static func storage(_ path: String, _ operation: Operation, _ system: (any SystemCalls)? = nil) -> DirectoryStorage {

@@ -4,10 +4,10 @@ import Testing
 import SwiftPluginSystem
 
 /// Writes `bytes` to a file in `directory` and inspects it as `format`.
-private func inspect(_ bytes: [UInt8], as format: String, in directory: TemporaryDirectory, name: String = "image") throws -> ImageMetadata? {
+private func inspect(_ bytes: [UInt8], as format: ImageFormat, in directory: TemporaryDirectory, name: String = "image") throws -> ImageMetadata? {
     let path = directory.path + "/" + name
     FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    return try ImageInspector(system: LiveSystem()).inspect(path, format: format)
+    return try ImageInspector(system: LiveSystem()).inspect(path, format: .image(format))
 }
 
 private func bigEndian(_ value: UInt64, width: Int) -> [UInt8] {
@@ -51,18 +51,18 @@ struct ImageHeaderTests {
     @Test("well-formed qcow2: virtual size and backing file")
     func qcow2Header() throws {
         let image = try inspect(qcow2(backingOffset: 200, backingLength: 28, backing: Array("../9004/base-9004-disk-0.raw".utf8)),
-                                as: "qcow2", in: directory)
+                                as: .qcow2, in: directory)
         #expect(image?.virtualSize == 1 << 30)
-        #expect(image?.format == "qcow2")
+        #expect(image?.format == .qcow2)
         #expect(image?.backingFile == "../9004/base-9004-disk-0.raw")
-        #expect(try inspect(qcow2(version: 2, length: 72), as: "qcow2", in: directory)?.virtualSize == 1 << 30)
+        #expect(try inspect(qcow2(version: 2, length: 72), as: .qcow2, in: directory)?.virtualSize == 1 << 30)
     }
 
     @Test("a file that is not qcow2 is reported in qemu-img's words")
     func notQcow2() throws {
         let path = directory.path + "/image"
         for bytes in [[], [0x51, 0x46, 0x49], Array("hello world".utf8), vmdk()] as [[UInt8]] {
-            #expect(failure { try inspect(bytes, as: "qcow2", in: directory) } == "qemu-img: Could not open '\(path)': Image is not in qcow2 format")
+            #expect(failure { try inspect(bytes, as: .qcow2, in: directory) } == "qemu-img: Could not open '\(path)': Image is not in qcow2 format")
         }
     }
 
@@ -98,7 +98,7 @@ struct ImageHeaderTests {
             (qcow2(backingOffset: 500, backingLength: 100), "Could not read backing file name: Invalid argument"),
         ]
         for (bytes, reason) in cases {
-            #expect(failure { try inspect(bytes, as: "qcow2", in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
+            #expect(failure { try inspect(bytes, as: .qcow2, in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
         }
     }
 
@@ -162,22 +162,22 @@ struct ImageHeaderTests {
 
     @Test("a backing name stops at NUL; one with blanks is dropped with PVE's warning")
     func backingNames() throws {
-        #expect(try inspect(qcow2(backingOffset: 200, backingLength: 10, backing: Array("base.raw\0x".utf8)), as: "qcow2", in: directory)?.backingFile == "base.raw")
+        #expect(try inspect(qcow2(backingOffset: 200, backingLength: 10, backing: Array("base.raw\0x".utf8)), as: .qcow2, in: directory)?.backingFile == "base.raw")
         let inspector = ImageInspector(system: LiveSystem())
         let path = directory.path + "/blank"
         FileManager.default.createFile(atPath: path, contents: Data(qcow2(backingOffset: 200, backingLength: 7, backing: Array("a b.raw".utf8))))
-        #expect(try inspector.inspect(path, format: "qcow2")?.backingFile == nil)
+        #expect(try inspector.inspect(path, format: .image(.qcow2))?.backingFile == nil)
         #expect(inspector.diagnostics.warnings == ["strange parent name path 'a b.raw' found"])
     }
 
     @Test("vmdk: sparse header, embedded descriptor and its parent")
     func vmdkHeader() throws {
         let descriptor = "# Disk DescriptorFile\nversion=1\nparentFileNameHint=\"../100/base-100-disk-0.vmdk\"\ncreateType=\"monolithicSparse\"\n"
-        let image = try inspect(vmdk(capacity: 2048, descriptorOffset: 1, descriptorSectors: 1, descriptor: descriptor), as: "vmdk", in: directory)
+        let image = try inspect(vmdk(capacity: 2048, descriptorOffset: 1, descriptorSectors: 1, descriptor: descriptor), as: .vmdk, in: directory)
         #expect(image?.virtualSize == Int64(2048 * 512))
         #expect(image?.backingFile == "../100/base-100-disk-0.vmdk")
         let text = "# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\nRW 4096 FLAT \"x-flat.vmdk\" 0\nRW 2048 FLAT \"y-flat.vmdk\" 0\n"
-        #expect(try inspect(Array(text.utf8), as: "vmdk", in: directory)?.virtualSize == Int64(6144 * 512))
+        #expect(try inspect(Array(text.utf8), as: .vmdk, in: directory)?.virtualSize == Int64(6144 * 512))
     }
 
     @Test("hostile vmdk files are errors")
@@ -200,7 +200,7 @@ struct ImageHeaderTests {
             (Array("createType=\"monolithicFlat\"\nRW 18014398509481983 FLAT \"x\" 0\nRW 18014398509481983 FLAT \"y\" 0\n".utf8), "Invalid extent line"),
         ]
         for (bytes, reason) in cases {
-            #expect(failure { try inspect(bytes, as: "vmdk", in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
+            #expect(failure { try inspect(bytes, as: .vmdk, in: directory) } == "qemu-img: Could not open '\(path)': \(reason)")
         }
     }
 
@@ -213,7 +213,7 @@ struct ImageHeaderTests {
             var bytes = magic + (4..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             // Plausible versions and small offsets reach the deeper checks more often.
             if round % 2 == 0, bytes.count > 8 { bytes[4...7] = (round % 3 == 0 ? [0, 0, 0, 3] : [1, 0, 0, 0])[...] }
-            let format = round % 3 == 0 ? "qcow2" : "vmdk"
+            let format: ImageFormat = round % 3 == 0 ? .qcow2 : .vmdk
             if let image = try? inspect(bytes, as: format, in: directory) {
                 #expect((image.virtualSize ?? 0) >= 0)
             }
@@ -230,7 +230,7 @@ struct ImageHeaderTests {
                     for length in lengths {
                         let bytes = qcow2(version: version, backingOffset: offset, backingLength: length, clusterBits: clusterBits,
                                           headerLength: version == 3 ? 104 : 0, length: 1024)
-                        let reason = failure { try inspect(bytes, as: "qcow2", in: directory) }
+                        let reason = failure { try inspect(bytes, as: .qcow2, in: directory) }
                         if offset > cluster {
                             #expect(reason?.hasSuffix(": Invalid backing file offset") == true)
                         } else if length > min(1023, cluster - offset) {
@@ -244,8 +244,8 @@ struct ImageHeaderTests {
 
     @Test("raw: the size in whole sectors, as qemu-img reports it")
     func raw() throws {
-        #expect(try inspect([UInt8](repeating: 1, count: 1000), as: "raw", in: directory)?.virtualSize == 1024)
-        #expect(try inspect([], as: "raw", in: directory)?.virtualSize == 0)
+        #expect(try inspect([UInt8](repeating: 1, count: 1000), as: .raw, in: directory)?.virtualSize == 1024)
+        #expect(try inspect([], as: .raw, in: directory)?.virtualSize == 0)
         #expect(ImageInspector.rawSize(Int64.max) == Int64.max)
     }
 
@@ -258,7 +258,8 @@ struct ImageHeaderTests {
         for path in [base, overlay] {
             let json = try #require(run(["info", "--output=json", path]))
             let info = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-            let image = try #require(try ImageInspector(system: LiveSystem()).inspect(path, format: info["format"] as? String))
+            let format = try #require((info["format"] as? String).flatMap(ImageFormat.init(rawValue:)))
+            let image = try #require(try ImageInspector(system: LiveSystem()).inspect(path, format: .image(format)))
             #expect(image.virtualSize == (info["virtual-size"] as? NSNumber)?.int64Value)
             #expect(image.backingFile == info["backing-filename"] as? String)
             #expect(image.allocatedSize == (info["actual-size"] as? NSNumber)?.int64Value)
@@ -269,8 +270,8 @@ struct ImageHeaderTests {
     func specialFiles() throws {
         let inspector = ImageInspector(system: LiveSystem())
         directory.create("sub", directory: true)
-        #expect(try inspector.inspect(directory.path + "/sub", format: "raw")?.format == "subvol")
-        #expect(try inspector.inspect(directory.path + "/missing", format: "raw") == nil)
+        #expect(try inspector.inspect(directory.path + "/sub", format: .image(.raw))?.format == .subvol)
+        #expect(try inspector.inspect(directory.path + "/missing", format: .image(.raw)) == nil)
         #expect(inspector.diagnostics.warnings == [
             "expected format 'raw', but '\(directory.path)/sub' is a directory", "failed to stat '\(directory.path)/missing'",
         ])

@@ -17,7 +17,7 @@ struct ImageStoreTests {
 
     @Test("list item: parent always present, ctime only when non-zero")
     func itemHash() {
-        let item = ImageInfo(volid: "s:100/a.raw", format: "raw", size: 1, vmid: "100", used: 2, parent: nil, changeTime: 0)
+        let item = ImageInfo(volid: "s:100/a.raw", format: .raw, size: 1, vmid: "100", used: 2, parent: nil, changeTime: 0)
         #expect(item.perlHash == ["volid": "s:100/a.raw", "format": "raw", "size": 1, "vmid": "100", "used": 2, "parent": .undef])
         var dated = item
         dated.changeTime = 7
@@ -27,8 +27,8 @@ struct ImageStoreTests {
     @Test("allocation, and the listing's sizes: virtual from the header, used from stat")
     func allocateAndList() throws {
         let store = storage()
-        #expect(try store.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
-        #expect(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: "512") == "100/vm-100-disk-1.raw")
+        #expect(try store.allocateImage(vmid: "100", format: .known(.qcow2), name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
+        #expect(try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: "512") == "100/vm-100-disk-1.raw")
         let images = try store.listImages(vmid: "100", volumes: nil)
         #expect(images.map(\.volid) == ["s:100/vm-100-disk-0.qcow2", "s:100/vm-100-disk-1.raw"])
         #expect(images.map(\.size) == [1024 * 1024, 512 * 1024])
@@ -43,11 +43,11 @@ struct ImageStoreTests {
         var system = ScriptedSystem()
         system.commandResult = { _ in CommandResult(exitStatus: 1, errorOutput: Array("qemu-img: first\nqemu-img: disk full\n".utf8)) }
         let store = storage(system)
-        #expect(failure { try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1) } == "unable to create image: qemu-img: disk full")
+        #expect(failure { try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: 1) } == "unable to create image: qemu-img: disk full")
         #expect(store.diagnostics.warnings == ["qemu-img: first"])
         #expect(files("images") == [])
         system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
-        #expect(failure { try storage(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
+        #expect(failure { try storage(system).allocateImage(vmid: "100", format: .known(.raw), name: "x.raw", sizeKiB: 1) }
             == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(getpid()) 1K' failed: got timeout"
             .replacingOccurrences(of: "/.tmp.x.raw.\(getpid())", with: "/x.raw"))
         #expect(files("images") == [])
@@ -58,7 +58,7 @@ struct ImageStoreTests {
         var system = ScriptedSystem()
         system.renameError = { _ in .noSpace }
         let store = storage(system)
-        let message = failure { try store.allocateImage(vmid: "100", format: "raw", name: "a.raw", sizeKiB: 1) }
+        let message = failure { try store.allocateImage(vmid: "100", format: .known(.raw), name: "a.raw", sizeKiB: 1) }
         #expect(message == "unable to create image: cannot move the new image to '\(directory.path)/images/100/a.raw' - No space left on device")
         #expect(files("images") == [])
     }
@@ -68,11 +68,11 @@ struct ImageStoreTests {
         var system = ScriptedSystem()
         system.immutableError = .notTypewriter
         let store = storage(system)
-        let base = try store.createBase(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1))
+        let base = try store.createBase(try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: 1))
         #expect(base == "100/base-100-disk-0.raw")
         let path = "\(directory.path)/images/100/base-100-disk-0.raw"
         #expect(store.diagnostics.warnings == ["unable to set the immutable flag of '\(path)' - Inappropriate ioctl for device"])
-        try store.freeVolume(base, isBase: true, format: "raw")
+        try store.freeVolume(base, isBase: true, format: .raw)
         #expect(store.diagnostics.warnings.last == "unable to clear the immutable flag of '\(path)' - Inappropriate ioctl for device")
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -107,26 +107,26 @@ struct ImageStoreTests {
     func wrongFormat() throws {
         let directory = TemporaryDirectory()
         let inspector = ImageInspector(system: LiveSystem())
-        func kind(_ bytes: [UInt8], as format: String) throws -> ImageInspectionError.Kind? {
+        func kind(_ bytes: [UInt8], as format: ImageFormat) throws -> ImageInspectionError.Kind? {
             let path = directory.path + "/image"
             try LiveSystem().writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
-            do { _ = try inspector.inspect(path, format: format) } catch { return error.kind }
+            do { _ = try inspector.inspect(path, format: .image(format)) } catch { return error.kind }
             return nil
         }
-        #expect(try kind([UInt8](repeating: 0, count: 1024), as: "qcow2") == .wrongFormat)
-        #expect(try kind([UInt8](repeating: 0, count: 2), as: "vmdk") == .invalidHeader)
-        #expect(try kind([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 9] + [UInt8](repeating: 0, count: 64), as: "qcow2") == .invalidHeader)
-        #expect(try kind([UInt8](repeating: 0, count: 2), as: "raw") == nil)
+        #expect(try kind([UInt8](repeating: 0, count: 1024), as: .qcow2) == .wrongFormat)
+        #expect(try kind([UInt8](repeating: 0, count: 2), as: .vmdk) == .invalidHeader)
+        #expect(try kind([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 9] + [UInt8](repeating: 0, count: 64), as: .qcow2) == .invalidHeader)
+        #expect(try kind([UInt8](repeating: 0, count: 2), as: .raw) == nil)
     }
 
     @Test("preallocation per format (plugin-api.md 9.4)")
     func preallocation() throws {
-        #expect(try QemuImg.preallocation(nil, format: "qcow2") == "metadata")
-        #expect(try QemuImg.preallocation(nil, format: "raw") == "off")
-        #expect(try QemuImg.preallocation("metadata", format: "raw") == "off")
-        #expect(try QemuImg.preallocation("full", format: "vmdk") == nil)
-        #expect(failure { try QemuImg.preallocation("metadata2", format: "qcow2") } == "preallocation mode 'metadata2' not supported by format 'qcow2'")
-        #expect(QemuImg.resize(path: "/a b", format: "raw", size: "1", preallocation: "off").shellText
+        #expect(try QemuImg.preallocation(nil, format: .image(.qcow2)) == "metadata")
+        #expect(try QemuImg.preallocation(nil, format: .image(.raw)) == "off")
+        #expect(try QemuImg.preallocation("metadata", format: .image(.raw)) == "off")
+        #expect(try QemuImg.preallocation("full", format: .image(.vmdk)) == nil)
+        #expect(failure { try QemuImg.preallocation("metadata2", format: .image(.qcow2)) } == "preallocation mode 'metadata2' not supported by format 'qcow2'")
+        #expect(QemuImg.resize(path: "/a b", format: .image(.raw), size: "1", preallocation: "off").shellText
             == "/usr/bin/qemu-img resize '--preallocation=off' -f raw '/a b' 1")
         // String::ShellQuote's unquoted characters (PVE's cmd2string): '=' is not one of them.
         #expect(Command("/x", ["a!b^c%d+e,f.g/h:i@j-k_l", "a=b", "", "a'b", "~"], timeout: 1).shellText

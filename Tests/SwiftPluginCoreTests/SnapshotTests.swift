@@ -164,14 +164,14 @@ struct SnapshotMethodTests {
         return DirectoryStorage(id: "s", config: config, system: system)
     }
 
-    func allocate(_ storage: DirectoryStorage, _ format: String) throws -> String {
-        try storage.allocateImage(vmid: "100", format: format, name: nil, sizeKiB: 1024)
+    func allocate(_ storage: DirectoryStorage, _ format: ImageFormat) throws -> String {
+        try storage.allocateImage(vmid: "100", format: .known(format), name: nil, sizeKiB: 1024)
     }
 
     @Test("internal qcow2 snapshots: take, list, roll back, delete, rename refused")
     func internalSnapshots() throws {
         let store = storage()
-        let volume = try allocate(store, "qcow2")
+        let volume = try allocate(store, .qcow2)
         try store.takeSnapshot(volume, "s1")
         try store.takeSnapshot(volume, "s2")
         let info = try store.snapshotInfo(volume)
@@ -195,7 +195,7 @@ struct SnapshotMethodTests {
     @Test("volume chains: layers, blockers, rollback, deletion of the middle and the oldest, rename")
     func chain() throws {
         let store = storage(chain: true)
-        let volume = try allocate(store, "qcow2")
+        let volume = try allocate(store, .qcow2)
         for name in ["s1", "s2", "s3"] { try store.takeSnapshot(volume, .named(name)) }
         let info = try store.snapshotInfo(volume)
         #expect(info.map(\.name) == ["current", "s3", "s2", "s1"])
@@ -230,7 +230,7 @@ struct SnapshotMethodTests {
     @Test("raw reflink snapshots: files <volume>@<name>, data kept, carried along by rename and free")
     func reflink() throws {
         let store = storage(reflinks: true)
-        let volume = try allocate(store, "raw")
+        let volume = try allocate(store, .raw)
         let path = directory.path + "/images/" + volume
         #expect(store.supportsReflinks())
         try LiveSystem().writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
@@ -254,7 +254,7 @@ struct SnapshotMethodTests {
         let renamed = try store.renameVolume(volume, targetVMID: "200", targetName: nil)
         #expect(renamed == "s:200/vm-200-disk-0.raw")
         #expect(try store.snapshotInfo("200/vm-200-disk-0.raw").map(\.name) == ["s2"])
-        try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: "raw")
+        try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: .raw)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/200")) ?? [] == [])
         #expect(failure { try store.deleteSnapshot("200/vm-200-disk-0.raw", "s2", running: false) }
             == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
@@ -263,7 +263,7 @@ struct SnapshotMethodTests {
     @Test("a raw rollback that cannot clone now (a full disk) says why and leaves the volume")
     func reflinkRollbackFailure() throws {
         let store = storage(reflinks: true)
-        let volume = try allocate(store, "raw")
+        let volume = try allocate(store, .raw)
         let path = directory.path + "/images/" + volume
         try store.takeSnapshot(volume, "s1")
         try LiveSystem().writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
@@ -282,7 +282,7 @@ struct SnapshotMethodTests {
     @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
     func blockersPushed() throws {
         let store = storage(chain: true)
-        let volume = try allocate(store, "qcow2")
+        let volume = try allocate(store, .qcow2)
         for name in ["s1", "s2"] { try store.takeSnapshot(volume, .named(name)) }
         let call = Call()
         let arguments: [String: Value] = ["scfg": ["path": .string(directory.path), "snapshot-as-volume-chain": 1],

@@ -23,15 +23,15 @@ import SwiftPluginSystem
     }
 
     @Test func formatsMatrixIsDirs() {
-        #expect(StreamFormats.formats(vtype: .images, format: "raw", withSnapshots: false) == [.raw])
-        #expect(StreamFormats.formats(vtype: .images, format: "raw", withSnapshots: true) == [])
-        #expect(StreamFormats.formats(vtype: .images, format: "qcow2", withSnapshots: true) == [.qcow2])
-        #expect(StreamFormats.formats(vtype: .images, format: "vmdk", withSnapshots: true) == [.vmdk])
-        #expect(StreamFormats.formats(vtype: .images, format: "subvol", withSnapshots: false) == [.tar])
-        #expect(StreamFormats.formats(vtype: .import, format: "qcow2", withSnapshots: true) == [.qcow2])
-        #expect(StreamFormats.formats(vtype: .iso, format: "raw", withSnapshots: false) == [.raw])
-        #expect(StreamFormats.formats(vtype: .backup, format: "raw", withSnapshots: false) == [])
-        #expect(StreamFormat.tar.dataFormat == "tar")
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: false) == [.raw])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: true) == [])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.qcow2), withSnapshots: true) == [.qcow2])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.vmdk), withSnapshots: true) == [.vmdk])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.subvol), withSnapshots: false) == [.tar])
+        #expect(StreamFormats.formats(vtype: .import, format: .image(.qcow2), withSnapshots: true) == [.qcow2])
+        #expect(StreamFormats.formats(vtype: .iso, format: .image(.raw), withSnapshots: false) == [.raw])
+        #expect(StreamFormats.formats(vtype: .backup, format: .image(.raw), withSnapshots: false) == [])
+        #expect(StreamFormat.tar.dataFormat == .subvol && StreamFormat.qcow2.dataFormat == .qcow2)
         #expect(StreamFormat(rawValue: "zfs") == nil)
     }
 

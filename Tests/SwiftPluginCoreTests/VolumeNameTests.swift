@@ -22,17 +22,17 @@ struct VolumeNameTests {
     }
 
     @Test("images, linked clones and free-form names", arguments: [
-        ("100/vm-100-disk-0.raw", VolumeName(vtype: .images, name: "vm-100-disk-0.raw", vmid: "100", format: "raw")),
-        ("100/base-100-disk-1.qcow2", VolumeName(vtype: .images, name: "base-100-disk-1.qcow2", vmid: "100", isBase: true, format: "qcow2")),
-        ("100/subvol-100-disk-0.subvol", VolumeName(vtype: .images, name: "subvol-100-disk-0.subvol", vmid: "100", format: "subvol")),
-        ("0100/myname.vmdk", VolumeName(vtype: .images, name: "myname.vmdk", vmid: "0100", format: "vmdk")),
-        ("100/vm-999-disk-0.raw", VolumeName(vtype: .images, name: "vm-999-disk-0.raw", vmid: "100", format: "raw")),
-        ("100/base-.raw", VolumeName(vtype: .images, name: "base-.raw", vmid: "100", format: "raw")),
-        ("100/snap-x.raw", VolumeName(vtype: .images, name: "snap-x.raw", vmid: "100", format: "raw")),
+        ("100/vm-100-disk-0.raw", VolumeName(vtype: .images, name: "vm-100-disk-0.raw", vmid: "100", format: .image(.raw))),
+        ("100/base-100-disk-1.qcow2", VolumeName(vtype: .images, name: "base-100-disk-1.qcow2", vmid: "100", isBase: true, format: .image(.qcow2))),
+        ("100/subvol-100-disk-0.subvol", VolumeName(vtype: .images, name: "subvol-100-disk-0.subvol", vmid: "100", format: .image(.subvol))),
+        ("0100/myname.vmdk", VolumeName(vtype: .images, name: "myname.vmdk", vmid: "0100", format: .image(.vmdk))),
+        ("100/vm-999-disk-0.raw", VolumeName(vtype: .images, name: "vm-999-disk-0.raw", vmid: "100", format: .image(.raw))),
+        ("100/base-.raw", VolumeName(vtype: .images, name: "base-.raw", vmid: "100", format: .image(.raw))),
+        ("100/snap-x.raw", VolumeName(vtype: .images, name: "snap-x.raw", vmid: "100", format: .image(.raw))),
         ("9004/base-9004-disk-0.qcow2/16114/vm-16114-disk-0.qcow2",
-         VolumeName(vtype: .images, name: "vm-16114-disk-0.qcow2", vmid: "16114", baseName: "base-9004-disk-0.qcow2", baseVMID: "9004", format: "qcow2")),
+         VolumeName(vtype: .images, name: "vm-16114-disk-0.qcow2", vmid: "16114", baseName: "base-9004-disk-0.qcow2", baseVMID: "9004", format: .image(.qcow2))),
         ("1/b.raw/2/base-2-disk-0.raw",
-         VolumeName(vtype: .images, name: "base-2-disk-0.raw", vmid: "2", baseName: "b.raw", baseVMID: "1", isBase: true, format: "raw")),
+         VolumeName(vtype: .images, name: "base-2-disk-0.raw", vmid: "2", baseName: "b.raw", baseVMID: "1", isBase: true, format: .image(.raw))),
     ])
     func images(volname: String, expected: VolumeName) throws {
         #expect(try VolumeName.parse(volname) == expected)
@@ -46,8 +46,8 @@ struct VolumeNameTests {
         ("backup/foo.tar", VolumeName(vtype: .backup, name: "foo.tar")),
         ("backup/vzdump-lxc-7-x.tgz", VolumeName(vtype: .backup, name: "vzdump-lxc-7-x.tgz", vmid: "7")),
         ("snippets/user data.yaml", VolumeName(vtype: .snippets, name: "user data.yaml")),
-        ("import/My VM.ova/disk 1.qcow2", VolumeName(vtype: .import, name: "My VM.ova/disk 1.qcow2", format: "ova+qcow2")),
-        ("import/disk.raw", VolumeName(vtype: .import, name: "disk.raw", format: "raw")),
+        ("import/My VM.ova/disk 1.qcow2", VolumeName(vtype: .import, name: "My VM.ova/disk 1.qcow2", format: .ovaMember(.qcow2))),
+        ("import/disk.raw", VolumeName(vtype: .import, name: "disk.raw", format: .image(.raw))),
     ])
     func otherContent(volname: String, expected: VolumeName) throws {
         #expect(try VolumeName.parse(volname) == expected)

@@ -34,9 +34,9 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     public func run(_ input: [UInt8]) {
         switch self {
         case .volumeName: VolumeNameTarget.run(input)
-        case .qcow2Header: ImageHeaderTarget.run(input, format: "qcow2")
+        case .qcow2Header: ImageHeaderTarget.run(input, format: .qcow2)
         case .qcow2Snapshots: SnapshotTableTarget.run(input)
-        case .vmdkHeader: ImageHeaderTarget.run(input, format: "vmdk")
+        case .vmdkHeader: ImageHeaderTarget.run(input, format: .vmdk)
         case .requestDecoding: RequestDecodingTarget.run(input)
         case .archiveName: ArchiveNameTarget.run(input)
         case .storageOptions: StorageOptionsTarget.run(input)

@@ -20,11 +20,11 @@ enum VolumeNameTarget {
 
 /// qcow2 and vmdk headers: files in the storage (or uploaded for import) are untrusted.
 enum ImageHeaderTarget {
-    static func run(_ input: [UInt8], format: String) {
-        if format == "qcow2" { checkQCOW2(input) }
+    static func run(_ input: [UInt8], format: ImageFormat) {
+        if format == .qcow2 { checkQCOW2(input) }
         let inspector = ImageInspector(system: MemorySystem(contents: input))
         // The production path: stat, then the header reader for the expected format.
-        guard let metadata = try? inspector.inspect(MemorySystem.path, format: format) else { return }
+        guard let metadata = try? inspector.inspect(MemorySystem.path, format: .image(format)) else { return }
         if let size = metadata.virtualSize, size < 0 { violated("negative virtual size \(size)") }
         _ = metadata.perlList
     }
@@ -118,13 +118,13 @@ enum StorageOptionsTarget {
     static func run(_ input: [UInt8]) {
         guard let value = decodeRequest(input), let config = storageConfig(value) else { return }
         _ = (config.path, config.content, config.contentDirectories, config.type)
-        _ = (config.defaultFormat, config.preallocation, config.snapshotAsVolumeChain, config.isMountpoint)
+        _ = (config.defaultFormat, config.preallocation, config.snapshotAsVolumeChain, config.isMountpoint, config.unrecognized)
         _ = (config.createBasePath, config.createSubdirectories, config.makeDirectories)
         if let path = config.path { _ = try? DirectoryStorage.validatedPath(path) }
 
         let storage = DirectoryStorage(id: "fuzz", config: config, system: MemorySystem(contents: []))
         if let base = try? storage.basePath(), !base.hasPrefix("/") { violated("relative base path '\(base)'") }
-        for type in ContentType.allCases { _ = try? storage.subdirectory(for: type.rawValue) }
+        for type in ContentType.allCases { _ = try? storage.subdirectory(for: type) }
         _ = try? storage.filesystemPath("100/vm-100-disk-0.qcow2", snapshot: "snap")
         _ = try? storage.filesystemPath("backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
         _ = storage.requiredMountPoint

@@ -146,9 +146,16 @@ extension StorageConfig {
         switch option {
         case .type: type = value.string ?? "swift"
         case .path: path = value.isTrue ? value.string : nil
-        case .content: content = value.isDefined ? (value.hash.map { Array($0.keys).sorted() } ?? []) : nil
-        case .contentDirectories: contentDirectories = (value.hash ?? [:]).compactMapValues { $0.string }
-        case .format: defaultFormat = value.string
+        case .content: setContent(value.isDefined ? (value.hash.map { Array($0.keys) } ?? []) : nil)
+        case .contentDirectories:
+            // Only a known type's directory is ever looked up.
+            contentDirectories = [:]
+            for (name, directory) in value.hash ?? [:] {
+                if let type = ContentType(rawValue: name), let directory = directory.string { contentDirectories[type] = directory }
+            }
+        case .format:
+            defaultFormat = value.string.flatMap(ImageFormat.init(rawValue:))
+            unrecognized.defaultFormat = defaultFormat == nil ? value.string : nil
         case .preallocation: preallocation = value.string.map { Preallocation($0) }
         case .snapshotAsVolumeChain: snapshotAsVolumeChain = value.isTrue
         case .createBasePath: createBasePath = flag
@@ -158,9 +165,21 @@ extension StorageConfig {
         }
     }
 
+    /// The `content` option from its names (nil when absent).
+    mutating func setContent(_ names: [String]?) {
+        guard let names else {
+            content = nil
+            unrecognized.content = nil
+            return
+        }
+        content = Set(names.compactMap(ContentType.init(rawValue:))).sorted()
+        unrecognized.content = names.filter { ContentType(rawValue: $0) == nil }.min()
+    }
+
     /// A configuration with `path`, `content` and further options as PVE would pass them.
     public init(path: String?, content: [String]? = nil, extra: [String: Value]) {
-        self.init(path: path, content: content)
+        self.init(path: path)
+        setContent(content)
         for (key, value) in extra {
             if let option = Option(key) { set(option, value) }
         }
@@ -171,5 +190,39 @@ extension Retention {
     /// From `prune_backups`' keep hash (`{'keep-last' => 3, ...}`); anything else keeps all.
     public init(perl keep: SwiftPluginCore.Value) {
         self.init((keep.hash ?? [:]).mapValues { Scalar(perl: $0) })
+    }
+}
+
+extension FormatName where Format: RawRepresentable, Format.RawValue == String {
+    /// The format a method argument names, if any.
+    public init(_ name: String) {
+        self = Format(rawValue: name).map(FormatName.known) ?? .other(name)
+    }
+}
+
+extension DirectoryStorage {
+    /// `get_subdir` for a content type's name; an unknown one fails after the path is checked, as in dir.
+    public func subdirectory(named vtype: String) throws(StorageError) -> String {
+        guard let type = ContentType(rawValue: vtype) else {
+            _ = try basePath()
+            throw Self.unknownContentType(vtype)
+        }
+        return try subdirectory(for: type)
+    }
+
+    /// `list_volumes` for content type names: dir fails on an unknown one where it looks up
+    /// its directory, after listing the types before it and never without a path.
+    public func listVolumes(vmid: String?, contentTypeNames names: [String], guestTypes: [String: String])
+        throws(StorageError) -> [ListedVolume]
+    {
+        var volumes: [ListedVolume] = []
+        for name in names {
+            if let type = ContentType(rawValue: name) {
+                volumes += try listVolumes(vmid: vmid, contentTypes: [type], guestTypes: guestTypes)
+            } else if config.path != nil {
+                _ = try subdirectory(named: name)
+            }
+        }
+        return volumes
     }
 }

@@ -5,14 +5,14 @@ extension VolumeName {
     /// The list `parse_volname` returns: (vtype, name, vmid, basename, basevmid, isBase, format).
     public var perlList: [Value] {
         [.string(vtype.rawValue), .string(name), .optional(vmid), .optional(baseName), .optional(baseVMID),
-         isBase ? "base-" : .undef, .string(format)]
+         isBase ? "base-" : .undef, .string(format.description)]
     }
 }
 
 extension ImageMetadata {
     /// `file_size_info`'s list in list context: (size, format, used, parent, ctime).
     public var perlList: [Value] {
-        [virtualSize.map(Value.int) ?? .undef, .optional(format), allocatedSize.map(Value.int) ?? .undef,
+        [virtualSize.map(Value.int) ?? .undef, .optional(format?.rawValue), allocatedSize.map(Value.int) ?? .undef,
          .optional(backingFile), .int(changeTime)]
     }
 }
@@ -21,7 +21,7 @@ extension ImageInfo {
     /// The `list_images` item: `parent` is always present (undef when none), `ctime` only when non-zero.
     public var perlHash: [String: Value] {
         var members: [String: Value] = [
-            "volid": .string(volid), "format": .string(format), "size": .int(size), "vmid": .string(vmid),
+            "volid": .string(volid), "format": .string(format?.rawValue ?? "invalid"), "size": .int(size), "vmid": .string(vmid),
             "used": .int(used), "parent": .optional(parent),
         ]
         if changeTime != 0 { members["ctime"] = .int(changeTime) }

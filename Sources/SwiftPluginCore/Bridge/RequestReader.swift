@@ -78,7 +78,7 @@ public struct RequestReader {
             let key = try key()
             if let option = StorageConfig.Option(key) {
                 if option == .content, offset < bytes.count, bytes[offset] == UInt8(ascii: "H") {
-                    config.content = try hashKeys().sorted()
+                    config.setContent(try hashKeys())
                 } else {
                     config.set(option, try value())
                 }

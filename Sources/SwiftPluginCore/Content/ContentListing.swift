@@ -52,21 +52,20 @@ extension DirectoryStorage {
     /// `list_volumes`: the volumes of the requested content types, in that order.
     /// Images come from the image listing and count as `rootdir` when `guestTypes`
     /// (the cluster's VM list, vmid → `qemu`/`lxc`) says their owner is a container.
-    public func listVolumes(vmid: String?, contentTypes: [String], guestTypes: [String: String]) throws(StorageError) -> [ListedVolume] {
+    public func listVolumes(vmid: String?, contentTypes: [ContentType], guestTypes: [String: String]) throws(StorageError) -> [ListedVolume] {
         var items: [ListedVolume] = []
-        for type in contentTypes {
-            if type == ContentType.images.rawValue || type == ContentType.rootdir.rawValue {
+        for content in contentTypes {
+            if content == .images || content == .rootdir {
                 for image in try listImages(vmid: vmid, volumes: nil) {
-                    let content: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
-                    guard content.rawValue == type else { continue }
-                    items.append(.image(image, content: content))
+                    let owner: ContentType = guestTypes[image.vmid] == "lxc" ? .rootdir : .images
+                    guard owner == content else { continue }
+                    items.append(.image(image, content: owner))
                 }
                 continue
             }
             guard config.path != nil else { continue }
-            // As dir: the directory is looked up first, so an unknown type is an error.
-            _ = try subdirectory(for: type)
-            guard let content = ContentType(rawValue: type) else { continue }
+            // As dir: the directory is looked up first (the path must be usable).
+            _ = try subdirectory(for: content)
             switch content {
             case .iso, .vztmpl:
                 if vmid != nil { continue }
@@ -113,7 +112,7 @@ extension DirectoryStorage {
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
             case .import:
                 guard let format = ContentNames.importFormat(bytes) else { continue }
-                item = ContentItem(volid: "\(id):import/\(file.name)", format: format, size: 0, ctime: 0, content: content)
+                item = ContentItem(volid: "\(id):import/\(file.name)", format: format.description, size: 0, ctime: 0, content: content)
             case .images, .rootdir:
                 return []
             }
@@ -150,7 +149,7 @@ extension DirectoryStorage {
     func contentFiles(_ content: ContentType, isCandidate: ([UInt8]) -> Bool = { _ in true }) throws(StorageError)
         -> (files: [ContentFile], names: Set<String>)
     {
-        let directory = try subdirectory(for: content.rawValue)
+        let directory = try subdirectory(for: content)
         // A missing or unreadable directory lists nothing, as dir's glob does.
         guard let entries = try? system.listDirectory(directory) else { return ([], []) }
         var boundaries: [String]?
@@ -203,10 +202,9 @@ enum ContentNames {
 
     /// An import source: safe characters only (no spaces) and an importable extension
     /// in lower case (the extension is the format).
-    static func importFormat(_ bytes: [UInt8]) -> String? {
+    static func importFormat(_ bytes: [UInt8]) -> VolumeFormat? {
         guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
-        let extensions = Grammar.importExtensions.map { "." + $0 }
-        return Grammar.matchedSuffix(bytes, extensions, caseInsensitive: false).map { String($0.dropFirst()) }
+        return Grammar.importFormats.first { Grammar.hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
 
     /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.

@@ -2,13 +2,13 @@
 /// `(size, format, used, parent, ctime)`; the sizes are nil when they could not be determined.
 public struct ImageMetadata: Equatable, Sendable {
     public var virtualSize: Int64?
-    public var format: String?
+    public var format: ImageFormat?
     /// Bytes allocated on disk (qemu-img's `actual-size`).
     public var allocatedSize: Int64?
     public var backingFile: String?
     public var changeTime: Int64
 
-    public init(virtualSize: Int64?, format: String?, allocatedSize: Int64?, backingFile: String? = nil, changeTime: Int64) {
+    public init(virtualSize: Int64?, format: ImageFormat?, allocatedSize: Int64?, backingFile: String? = nil, changeTime: Int64) {
         self.virtualSize = virtualSize
         self.format = format
         self.allocatedSize = allocatedSize
@@ -42,8 +42,9 @@ public struct ImageInspectionError: Error, Equatable, CustomStringConvertible {
 /// `dir` storage spawns `qemu-img info` for every file. Warnings and errors follow
 /// `file_size_info`; header problems are reported with qemu-img's wording.
 public struct ImageInspector {
-    /// The formats qemu-img is asked about; others are inspected as raw (with a warning).
-    static let queriedFormats: Set<String> = ["raw", "qcow", "qcow2", "qed", "vmdk", "cloop"]
+    /// The formats qemu-img is asked about (of PVE's list: raw, qcow, qcow2, qed, vmdk,
+    /// cloop, those a volume can have); others are inspected as raw (with a warning).
+    static let queriedFormats: Set<VolumeFormat> = [.image(.raw), .image(.qcow2), .image(.vmdk)]
 
     public var system: any SystemCalls
     public var diagnostics: Diagnostics
@@ -55,7 +56,7 @@ public struct ImageInspector {
 
     /// Inspects `path` as `format` (nil: detect it). Returns nil, with a warning, when
     /// the file cannot be stat'ed; throws when it is not a readable image of that format.
-    public func inspect(_ path: String, format expected: String?) throws(ImageInspectionError) -> ImageMetadata? {
+    public func inspect(_ path: String, format expected: VolumeFormat?) throws(ImageInspectionError) -> ImageMetadata? {
         let info: FileStatus
         do { info = try system.status(path, followSymlinks: true) } catch {
             let dangling = (try? system.status(path, followSymlinks: false))?.kind == .symlink
@@ -64,18 +65,18 @@ public struct ImageInspector {
         }
         if info.kind == .directory {
             // PVE warns, but still reports the directory as a subvol.
-            if let expected, expected != ImageFormat.subvol.rawValue {
+            if let expected, expected != .image(.subvol) {
                 diagnostics.warn("expected format '\(expected)', but '\(path)' is a directory")
             }
-            return ImageMetadata(virtualSize: 0, format: ImageFormat.subvol.rawValue, allocatedSize: 0, changeTime: info.changeTime)
+            return ImageMetadata(virtualSize: 0, format: .subvol, allocatedSize: 0, changeTime: info.changeTime)
         }
-        var format = expected
-        if format == ImageFormat.subvol.rawValue {
+        if expected == .image(.subvol) {
             diagnostics.warn("expected format 'subvol', but '\(path)' is not a directory")
         }
-        if let requested = format, !Self.queriedFormats.contains(requested) {
+        var format = expected?.imageFormat
+        if let requested = expected, !Self.queriedFormats.contains(requested) {
             diagnostics.warn("file_size_info: '\(path)': falling back to 'raw' from unknown format '\(requested)'")
-            format = ImageFormat.raw.rawValue
+            format = .raw
         }
 
         let file = ImageFile(path: path, length: info.size, system: system)
@@ -83,14 +84,14 @@ public struct ImageInspector {
         var header: ImageHeader
         do throws(ImageFormatError) {
             switch detected {
-            case "qcow2": header = try QCOW2.readHeader(file)
-            case "vmdk": header = try VMDK.readHeader(file)
-            case "raw": header = ImageHeader(virtualSize: Self.rawSize(info.size))
-            default: throw ImageFormatError("Unsupported image format '\(detected)'")
+            case .qcow2: header = try QCOW2.readHeader(file)
+            case .vmdk: header = try VMDK.readHeader(file)
+            case .raw: header = ImageHeader(virtualSize: Self.rawSize(info.size))
+            case .subvol: throw ImageFormatError("Unsupported image format '\(detected)'")
             }
         } catch {
             let kind: ImageInspectionError.Kind = error.isWrongFormat ? .wrongFormat
-                : ["qcow2", "vmdk"].contains(detected) ? .invalidHeader : .unsupportedFormat
+                : detected == .qcow2 || detected == .vmdk ? .invalidHeader : .unsupportedFormat
             throw ImageInspectionError(kind: kind, path: path, reason: error.reason)
         }
         if let backing = header.backingFile, backing.contains(where: \.isWhitespace) {
@@ -112,11 +113,11 @@ public struct ImageInspector {
     }
 
     /// The format of an image by its magic bytes, as qemu-img probes it (qcow2, vmdk, else raw).
-    func detect(_ file: ImageFile) -> String {
-        guard let magic = try? file.bytes(at: 0, count: 4) else { return "raw" }
-        if magic == QCOW2.magic { return "qcow2" }
-        if magic == VMDK.sparseMagic || magic == VMDK.cowdMagic { return "vmdk" }
-        return "raw"
+    func detect(_ file: ImageFile) -> ImageFormat {
+        guard let magic = try? file.bytes(at: 0, count: 4) else { return .raw }
+        if magic == QCOW2.magic { return .qcow2 }
+        if magic == VMDK.sparseMagic || magic == VMDK.cowdMagic { return .vmdk }
+        return .raw
     }
 }
 

@@ -1,8 +1,8 @@
 /// One entry of `list_images` (plugin-api.md §5.1).
 public struct ImageInfo: Equatable, Sendable {
     public var volid: String
-    /// The format by extension, or `invalid` when the file is not in that format.
-    public var format: String
+    /// The format by extension; nil when the file is not in that format (listed as `invalid`).
+    public var format: ImageFormat?
     /// Virtual size in bytes.
     public var size: Int64
     /// The owner: the name of the `images/<vmid>` directory, as a string.
@@ -25,7 +25,7 @@ extension DirectoryStorage {
     /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
     func imageDirectory(vmid: String) throws(StorageError) -> String {
         guard Grammar.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
-        return try subdirectory(for: ContentType.images.rawValue) + "/" + vmid
+        return try subdirectory(for: .images) + "/" + vmid
     }
 
     // MARK: - Listing
@@ -36,7 +36,7 @@ extension DirectoryStorage {
     /// `strict` (for choosing a free name) makes that an error instead, so that a
     /// transient I/O error cannot hand out a disk number that is taken.
     public func listImages(vmid: String?, volumes: [String]?, strict: Bool = false) throws(StorageError) -> [ImageInfo] {
-        let imagesDirectory = try subdirectory(for: ContentType.images.rawValue)
+        let imagesDirectory = try subdirectory(for: .images)
         func entries(_ directory: String) throws(StorageError) -> [String] {
             do { return try system.listDirectory(directory).compactMap(\.name) } catch {
                 guard strict, error != .noSuchFileOrDirectory else { return [] }
@@ -54,12 +54,12 @@ extension DirectoryStorage {
                 guard let format = Grammar.imageFormat(Array(name.utf8)),
                       (try? VolumeName.parseImageFile(name)) != nil
                 else { continue }
-                if let image = try listedImage(directory: directory, owner: owner, name: name, format: format.rawValue),
+                if let image = try listedImage(directory: directory, owner: owner, name: name, format: format),
                    volumes.map({ $0.contains(image.volid) }) ?? true {
                     images.append(image)
                 } else if strict, !system.isGone(directory + "/" + name) {
                     // There, but unreadable: its name is taken all the same.
-                    images.append(ImageInfo(volid: "\(id):\(owner)/\(name)", format: format.rawValue, size: 0, vmid: owner,
+                    images.append(ImageInfo(volid: "\(id):\(owner)/\(name)", format: format, size: 0, vmid: owner,
                                             used: 0, parent: nil, changeTime: 0))
                 }
             }
@@ -67,17 +67,17 @@ extension DirectoryStorage {
         return images
     }
 
-    private func listedImage(directory: String, owner: String, name: String, format: String) throws(StorageError) -> ImageInfo? {
+    private func listedImage(directory: String, owner: String, name: String, format: ImageFormat) throws(StorageError) -> ImageInfo? {
         let path = directory + "/" + name
-        var reported = format
+        var reported: ImageFormat? = format
         var metadata: ImageMetadata?
         do throws(ImageInspectionError) {
             do {
-                metadata = try inspector.inspect(path, format: format)
+                metadata = try inspector.inspect(path, format: .image(format))
             } catch where error.kind == .wrongFormat {
                 diagnostics.warn("image '\(path)' is not in expected format '\(format)', querying as raw")
-                metadata = try inspector.inspect(path, format: ImageFormat.raw.rawValue)
-                reported = "invalid"
+                metadata = try inspector.inspect(path, format: .image(.raw))
+                reported = nil
             }
         } catch {
             throw error.storageError
@@ -109,7 +109,7 @@ extension DirectoryStorage {
 
     /// `find_free_diskname`: the first `vm-<vmid>-disk-<n>` (or `subvol-…`) that no image
     /// of the VMID uses, whatever its extension (dir holds subvols, see §9.5).
-    public func findFreeDiskname(vmid: String, format: String, addFormatSuffix: Bool) throws(StorageError) -> String {
+    public func findFreeDiskname(vmid: String, format: FormatName<ImageFormat>, addFormatSuffix: Bool) throws(StorageError) -> String {
         _ = try imageDirectory(vmid: vmid)
         var used = Set(try listImages(vmid: vmid, volumes: nil, strict: true).compactMap { Self.diskNumber(in: $0.volid, vmid: vmid) })
         // Reflink snapshots whose volume is gone (a killed free or rename) keep their number taken.
@@ -119,8 +119,8 @@ extension DirectoryStorage {
                 used.insert(number)
             }
         }
-        let prefix = format == ImageFormat.subvol.rawValue ? "subvol" : "vm"
-        let suffix = addFormatSuffix ? "." + format : ""
+        let prefix = format == .known(.subvol) ? "subvol" : "vm"
+        let suffix = addFormatSuffix ? ".\(format)" : ""
         for number in 0..<Self.maximumDisksPerGuest where !used.contains(String(number)) {
             return "\(prefix)-\(vmid)-disk-\(number)\(suffix)"
         }
@@ -144,23 +144,25 @@ extension DirectoryStorage {
 
     /// `alloc_image`: creates a `format` image of `sizeKiB` KiB (a directory for subvol)
     /// and returns `<vmid>/<name>`. The file appears under its name only when complete.
-    public func allocateImage(vmid: String, format: String, name requested: String?, sizeKiB: Scalar) throws(StorageError) -> String {
+    /// A format this storage does not hold fails as in dir: its name is no image name.
+    public func allocateImage(vmid: String, format requested: FormatName<ImageFormat>, name requestedName: String?,
+                              sizeKiB: Scalar) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
         do { try system.makeDirectories(directory) } catch {
             throw StorageError("mkdir \(directory): \(error)", errno: error)
         }
-        var name = requested ?? ""
-        if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: format, addFormatSuffix: true) }
+        var name = requestedName ?? ""
+        if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: requested, addFormatSuffix: true) }
         let parsed = try VolumeName.parseImageFile(name)
-        guard parsed.format == format else {
-            throw StorageError("illegal name '\(name)' - wrong extension for format ('\(parsed.format) != '\(format)')")
+        guard let format = requested.format, parsed.format == format else {
+            throw StorageError("illegal name '\(name)' - wrong extension for format ('\(parsed.format) != '\(requested)')")
         }
         let path = directory + "/" + name
         let exists = StorageError("disk image '\(path)' already exists")
         guard (try? system.status(path, followSymlinks: false)) == nil else { throw exists }
         try refuseLeftoverSnapshots(at: path)
 
-        if format == ImageFormat.subvol.rawValue {
+        if format == .subvol {
             guard (sizeKiB.integer ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
             do {
                 try system.makeDirectory(path, mode: 0o755)
@@ -171,7 +173,7 @@ extension DirectoryStorage {
             return "\(vmid)/\(name)"
         }
 
-        let preallocation = try QemuImg.preallocation(config.preallocation, format: format)
+        let preallocation = try QemuImg.preallocation(config.preallocation, format: .image(format))
         let size = sizeKiB.text ?? ""
         // A C string would end at the NUL: "1024\0" must not allocate 1024 KiB.
         guard !size.utf8.contains(0) else { throw StorageError("invalid size '\(Self.escapingControls(size))'") }
@@ -242,7 +244,8 @@ extension DirectoryStorage {
     /// `free_image`, for every content type: refuses a protected backup, clears the
     /// immutable flag of a template's image, removes the file (or subvol tree) and
     /// then its directory if that became empty.
-    public func freeVolume(_ volname: String, isBase: Bool, format: String?) throws(StorageError) {
+    /// `format` is the caller's (nil when none or no image format): a subvol is removed as a tree.
+    public func freeVolume(_ volname: String, isBase: Bool, format: ImageFormat?) throws(StorageError) {
         let (path, volume) = try filesystemPath(volname)
         if volume.vtype == .backup, system.exists(path + ".protected") {
             throw StorageError("cannot remove protected volume '\(volname)' on '\(id)'")
@@ -252,7 +255,7 @@ extension DirectoryStorage {
                 diagnostics.warn("unable to clear the immutable flag of '\(path)' - \(error)")
             }
         }
-        if format == ImageFormat.subvol.rawValue {
+        if format == .subvol {
             do { try system.removeTree(path) } catch {
                 if error != .noSuchFileOrDirectory { diagnostics.warn("unable to remove '\(path)' - \(error)") }
             }
@@ -267,14 +270,14 @@ extension DirectoryStorage {
                 diagnostics.warn("disk image '\(path)' does not exist")
                 return
             }
-            var snapshots = config.snapshotAsVolumeChain && volume.format == ImageFormat.qcow2.rawValue
+            var snapshots = config.snapshotAsVolumeChain && volume.format == .image(.qcow2)
                 ? try chainSnapshotFiles(of: path) : []
-            if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue {
+            if config.snapshotAsVolumeChain, volume.format == .image(.qcow2) {
                 // A second name of the volume file left by a snapshot killed before its overlay.
                 snapshots += leftoverChainLinks(of: path, own: own).filter { !snapshots.contains($0) }
             }
             // Reflink snapshots go first: one left behind would belong to the next volume of this name.
-            if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
+            if volume.format == .image(.raw), volume.vtype == .images {
                 for snapshot in try reflinkSnapshotFiles(of: path) {
                     do { try system.removeFile(snapshot.path) } catch {
                         throw StorageError("unlink '\(snapshot.path)' failed - \(error)", errno: error)
@@ -324,9 +327,9 @@ extension DirectoryStorage {
     public func createBase(_ volname: String) throws(StorageError) -> String {
         _ = try basePath()
         let (path, volume) = try filesystemPath(volname)
-        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype.rawValue)'") }
+        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype)'") }
         guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
-        if volume.format == ImageFormat.raw.rawValue {
+        if volume.format == .image(.raw) {
             // A template has no snapshots: they would stay behind under the old name.
             let snapshots = try reflinkSnapshotFiles(of: path)
             guard snapshots.isEmpty else {
@@ -364,9 +367,9 @@ extension DirectoryStorage {
     public func cloneImage(_ volname: String, vmid: String, snapshot: SnapshotSelector) throws(StorageError) -> String {
         _ = try basePath()
         let volume = try VolumeName.parse(volname)
-        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype.rawValue)'") }
+        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype)'") }
         if snapshot.isTrue { throw StorageError("this storage type does not support clone_image on snapshot") }
-        if volume.format == ImageFormat.subvol.rawValue {
+        if volume.format == .image(.subvol) {
             throw StorageError("this storage type does not support clone_image on subvolumes")
         }
         guard volume.isBase else { throw StorageError("clone_image only works on base images") }
@@ -376,7 +379,7 @@ extension DirectoryStorage {
         do { try system.makeDirectories(directory) } catch {
             throw StorageError("mkdir \(directory): \(error)", errno: error)
         }
-        let name = try findFreeDiskname(vmid: vmid, format: ImageFormat.qcow2.rawValue, addFormatSuffix: true)
+        let name = try findFreeDiskname(vmid: vmid, format: .known(.qcow2), addFormatSuffix: true)
         diagnostics.warn("clone \(volname): images, \(name), \(vmid) to \(name) (base=../\(baseVMID)/\(baseName))")
         let newVolname = "\(baseVMID)/\(baseName)/\(vmid)/\(name)"
         let path = directory + "/" + name
@@ -397,16 +400,16 @@ extension DirectoryStorage {
     public func renameVolume(_ volname: String, targetVMID: String, targetName requested: String?) throws(StorageError) -> String {
         guard config.path != nil else { throw StorageError("no path found") }
         let (sourcePath, volume) = try filesystemPath(volname)
-        if config.snapshotAsVolumeChain, volume.format == ImageFormat.qcow2.rawValue, try !chainSnapshotFiles(of: sourcePath).isEmpty {
+        if config.snapshotAsVolumeChain, volume.format == .image(.qcow2), try !chainSnapshotFiles(of: sourcePath).isEmpty {
             throw StorageError("we can't rename volume if a snapshot backed by a volume-chain exists")
         }
         var name = requested ?? ""
-        if name.isEmpty { name = try findFreeDiskname(vmid: targetVMID, format: volume.format, addFormatSuffix: true) }
+        if name.isEmpty { name = try findFreeDiskname(vmid: targetVMID, format: FormatName(volume.format), addFormatSuffix: true) }
         guard volume.vtype == .images else {
             // dir renames `images/<vmid>/<name>` whatever the volume is: for a backup, ISO,
             // snippet or import file there is no such file, and it fails with this message.
             // The volume itself is never moved (a protected backup into images/, as before).
-            let images = try subdirectory(for: ContentType.images.rawValue)
+            let images = try subdirectory(for: .images)
             let target = try imageDirectory(vmid: targetVMID) + "/" + name
             throw StorageError("rename '\(images)/\(volume.vmid ?? "")/\(volume.name)' to '\(target)' failed - \(Errno.noSuchFileOrDirectory)",
                                errno: .noSuchFileOrDirectory)
@@ -422,7 +425,7 @@ extension DirectoryStorage {
         if system.exists(targetPath) { throw exists }
         try refuseLeftoverSnapshots(at: targetPath)
         // A raw volume's reflink snapshots move first, and back if the volume cannot follow.
-        let snapshots = volume.format == ImageFormat.raw.rawValue ? try reflinkSnapshotFiles(of: sourcePath) : []
+        let snapshots = volume.format == .image(.raw) ? try reflinkSnapshotFiles(of: sourcePath) : []
         var moved: [(from: String, to: String)] = []
         func moveBack() { for move in moved.reversed() { try? system.rename(move.to, to: move.from, replacing: false) } }
         for snapshot in snapshots {
@@ -454,7 +457,7 @@ extension DirectoryStorage {
     /// `qemu_blockdev_options`: QEMU's protocol node for the volume's file.
     public func blockdevOptions(_ volname: String, snapshot: SnapshotSelector) throws(StorageError) -> BlockdevOptions {
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
-        if snapshot.isTrue, (volume.format == "qcow2" && !config.snapshotAsVolumeChain) || volume.format == "qed" {
+        if snapshot.isTrue, volume.format == .image(.qcow2), !config.snapshotAsVolumeChain {
             throw StorageError("cannot attach only the snapshot of a '\(volume.format)' image")
         }
         let info: FileStatus

@@ -7,27 +7,27 @@ public enum QemuImg {
     public static let resizeTimeout = 10
 
     /// `qemu-img create [-o preallocation=<p>] -f <fmt> <path> <size>K`.
-    public static func create(format: String, path: String, sizeKiB: String, preallocation: Preallocation?) -> Command {
+    public static func create(format: ImageFormat, path: String, sizeKiB: String, preallocation: Preallocation?) -> Command {
         var arguments = ["create"]
         if let preallocation { arguments += ["-o", "preallocation=\(preallocation.name)"] }
-        arguments += ["-f", format, path, "\(sizeKiB)K"]
+        arguments += ["-f", format.description, path, "\(sizeKiB)K"]
         return Command(executable, arguments, timeout: createTimeout)
     }
 
     /// A qcow2 overlay backed by `backing` (recorded as given; QEMU resolves a relative
     /// name against the overlay's directory); the size is the backing file's.
-    public static func createBacked(path: String, backing: String, backingFormat: String, preallocation: Preallocation?) -> Command {
+    public static func createBacked(path: String, backing: String, backingFormat: VolumeFormat, preallocation: Preallocation?) -> Command {
         var options = "extended_l2=on,cluster_size=128k"
         if let preallocation { options += ",preallocation=\(preallocation.name)" }
-        return Command(executable, ["create", "-F", backingFormat, "-b", backing, "-f", "qcow2", path, "-o", options],
+        return Command(executable, ["create", "-F", backingFormat.description, "-b", backing, "-f", "qcow2", path, "-o", options],
                        timeout: createTimeout)
     }
 
     /// `qemu-img resize [--preallocation=<p>] -f <fmt> <path> <bytes>`.
-    public static func resize(path: String, format: String, size: String, preallocation: Preallocation?) -> Command {
+    public static func resize(path: String, format: VolumeFormat, size: String, preallocation: Preallocation?) -> Command {
         var arguments = ["resize"]
         if let preallocation { arguments.append("--preallocation=\(preallocation.name)") }
-        arguments += ["-f", format, path, size]
+        arguments += ["-f", format.description, path, size]
         return Command(executable, arguments, timeout: resizeTimeout)
     }
 
@@ -54,14 +54,14 @@ public enum QemuImg {
 
     /// The preallocation argument for `format` from the storage's `preallocation` option
     /// (§9.4): qcow2 defaults to metadata, raw to off (metadata counts as off), others none.
-    public static func preallocation(_ configured: Preallocation?, format: String) throws(StorageError) -> Preallocation? {
+    public static func preallocation(_ configured: Preallocation?, format: VolumeFormat) throws(StorageError) -> Preallocation? {
         let allowed: [Preallocation]
         var mode: Preallocation
         switch format {
-        case "qcow2":
+        case .image(.qcow2):
             allowed = [.off, .metadata, .falloc, .full]
             mode = configured ?? .metadata
-        case "raw":
+        case .image(.raw):
             allowed = [.off, .falloc, .full]
             mode = configured ?? .off
             if mode == .metadata { mode = .off }

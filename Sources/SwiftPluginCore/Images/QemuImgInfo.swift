@@ -245,7 +245,7 @@ public struct QemuImageInfo: Equatable, Sendable {
     }
 
     /// `qemu-img info -f <format> --output=json <path>`: never opens a backing file.
-    static func command(path: String, format: String) -> Command {
-        Command(QemuImg.executable, ["info", "-f", format, "--output=json", path], timeout: 60)
+    static func command(path: String, format: ImageFormat) -> Command {
+        Command(QemuImg.executable, ["info", "-f", format.description, "--output=json", path], timeout: 60)
     }
 }

@@ -118,9 +118,9 @@ extension DirectoryStorage {
     /// The kind of snapshot the volume takes, nil when it takes none (`dir`'s refusal).
     func snapshotKind(of volume: VolumeName) throws(StorageError) -> SnapshotKind? {
         switch volume.format {
-        case ImageFormat.qcow2.rawValue:
+        case .image(.qcow2):
             return config.snapshotAsVolumeChain ? .volumeChain : .internalQCOW2
-        case ImageFormat.raw.rawValue where volume.vtype == .images:
+        case .image(.raw) where volume.vtype == .images:
             return supportsReflinks() ? .reflink : nil
         default:
             return nil
@@ -133,7 +133,7 @@ extension DirectoryStorage {
     /// deleting it then fails with the real reason, or needs no reflink at all.
     func snapshotKind(of volume: VolumeName, path: String, existing selector: SnapshotSelector) throws(StorageError) -> SnapshotKind? {
         if let kind = try snapshotKind(of: volume) { return kind }
-        guard volume.format == ImageFormat.raw.rawValue, volume.vtype == .images, let name = selector.name,
+        guard volume.format == .image(.raw), volume.vtype == .images, let name = selector.name,
               SnapshotNames.isValid(name), system.exists(Self.reflinkSnapshotPath(path, name))
         else { return nil }
         return .reflink
@@ -141,7 +141,7 @@ extension DirectoryStorage {
 
     /// Whether raw images of this storage can have reflink snapshots.
     public func supportsReflinks() -> Bool {
-        guard let directory = try? subdirectory(for: ContentType.images.rawValue) else { return false }
+        guard let directory = try? subdirectory(for: .images) else { return false }
         return ReflinkSupport.isSupported(in: directory, system: system)
     }
 
@@ -152,7 +152,7 @@ extension DirectoryStorage {
     /// of that name are there (left by a killed operation or outside PVE): the volume
     /// would inherit them, and a rollback would bring back another disk's data.
     func refuseLeftoverSnapshots(at path: String) throws(StorageError) {
-        guard path.hasSuffix("." + ImageFormat.raw.rawValue) else { return }
+        guard path.hasSuffix(".\(ImageFormat.raw)") else { return }
         let leftovers = try reflinkSnapshotFiles(of: path)
         guard leftovers.isEmpty else {
             throw StorageError("disk image '\(path)' has snapshot files left from an earlier volume of that name ("
@@ -318,9 +318,9 @@ extension DirectoryStorage {
     /// Puts a new qcow2 overlay backed by `backing` (a file name in the same directory)
     /// in place of `path`, atomically: written under a temporary name, then renamed.
     private func replaceWithOverlay(_ path: String, backedBy backing: String) throws(StorageError) {
-        let preallocation = try QemuImg.preallocation(config.preallocation, format: ImageFormat.qcow2.rawValue)
+        let preallocation = try QemuImg.preallocation(config.preallocation, format: .image(.qcow2))
         try createImage(at: path, removingEmptyDirectory: false,
-                        { QemuImg.createBacked(path: $0, backing: backing, backingFormat: ImageFormat.qcow2.rawValue,
+                        { QemuImg.createBacked(path: $0, backing: backing, backingFormat: .image(.qcow2),
                                                preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in
                             do throws(Errno) { try system.rename(temporary, to: path, replacing: true) } catch {
@@ -372,7 +372,7 @@ extension DirectoryStorage {
         let (path, volume) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume)
         if kind == .volumeChain { return try chainInfo(path, volume: volume) }
-        if config.snapshotAsVolumeChain, kind == nil, volume.vtype == .images, volume.format != ImageFormat.subvol.rawValue {
+        if config.snapshotAsVolumeChain, kind == nil, volume.vtype == .images, volume.format != .image(.subvol) {
             // Like dir's chain of one layer: the current state only.
             let inspected: ImageMetadata?
             do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
@@ -385,7 +385,7 @@ extension DirectoryStorage {
             current.virtualSize = metadata.virtualSize
             return [current]
         }
-        if volume.format == ImageFormat.raw.rawValue, volume.vtype == .images {
+        if volume.format == .image(.raw), volume.vtype == .images {
             // Listed even where reflinks stopped working: they are there to be deleted.
             return try reflinkSnapshotFiles(of: path).compactMap { snapshot in
                 guard let info = try? system.status(snapshot.path, followSymlinks: false) else { return nil }
@@ -397,7 +397,7 @@ extension DirectoryStorage {
             }
         }
         guard system.exists(path) else { throw qemuImgCannotOpen(path) }
-        guard volume.format == ImageFormat.qcow2.rawValue else { return [] }
+        guard volume.format == .image(.qcow2) else { return [] }
         let snapshots: [QCOW2.Snapshot]
         do {
             let info = try system.status(path, followSymlinks: true)
@@ -470,7 +470,7 @@ extension DirectoryStorage {
         let volume = try VolumeName.parse(volname)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
-        guard let kind, kind == .reflink || volume.format == ImageFormat.qcow2.rawValue else {
+        guard let kind, kind == .reflink || volume.format == .image(.qcow2) else {
             throw StorageError("can't rollback snapshot this image format")
         }
         switch kind {
@@ -507,7 +507,7 @@ extension DirectoryStorage {
         let volume = try VolumeName.parse(volname)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
-        guard volume.format == ImageFormat.qcow2.rawValue || kind == .reflink else {
+        guard volume.format == .image(.qcow2) || kind == .reflink else {
             throw StorageError("can't delete snapshot for this image format")
         }
         if kind == .reflink {
@@ -603,7 +603,7 @@ extension DirectoryStorage {
     /// the storage renames the files); everything else is the storage's.
     public func qemuSnapshotMethod(_ volname: String) throws(StorageError) -> QEMUSnapshotMethod {
         let volume = try VolumeName.parse(volname)
-        guard volume.format == ImageFormat.qcow2.rawValue else { return .storage }
+        guard volume.format == .image(.qcow2) else { return .storage }
         return config.snapshotAsVolumeChain ? .mixed : .qemu
     }
 }

@@ -36,6 +36,35 @@ public enum SnapshotSelector: Equatable, Sendable {
     }
 }
 
+/// A format argument as the caller named it: one of `Format`, or any other name, which
+/// dir still writes into file names and messages as it is (PVE passes on what it got).
+public enum FormatName<Format: Equatable & Sendable & CustomStringConvertible>: Equatable, Sendable, CustomStringConvertible {
+    case known(Format)
+    /// A name that is none of `Format`'s.
+    case other(String)
+
+    /// The format, when the name is one.
+    public var format: Format? {
+        if case .known(let format) = self { return format }
+        return nil
+    }
+
+    /// The name as written.
+    public var description: String {
+        switch self {
+        case .known(let format): return format.description
+        case .other(let name): return name
+        }
+    }
+}
+
+extension FormatName where Format == ImageFormat {
+    /// A volume's format as an image format argument: its name when it is no image file's.
+    public init(_ format: VolumeFormat) {
+        self = format.imageFormat.map(FormatName.known) ?? .other(format.description)
+    }
+}
+
 /// A Perl scalar where PVE passes a number that programs get as text (sizes, retention
 /// counts): its string, its numeric value and its truth, as Perl sees them.
 public struct Scalar: Equatable, Sendable {

@@ -7,12 +7,12 @@ public struct StorageConfig: Equatable, Sendable {
     public var type: String = "swift"
     /// The storage path; nil when it is unset or false in Perl's sense (as `dir` tests it).
     public var path: String?
-    /// The configured content types, sorted; nil when the `content` key is absent.
-    public var content: [String]?
+    /// The configured content types, in name order; nil when the `content` key is absent.
+    public var content: [ContentType]?
     /// `content-dirs`: a subdirectory per content type, overriding the default.
-    public var contentDirectories: [String: String] = [:]
+    public var contentDirectories: [ContentType: String] = [:]
     /// `format`: the default image format.
-    public var defaultFormat: String?
+    public var defaultFormat: ImageFormat?
     /// `preallocation`: qemu-img's preallocation mode for new raw and qcow2 images.
     public var preallocation: Preallocation?
     /// `snapshot-as-volume-chain` (PVE 9): qcow2 snapshots as external overlay files.
@@ -23,10 +23,27 @@ public struct StorageConfig: Equatable, Sendable {
     public var makeDirectories: Bool?
     /// `is_mountpoint`: `yes`/`no` (and the other booleans) or the mount point itself.
     public var isMountpoint: String?
+    /// Option values that name nothing this storage knows.
+    public var unrecognized = Unrecognized()
+
+    /// Option values PVE's parser refuses (so only a direct call passes them), kept as
+    /// written because the storage answers with them.
+    public struct Unrecognized: Equatable, Sendable {
+        /// A `format` that is no image format: `get_formats` reports it as the default.
+        public var defaultFormat: String?
+        /// The first `content` name (in name order) that is no content type: activation
+        /// fails on it where dir's directory lookup does (``DirectoryStorage/activate()``).
+        public var content: String?
+
+        public init(defaultFormat: String? = nil, content: String? = nil) {
+            self.defaultFormat = defaultFormat
+            self.content = content
+        }
+    }
 
     /// A configuration with `path` (unset when false in Perl's sense, as from PVE) and `content`.
-    public init(path: String? = nil, content: [String]? = nil) {
+    public init(path: String? = nil, content: [ContentType]? = nil) {
         self.path = path == "" || path == "0" ? nil : path
-        self.content = content?.sorted()
+        self.content = content.map { Set($0).sorted() }
     }
 }

@@ -12,10 +12,10 @@ public struct VolumeName: Equatable, Sendable {
     /// A template's image (`base-` name).
     public var isBase: Bool
     /// The image format, `raw` for non-image content, the import format for imports.
-    public var format: String
+    public var format: VolumeFormat
 
     public init(vtype: ContentType, name: String, vmid: String? = nil, baseName: String? = nil,
-                baseVMID: String? = nil, isBase: Bool = false, format: String = "raw") {
+                baseVMID: String? = nil, isBase: Bool = false, format: VolumeFormat = .image(.raw)) {
         self.vtype = vtype
         self.name = name
         self.vmid = vmid
@@ -83,7 +83,7 @@ public struct VolumeName: Equatable, Sendable {
                 let name = text(file)
                 let (format, isBase) = try parseImageFile(name)
                 return VolumeName(vtype: .images, name: name, vmid: text(vmid), baseName: baseName,
-                                  baseVMID: text(0..<first), isBase: isBase, format: format)
+                                  baseVMID: text(0..<first), isBase: isBase, format: .image(format))
             }
             split -= 1
         }
@@ -92,7 +92,7 @@ public struct VolumeName: Equatable, Sendable {
         guard !file.isEmpty else { return nil }
         let name = text(file)
         let (format, isBase) = try parseImageFile(name)
-        return VolumeName(vtype: .images, name: name, vmid: text(0..<first), isBase: isBase, format: format)
+        return VolumeName(vtype: .images, name: name, vmid: text(0..<first), isBase: isBase, format: .image(format))
     }
 
     /// An image file name (dir-layout.md §2.3): returns its format and whether it is a base image.
@@ -100,7 +100,7 @@ public struct VolumeName: Equatable, Sendable {
     /// PVE tries its standard names (`vm-<n>-…`), then refuses `snap-*.qcow2` (external
     /// snapshot files), then accepts free-form names; the standard names are a subset of
     /// the free-form ones with the same result, so only the snapshot rule needs ordering.
-    public static func parseImageFile(_ name: String) throws(StorageError) -> (format: String, isBase: Bool) {
+    public static func parseImageFile(_ name: String) throws(StorageError) -> (format: ImageFormat, isBase: Bool) {
         let bytes = Array(name.utf8)
         if Grammar.hasPrefix(bytes, "snap-"), Grammar.hasSuffix(bytes, [".qcow2"], caseInsensitive: false),
            !bytes.contains(Grammar.newline) {
@@ -109,8 +109,8 @@ public struct VolumeName: Equatable, Sendable {
         let clean = !bytes.contains(Grammar.slash) && !bytes.contains(where: Grammar.isWhitespace)
         if clean, let format = Grammar.imageFormat(bytes) {
             // `base-` counts only when something is left between it and the extension.
-            let isBase = Grammar.hasPrefix(bytes, "base-") && bytes.count > 5 + format.rawValue.count + 1
-            return (format.rawValue, isBase)
+            let isBase = Grammar.hasPrefix(bytes, "base-") && bytes.count > 5 + format.description.utf8.count + 1
+            return (format, isBase)
         }
         throw StorageError("unable to parse volume filename '\(name)'")
     }
@@ -129,16 +129,19 @@ enum Grammar {
         for container in ["tar", "vma"] { for compression in compressions { list.append(".\(container).\(compression)") } }
         return list.sorted { $0.count > $1.count }
     }()
-    static let importExtensions = ["ova", "ovf", "qcow2", "raw", "vmdk"]
+    /// The import sources by extension (the extension is the format's name).
+    static let importFormats: [(format: VolumeFormat, suffix: [String])] =
+        [VolumeFormat.ova, .ovf, .image(.qcow2), .image(.raw), .image(.vmdk)].map { ($0, [".\($0)"]) }
     /// `.<format>` of every image format, in ``ImageFormat``'s order.
-    static let imageExtensions: [(format: ImageFormat, suffix: [String])] = ImageFormat.allCases.map { ($0, ["." + $0.rawValue]) }
+    static let imageExtensions: [(format: ImageFormat, suffix: [String])] = ImageFormat.allCases.map { ($0, [".\($0)"]) }
 
     /// The format an image file name's extension names (`.raw`, `.qcow2`, ...), with at
     /// least one byte before it; nil for any other name. The one test of image extensions.
     static func imageFormat(_ bytes: [UInt8]) -> ImageFormat? {
         imageExtensions.first { hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
-    static let ovaMemberExtensions = ["qcow2", "raw", "vmdk"]
+    static let ovaMemberExtensions: [(format: ImageFormat, suffix: [String])] =
+        [ImageFormat.qcow2, .raw, .vmdk].map { ($0, [".\($0)"]) }
 
     /// Perl's `\s` on a byte string.
     static func isLetter(_ byte: UInt8) -> Bool {
@@ -214,16 +217,16 @@ enum Grammar {
     }
 
     /// The format of an import volume name (`<name>.<ext>` or `<name>.ova/<member>.<ext>`), if valid.
-    static func importFormat(_ bytes: [UInt8]) -> String? {
+    static func importFormat(_ bytes: [UInt8]) -> VolumeFormat? {
         let parts = bytes.split(separator: slash, omittingEmptySubsequences: false).map(Array.init)
         let safe = { (part: [UInt8]) in part.allSatisfy { isSafe($0, allowSpace: true) } }
         if parts.count == 2, safe(parts[0]), safe(parts[1]),
            hasSuffix(parts[0], [".ova"], caseInsensitive: false),
-           let member = ovaMemberExtensions.first(where: { hasSuffix(parts[1], ["." + $0], caseInsensitive: false) }) {
-            return "ova+\(member)"
+           let member = ovaMemberExtensions.first(where: { hasSuffix(parts[1], $0.suffix, caseInsensitive: false) }) {
+            return .ovaMember(member.format)
         }
         if parts.count == 1, safe(parts[0]) {
-            return importExtensions.first { hasSuffix(parts[0], ["." + $0], caseInsensitive: false) }
+            return importFormats.first { hasSuffix(parts[0], $0.suffix, caseInsensitive: false) }?.format
         }
         return nil
     }

@@ -31,11 +31,15 @@ public struct DirectoryStorage: Sendable {
     }
 
     /// `get_subdir`: the directory of a content type, honouring `content-dirs`.
-    public func subdirectory(for vtype: String) throws(StorageError) -> String {
+    public func subdirectory(for type: ContentType) throws(StorageError) -> String {
         let path = try basePath()
-        guard let type = ContentType(rawValue: vtype) else { throw StorageError("unknown vtype '\(vtype)'") }
-        let subdirectory = config.contentDirectories[vtype] ?? type.defaultSubdirectory
+        let subdirectory = config.contentDirectories[type] ?? type.defaultSubdirectory
         return "\(path)/\(subdirectory)"
+    }
+
+    /// dir's refusal of a content type name it has no directory for.
+    public static func unknownContentType(_ name: String) -> StorageError {
+        StorageError("unknown vtype '\(name)'")
     }
 
     /// `filesystem_path`: where a volume (or its snapshot) lives.
@@ -48,15 +52,15 @@ public struct DirectoryStorage: Sendable {
     {
         let volume = try VolumeName.parse(volname)
         var name = volume.name
-        if snapshot.isRequested, volume.format != "qcow2", volume.format != "qed" {
-            guard volume.format == ImageFormat.raw.rawValue, volume.vtype == .images, supportsReflinks() else {
+        if snapshot.isRequested, volume.format != .image(.qcow2) {
+            guard volume.format == .image(.raw), volume.vtype == .images, supportsReflinks() else {
                 throw StorageError("can't snapshot this image format")
             }
             if let snap = snapshot.name { name = Self.reflinkSnapshotPath(name, try SnapshotNames.validated(snap)) }
         } else if config.snapshotAsVolumeChain, let snap = snapshot.name {
             name = "snap-\(try SnapshotNames.validated(snap))-\(name)"
         }
-        var directory = try subdirectory(for: volume.vtype.rawValue)
+        var directory = try subdirectory(for: volume.vtype)
         if volume.vtype == .images, let vmid = volume.vmid { directory += "/\(vmid)" }
         return ("\(directory)/\(name)", volume)
     }
@@ -99,26 +103,29 @@ public struct DirectoryStorage: Sendable {
         guard let content = config.content else { return }
 
         if config.createSubdirectories ?? true, config.makeDirectories ?? true {
-            for type in ContentType.allCases.sorted(by: { $0.rawValue < $1.rawValue })
-            where content.contains(type.rawValue) || (type == .backup && content.contains(ContentType.rootdir.rawValue)) {
+            for type in ContentType.allCases.sorted()
+            where content.contains(type) || (type == .backup && content.contains(.rootdir)) {
                 try createContentDirectory(for: type)
             }
         }
 
         var seen: Set<String> = []
-        for vtype in content {
-            let directory = try subdirectory(for: vtype)
+        for type in content {
+            // dir looks the names up in order: one that is no content type fails where it sorts.
+            if let unknown = config.unrecognized.content, unknown < type.rawValue { throw Self.unknownContentType(unknown) }
+            let directory = try subdirectory(for: type)
             guard let resolved = try? system.realPath(directory) else { continue }
             guard seen.insert(resolved).inserted else {
                 throw StorageError("storage '\(id)' uses directory \(resolved) for multiple content types")
             }
         }
+        if let unknown = config.unrecognized.content { throw Self.unknownContentType(unknown) }
     }
 
     private func createContentDirectory(for type: ContentType) throws(StorageError) {
-        let directory = try subdirectory(for: type.rawValue)
+        let directory = try subdirectory(for: type)
         do { try system.makeDirectories(directory) } catch {
-            var message = "failed to create content directory '\(directory)' for content '\(type.rawValue)' - mkdir \(directory): \(error)"
+            var message = "failed to create content directory '\(directory)' for content '\(type)' - mkdir \(directory): \(error)"
             if error == .permissionDenied || error == .readOnlyFileSystem {
                 message += " - ensure that you have read and write access to your storage!"
             }
@@ -132,14 +139,14 @@ public struct DirectoryStorage: Sendable {
     func reclaimStaleTemporaries() {
         guard let path = try? basePath() else { return }
         system.reclaimStaleTemporaries(in: path)
-        if let images = try? subdirectory(for: ContentType.images.rawValue), let owners = try? system.listDirectory(images) {
+        if let images = try? subdirectory(for: .images), let owners = try? system.listDirectory(images) {
             // The reflink probe's files live in the images directory itself.
             system.reclaimStaleTemporaries(in: images)
             for owner in owners.compactMap(\.name) where Grammar.isDigits(owner.utf8) {
                 system.reclaimStaleTemporaries(in: images + "/" + owner)
             }
         }
-        if let dump = try? subdirectory(for: ContentType.backup.rawValue) { system.reclaimStaleTemporaries(in: dump) }
+        if let dump = try? subdirectory(for: .backup) { system.reclaimStaleTemporaries(in: dump) }
     }
 
     /// `-d $path`, bounded in time: a hung network mount must not hang the PVE daemon.

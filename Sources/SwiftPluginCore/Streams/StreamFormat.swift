@@ -1,6 +1,6 @@
 /// The migration stream formats of `volume_export` / `volume_import` (plugin-api.md §7.1):
 /// an 8-byte little-endian size header, then the payload.
-public enum StreamFormat: String, CaseIterable, Sendable {
+public enum StreamFormat: String, CaseIterable, Sendable, CustomStringConvertible {
     /// Raw disk bytes; the header is the virtual size.
     case raw = "raw+size"
     /// The qcow2 file as it is (internal snapshots included); the header is the virtual size.
@@ -10,11 +10,21 @@ public enum StreamFormat: String, CaseIterable, Sendable {
     /// A GNU tar of a container directory's contents; the header is 0.
     case tar = "tar+size"
 
-    /// The data format: `raw`, `qcow2`, `vmdk` or `tar`.
-    public var dataFormat: String { String(rawValue.prefix { $0 != "+" }) }
+    /// The format of the image the payload is: `raw`, `qcow2`, `vmdk`, or a subvol for tar.
+    public var dataFormat: ImageFormat {
+        switch self {
+        case .raw: return .raw
+        case .qcow2: return .qcow2
+        case .vmdk: return .vmdk
+        case .tar: return .subvol
+        }
+    }
 
     /// Whether the format carries snapshots (qcow2 and vmdk files are sent whole).
     public var carriesSnapshots: Bool { self == .qcow2 || self == .vmdk }
+
+    /// PVE's name (`raw+size`, ...).
+    public var description: String { rawValue }
 }
 
 /// The size header every stream starts with.
@@ -50,13 +60,13 @@ public enum StreamHeader {
 /// The formats matrix of `volume_export_formats` / `volume_import_formats` (§7.2, §7.3).
 public enum StreamFormats {
     /// What a volume of `vtype` and `format` can be sent or received as.
-    public static func formats(vtype: ContentType, format: String, withSnapshots: Bool) -> [StreamFormat] {
+    public static func formats(vtype: ContentType, format: VolumeFormat, withSnapshots: Bool) -> [StreamFormat] {
         if withSnapshots {
-            if format == "qcow2" { return [.qcow2] }
-            if format == "vmdk" { return [.vmdk] }
+            if format == .image(.qcow2) { return [.qcow2] }
+            if format == .image(.vmdk) { return [.vmdk] }
             return []
         }
-        if format == ImageFormat.subvol.rawValue { return [.tar] }
+        if format == .image(.subvol) { return [.tar] }
         switch vtype {
         case .images, .iso, .snippets, .vztmpl, .import: return [.raw]
         default: return []

@@ -16,8 +16,9 @@ extension DirectoryStorage {
     }
 
     /// `volume_export`: writes the size header and the payload of `format` to `descriptor`
-    /// (a pipe, a socket or a file; never seeked). `className` names the plugin in refusals.
-    public func exportVolume(_ volname: String, format: String, to descriptor: Int32, snapshot: String?,
+    /// (a pipe, a socket or a file; never seeked). `className` names the plugin in refusals,
+    /// which name the format as the caller wrote it.
+    public func exportVolume(_ volname: String, format: FormatName<StreamFormat>, to descriptor: Int32, snapshot: String?,
                              baseSnapshot: String?, withSnapshots: Bool, className: String) throws(StorageError) {
         if withSnapshots, config.snapshotAsVolumeChain {
             throw StorageError("cannot export volumes together with their snapshots in \(className)")
@@ -35,14 +36,14 @@ extension DirectoryStorage {
         do { size = try inspector.inspect(path, format: fileFormat)?.virtualSize ?? 0 } catch {
             diagnostics.warn(error.description)
         }
-        guard let stream = StreamFormat(rawValue: format) else { throw refusal }
+        guard let stream = format.format else { throw refusal }
         switch stream {
         case .raw:
-            guard !withSnapshots, fileFormat != ImageFormat.subvol.rawValue else { throw refusal }
+            guard !withSnapshots, fileFormat != .image(.subvol) else { throw refusal }
         case .qcow2, .vmdk:
-            guard withSnapshots, fileFormat == stream.dataFormat else { throw refusal }
+            guard withSnapshots, fileFormat == .image(stream.dataFormat) else { throw refusal }
         case .tar:
-            guard fileFormat == ImageFormat.subvol.rawValue else { throw refusal }
+            guard fileFormat == .image(.subvol) else { throw refusal }
         }
 
         let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: UInt64(max(size, 0)))
@@ -55,8 +56,9 @@ extension DirectoryStorage {
             return
         }
         try channel.writeHeader(UInt64(max(size, 0)))
-        if stream == .raw, !["raw", "ova", "ovf"].contains(fileFormat) {
-            try sendAsRaw(path, format: fileFormat, virtualSize: size, channel)
+        // An image other than raw is sent as raw; raw files and import sources as they are.
+        if stream == .raw, let image = fileFormat.imageFormat, image != .raw {
+            try sendAsRaw(path, format: image, virtualSize: size, channel)
         } else {
             try sendFile(path, channel)
         }
@@ -110,13 +112,13 @@ extension DirectoryStorage {
     /// data files or encryption, each backing file's format recorded in its overlay's
     /// backing format header extension (never probed); otherwise `qemu-img convert` into a hidden temporary raw
     /// file beside the image, sent and removed.
-    func sendAsRaw(_ path: String, format: String, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
+    func sendAsRaw(_ path: String, format: ImageFormat, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
         guard system.exists(path) else {
             throw StorageError("export: cannot open '\(path)' - \(Errno.noSuchFileOrDirectory)", errno: .noSuchFileOrDirectory)
         }
         var opened: [Int32] = []
         defer { for descriptor in opened { system.closeFile(descriptor) } }
-        if format == ImageFormat.qcow2.rawValue, let layer = try exportLayer(path, format: format, depth: 0, opened: &opened) {
+        if format == .qcow2, let layer = try exportLayer(path, format: format, depth: 0, opened: &opened) {
             try emit(layer, from: 0, count: virtualSize, path: path, channel)
             return
         }
@@ -133,19 +135,19 @@ extension DirectoryStorage {
     static let maximumChain = 16
 
     /// `path` as a layer, nil when it (or its chain) needs qemu-img.
-    func exportLayer(_ path: String, format: String, depth: Int, opened: inout [Int32]) throws(StorageError) -> ExportLayer? {
+    func exportLayer(_ path: String, format: ImageFormat, depth: Int, opened: inout [Int32]) throws(StorageError) -> ExportLayer? {
         guard depth < Self.maximumChain else { return nil }
         let info: FileStatus
         do { info = try system.status(path, followSymlinks: true) } catch {
             throw StorageError("export: stat '\(path)' failed - \(error)", errno: error)
         }
         let file = ImageFile(path: path, length: info.size, system: system)
-        if format == ImageFormat.raw.rawValue {
+        if format == .raw {
             let descriptor = try openForExport(path)
             opened.append(descriptor)
             return .raw(descriptor: descriptor, path: path, size: info.size)
         }
-        guard format == ImageFormat.qcow2.rawValue else { return nil }
+        guard format == .qcow2 else { return nil }
         let map: QCOW2ClusterMap
         do {
             map = try QCOW2ClusterMap(file: file)
@@ -159,8 +161,8 @@ extension DirectoryStorage {
             // The backing file's format is the one the overlay records, never probed: a
             // raw base holds what its guest wrote, which may well look like a qcow2 header
             // naming any host file. Without a recorded raw or qcow2, qemu-img decides.
-            guard let backingFormat = map.layout.backingFormat,
-                  backingFormat == ImageFormat.raw.rawValue || backingFormat == ImageFormat.qcow2.rawValue else { return nil }
+            guard let backingFormat = map.layout.backingFormat.flatMap(ImageFormat.init(rawValue:)),
+                  backingFormat == .raw || backingFormat == .qcow2 else { return nil }
             let backingPath = name.hasPrefix("/") ? name : FilePath.parent(of: path) + "/" + name
             guard let layer = try exportLayer(backingPath, format: backingFormat, depth: depth + 1, opened: &opened) else { return nil }
             backing = layer
@@ -212,14 +214,14 @@ extension DirectoryStorage {
 
     /// The image converted by qemu-img into a hidden temporary raw file in its directory
     /// (reclaimed like any temporary if this process dies), sent, and removed.
-    func sendConverted(_ path: String, format: String, _ channel: StreamChannel) throws(StorageError) {
+    func sendConverted(_ path: String, format: ImageFormat, _ channel: StreamChannel) throws(StorageError) {
         let directory = FilePath.parent(of: path)
         let temporary: String
         do { temporary = try system.createTemporaryFile(in: directory, mode: 0o600) } catch {
             throw StorageError("export: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
         }
         defer { try? system.removeFile(temporary) }
-        var convert = Command(QemuImg.executable, ["convert", "-f", format, "-O", "raw", path, temporary],
+        var convert = Command(QemuImg.executable, ["convert", "-f", format.description, "-O", "raw", path, temporary],
                               timeout: QemuImg.createTimeout)
         convert.removeWhenInterrupted = [temporary]
         // The raw copy needs the disk's data in free space on this storage; a failure says why.

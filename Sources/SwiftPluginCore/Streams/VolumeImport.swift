@@ -14,9 +14,9 @@ extension DirectoryStorage {
 
     /// `volume_import`: reads a stream of `format` from `descriptor` into a new volume
     /// and returns its volid. `print` gets the lines PVE prints (the size rounding notice).
-    public func importVolume(_ volname: String, format: String, from descriptor: Int32, withSnapshots: Bool,
+    public func importVolume(_ volname: String, format: FormatName<StreamFormat>, from descriptor: Int32, withSnapshots: Bool,
                              allowRename: Bool, className: String, print: (String) -> Void) throws(StorageError) -> String {
-        guard let stream = StreamFormat(rawValue: format) else {
+        guard let stream = format.format else {
             throw StorageError("volume import format '\(format)' not available for \(className)")
         }
         if !withSnapshots, stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported without snapshots") }
@@ -26,7 +26,7 @@ extension DirectoryStorage {
             throw StorageError("import: '\(volname)' is a disk inside an OVA archive; only whole files can be imported")
         }
         let isImage = volume.vtype == .images || volume.vtype == .rootdir
-        if isImage, stream.dataFormat != volume.format, !(stream == .tar && volume.format == ImageFormat.subvol.rawValue) {
+        if isImage, volume.format != .image(stream.dataFormat) {
             throw StorageError("cannot import format \(format) into a file of format \(volume.format)")
         }
         var requested: String? = volume.name
@@ -52,7 +52,7 @@ extension DirectoryStorage {
             return "\(id):\(vmid)/\(name)"
         }
         guard [.import, .iso, .snippets, .vztmpl].contains(volume.vtype) else {
-            throw StorageError("importing volume of type '\(volume.vtype.rawValue)' not implemented")
+            throw StorageError("importing volume of type '\(volume.vtype)' not implemented")
         }
         // dir copies any payload into these files as it comes (dd); a raw one must be complete.
         try importFile(path, expected: stream == .raw ? size : nil, channel)
@@ -66,9 +66,9 @@ extension DirectoryStorage {
     func importImage(_ stream: StreamFormat, vmid: String, name: String?, size: UInt64, sizeKiB: UInt64,
                      _ channel: StreamChannel) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
-        let format = stream == .tar ? ImageFormat.subvol.rawValue : stream.dataFormat
+        let format = stream.dataFormat
         if stream == .tar, sizeKiB != 0 { throw StorageError("storage does not support subvol quotas") }
-        _ = try QemuImg.preallocation(config.preallocation, format: format)
+        _ = try QemuImg.preallocation(config.preallocation, format: .image(format))
         do { try system.makeDirectories(directory) } catch {
             throw StorageError("mkdir \(directory): \(error)", errno: error)
         }
@@ -91,11 +91,11 @@ extension DirectoryStorage {
 
     /// Moves a complete import to its name, never replacing anything; without a
     /// requested name, to the next free one.
-    func publishImport(_ temporary: String, directory: String, vmid: String, name: String?, format: String) throws(StorageError) -> String {
+    func publishImport(_ temporary: String, directory: String, vmid: String, name: String?, format: ImageFormat) throws(StorageError) -> String {
         var attempts = 0
         while true {
             let chosen: String
-            if let name { chosen = name } else { chosen = try findFreeDiskname(vmid: vmid, format: format, addFormatSuffix: true) }
+            if let name { chosen = name } else { chosen = try findFreeDiskname(vmid: vmid, format: .known(format), addFormatSuffix: true) }
             let path = directory + "/" + chosen
             try refuseLeftoverSnapshots(at: path)
             do {
@@ -131,7 +131,7 @@ extension DirectoryStorage {
             let extract = Command(Self.tar, Self.tarFlags + ["--delay-directory-restore", "-C", hidden, "-xf", "-"],
                                   timeout: Self.tarTimeout)
             try runTar(extract, input: channel.descriptor)
-            return try publishImport(hidden, directory: directory, vmid: vmid, name: name, format: ImageFormat.subvol.rawValue)
+            return try publishImport(hidden, directory: directory, vmid: vmid, name: name, format: .subvol)
         } catch {
             try? system.removeTree(hidden)
             try? system.removeDirectory(directory)
@@ -239,7 +239,7 @@ extension DirectoryStorage {
     /// An imported qcow2 or vmdk must be a complete image of the announced size that
     /// refers to no other file: no backing file, no external data file, no extents
     /// outside itself; qcow2 images must also pass `qemu-img check`.
-    func checkImportedImage(_ path: String, format: String, announced: UInt64) throws(StorageError) {
+    func checkImportedImage(_ path: String, format: ImageFormat, announced: UInt64) throws(StorageError) {
         let length: Int64
         do { length = try system.status(path, followSymlinks: false).size } catch {
             throw StorageError("import: stat '\(path)' failed - \(error)", errno: error)
@@ -247,7 +247,7 @@ extension DirectoryStorage {
         let file = ImageFile(path: path, length: length, system: system)
         let header: ImageHeader
         do throws(ImageFormatError) {
-            if format == ImageFormat.qcow2.rawValue {
+            if format == .qcow2 {
                 let map = try QCOW2ClusterMap(file: file)
                 if map.layout.externalDataFile { throw ImageFormatError("refusing an image with an external data file") }
                 header = ImageHeader(virtualSize: map.layout.virtualSize, backingFile: map.layout.backingFile)
@@ -265,8 +265,8 @@ extension DirectoryStorage {
             throw StorageError("import: the image's virtual size \(header.virtualSize) differs from the announced size \(announced)")
         }
         try checkWithQemuImg(path, format: format)
-        if format == ImageFormat.qcow2.rawValue {
-            let check = Command(QemuImg.executable, ["check", "-q", "-f", format, path], timeout: QemuImg.createTimeout)
+        if format == .qcow2 {
+            let check = Command(QemuImg.executable, ["check", "-q", "-f", format.description, path], timeout: QemuImg.createTimeout)
             let result: CommandResult
             do { result = try system.run(check) } catch {
                 throw StorageError("import: unable to run \(QemuImg.executable) - \(error)", errno: error)
@@ -288,7 +288,7 @@ extension DirectoryStorage {
     /// data file, every vmdk extent is the file itself, and its size is not 0. The native
     /// checks come first; this one sees what they might miss (a parent named anywhere in a
     /// descriptor, a descriptor QEMU finds where we do not look).
-    func checkWithQemuImg(_ path: String, format: String) throws(StorageError) {
+    func checkWithQemuImg(_ path: String, format: ImageFormat) throws(StorageError) {
         let result: CommandResult
         do { result = try system.run(QemuImageInfo.command(path: path, format: format)) } catch {
             throw StorageError("import: unable to run \(QemuImg.executable) - \(error)", errno: error)
@@ -299,7 +299,7 @@ extension DirectoryStorage {
             let reason = result.timedOut ? "got timeout" : last.isEmpty ? "exit code \(result.exitStatus ?? -1)" : last
             throw StorageError("import: the \(format) image does not check out - \(Self.escapingControls(reason))")
         }
-        guard let info = QemuImageInfo(json: result.output), info.filename == path, info.format == format else {
+        guard let info = QemuImageInfo(json: result.output), info.filename == path, info.format == format.description else {
             throw StorageError("import: the \(format) image does not check out - unexpected qemu-img info output")
         }
         if let backing = info.backingFile {
@@ -308,7 +308,7 @@ extension DirectoryStorage {
         if let dataFile = info.dataFile {
             throw StorageError("import: refusing a \(format) image with an external data file ('\(Self.escapingControls(dataFile))')")
         }
-        if format == ImageFormat.vmdk.rawValue {
+        if format == .vmdk {
             guard let extents = info.extents, !extents.isEmpty else {
                 throw StorageError("import: the vmdk image does not check out - qemu-img lists no extents")
             }

@@ -9,7 +9,7 @@ extension PluginMethods {
             if let type = info["type"].string { guestTypes[id] = type }
         }
         let volumes = try call.storage(arguments.storeid, arguments.scfg).listVolumes(
-            vmid: arguments.vmid, contentTypes: arguments.contentTypes, guestTypes: guestTypes)
+            vmid: arguments.vmid, contentTypeNames: arguments.contentTypes, guestTypes: guestTypes)
         return .array(volumes.map(\.perlItem))
     }
 

@@ -30,7 +30,7 @@ extension PluginMethods {
     }
 
     public static func getSubdir(_ arguments: GetSubdirArguments, _ call: Call) throws(StorageError) -> Value {
-        .string(try call.storage("", arguments.scfg).subdirectory(for: arguments.vtype))
+        .string(try call.storage("", arguments.scfg).subdirectory(named: arguments.vtype))
     }
 
     /// (path, vmid, vtype); the glue returns only the path in scalar context.
@@ -50,10 +50,12 @@ extension PluginMethods {
         return [call.string(path, like: "volname"), .optional(volume.vmid), .string(volume.vtype.rawValue)]
     }
 
-    /// The formats this storage holds; the default is the `format` option, else raw.
+    /// The formats this storage holds; the default is the `format` option (as written), else raw.
     public static func getFormats(_ arguments: GetFormatsArguments, _ call: Call) throws(StorageError) -> Value {
         let valid = Dictionary(uniqueKeysWithValues: ImageFormat.allCases.map { ($0.rawValue, Value.int(1)) })
-        return ["default": .string(arguments.scfg.defaultFormat ?? ImageFormat.standard.rawValue), "valid": .hash(valid)]
+        let scfg = arguments.scfg
+        let format = scfg.defaultFormat?.rawValue ?? scfg.unrecognized.defaultFormat ?? ImageFormat.standard.rawValue
+        return ["default": .string(format), "valid": .hash(valid)]
     }
 
     /// Replication needs ZFS; a directory storage cannot replicate.

@@ -3,7 +3,7 @@
 extension PluginMethods {
     public static func findFreeDiskname(_ arguments: FindFreeDisknameArguments, _ call: Call) throws(StorageError) -> Value {
         let name = try call.storage(arguments.storeid, arguments.scfg).findFreeDiskname(
-            vmid: arguments.vmid, format: arguments.fmt, addFormatSuffix: arguments.addFmtSuffix)
+            vmid: arguments.vmid, format: FormatName(arguments.fmt), addFormatSuffix: arguments.addFmtSuffix)
         return .string(name)
     }
 
@@ -29,12 +29,12 @@ extension PluginMethods {
     /// A name of '', '0' or none picks a free name, as dir tests it.
     public static func allocImage(_ arguments: AllocImageArguments, _ call: Call) throws(StorageError) -> Value {
         .string(try call.storage(arguments.storeid, arguments.scfg).allocateImage(
-            vmid: arguments.vmid, format: arguments.fmt, name: arguments.name, sizeKiB: arguments.size))
+            vmid: arguments.vmid, format: FormatName(arguments.fmt), name: arguments.name, sizeKiB: arguments.size))
     }
 
     public static func freeImage(_ arguments: FreeImageArguments, _ call: Call) throws(StorageError) -> Value {
         try call.storage(arguments.storeid, arguments.scfg).freeVolume(
-            arguments.volname, isBase: arguments.isBase, format: arguments.format)
+            arguments.volname, isBase: arguments.isBase, format: arguments.format.flatMap(ImageFormat.init(rawValue:)))
         return .undef
     }
 
@@ -105,23 +105,25 @@ public enum VolumeFeatures {
 
     public enum State: Sendable { case current, snapshot, base }
 
-    static let matrix: [Feature: [State: Set<String>]] = [
-        .snapshot: [.current: ["qcow2"], .snapshot: ["qcow2"]],
-        .clone: [.base: ["qcow2", "raw", "vmdk"]],
-        .template: [.current: ["qcow2", "raw", "vmdk", "subvol"]],
-        .copy: [.base: ["qcow2", "raw", "vmdk"], .current: ["qcow2", "raw", "vmdk"], .snapshot: ["qcow2"]],
-        .sparseinit: [.base: ["qcow2", "raw", "vmdk"], .current: ["qcow2", "raw", "vmdk"]],
-        .rename: [.current: ["qcow2", "raw", "vmdk"]],
+    static let matrix: [Feature: [State: Set<ImageFormat>]] = [
+        .snapshot: [.current: [.qcow2], .snapshot: [.qcow2]],
+        .clone: [.base: [.qcow2, .raw, .vmdk]],
+        .template: [.current: [.qcow2, .raw, .vmdk, .subvol]],
+        .copy: [.base: [.qcow2, .raw, .vmdk], .current: [.qcow2, .raw, .vmdk], .snapshot: [.qcow2]],
+        .sparseinit: [.base: [.qcow2, .raw, .vmdk], .current: [.qcow2, .raw, .vmdk]],
+        .rename: [.current: [.qcow2, .raw, .vmdk]],
     ]
 
-    public static func has(_ feature: Feature, state: State, format: String) -> Bool {
-        matrix[feature]?[state]?.contains(format) ?? false
+    /// Only files of an image format have features (import sources and OVA members none).
+    public static func has(_ feature: Feature, state: State, format: VolumeFormat) -> Bool {
+        guard let format = format.imageFormat else { return false }
+        return matrix[feature]?[state]?.contains(format) ?? false
     }
 
     /// What a raw disk image adds to the matrix on a storage with reflink snapshots.
     static let reflinkMatrix: [Feature: Set<State>] = [.snapshot: [.current, .snapshot], .copy: [.snapshot]]
 
     public static func hasWithReflinks(_ feature: Feature, state: State, volume: VolumeName) -> Bool {
-        volume.format == ImageFormat.raw.rawValue && volume.vtype == .images && reflinkMatrix[feature]?.contains(state) == true
+        volume.format == .image(.raw) && volume.vtype == .images && reflinkMatrix[feature]?.contains(state) == true
     }
 }

@@ -17,7 +17,7 @@ extension PluginMethods {
     /// Returns nothing (undef), as dir's `return;`.
     public static func volumeExport(_ arguments: VolumeExportArguments, _ call: Call) throws(StorageError) -> Value {
         try call.storage(arguments.storeid, arguments.scfg).exportVolume(
-            arguments.volname, format: arguments.format, to: arguments.fh, snapshot: arguments.snapshot,
+            arguments.volname, format: FormatName(arguments.format), to: arguments.fh, snapshot: arguments.snapshot,
             baseSnapshot: arguments.baseSnapshot, withSnapshots: arguments.withSnapshots, className: call.className)
         return [] // dir returns nothing: () in list context, undef in scalar context
     }
@@ -25,7 +25,7 @@ extension PluginMethods {
     /// The new volume's volid (`<storeid>:<volname>`).
     public static func volumeImport(_ arguments: VolumeImportArguments, _ call: Call) throws(StorageError) -> Value {
         .string(try call.storage(arguments.storeid, arguments.scfg).importVolume(
-            arguments.volname, format: arguments.format, from: arguments.fh, withSnapshots: arguments.withSnapshots,
+            arguments.volname, format: FormatName(arguments.format), from: arguments.fh, withSnapshots: arguments.withSnapshots,
             allowRename: arguments.allowRename, className: call.className, print: call.print))
     }
 }
