@@ -70,10 +70,13 @@ extension DecodedText {
 extension ContentItem {
     /// The `list_volumes` item of a content file.
     public var perlItem: Value {
-        var members: [String: Value] = [
-            "volid": .string(volid), "format": .string(format), "size": .int(size), "ctime": .int(ctime),
-            "content": .string(content.rawValue),
-        ]
+        // Room for every member at once: listings build thousands of these.
+        var members = [String: Value](minimumCapacity: 9)
+        members["volid"] = .string(volid)
+        members["format"] = .string(format)
+        members["size"] = .int(size)
+        members["ctime"] = .int(ctime)
+        members["content"] = .string(content.rawValue)
         if let subtype { members["subtype"] = .string(subtype) }
         if let vmid { members["vmid"] = .string(vmid) }
         if let notes { members["notes"] = notes.perlValue }

@@ -56,30 +56,24 @@ extension ArchiveInfo {
     /// listing and pruning treat such names as "unknown", as PVE's `eval` does).
     /// Throws only for a standard name whose timestamp is not a valid date.
     public static func parse(_ archive: String, in system: any SystemCalls) throws(StorageError) -> ArchiveInfo? {
-        var bytes = Array(FilePath.name(of: archive).utf8)
+        try parse(fileName: Array(FilePath.name(of: archive).utf8), in: system)
+    }
+
+    /// ``parse(_:in:)`` of a file name's bytes (a listing has them).
+    static func parse(fileName: [UInt8], in system: any SystemCalls) throws(StorageError) -> ArchiveInfo? {
+        var bytes = fileName
         // Perl's `$` also matches before a final newline; no other newline can match.
         if bytes.last == Grammar.newline { bytes.removeLast() }
         guard !bytes.contains(Grammar.newline),
               let (type, prefix) = typePrefixes.first(where: { bytes.starts(with: $0.prefix) }),
-              let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false),
-              bytes.count - matched.utf8.count > prefix.count
+              let matched = Grammar.backupExtension(of: bytes),
+              bytes.count - matched.suffix.count > prefix.count
         else { return nil }
 
         let filename = String(decoding: bytes, as: UTF8.self)
-        let fileExtension = String(matched.dropFirst())
-        var format = fileExtension
-        var compression: String?
-        if let dot = fileExtension.firstIndex(of: ".") {
-            format = String(fileExtension[..<dot])
-            compression = String(fileExtension[fileExtension.index(after: dot)...])
-        }
-        if format == "tgz" {
-            format = "tar"
-            compression = "gz"
-        }
-        var info = ArchiveInfo(filename: filename, type: type, format: format, compression: compression,
-                               fileExtension: fileExtension, standard: nil)
-        info.standard = try standardName(bytes, filename: filename, prefixLength: prefix.count, extensionLength: matched.utf8.count,
+        var info = ArchiveInfo(filename: filename, type: type, format: matched.format, compression: matched.compression,
+                               fileExtension: matched.name, standard: nil)
+        info.standard = try standardName(bytes, filename: filename, prefixLength: prefix.count, extensionLength: matched.suffix.count,
                                          in: system)
         return info
     }

@@ -85,7 +85,7 @@ extension DirectoryStorage {
             switch content {
             case .iso: return Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true)
             case .vztmpl: return ContentNames.templateFormat(bytes) != nil
-            case .backup: return Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) != nil
+            case .backup: return Grammar.backupExtension(of: bytes) != nil
             case .import: return ContentNames.importFormat(bytes) != nil
             case .snippets: return true
             case .images, .rootdir: return false
@@ -127,14 +127,13 @@ extension DirectoryStorage {
     /// `companions` (from the directory's names) spares a system call for absent ones.
     private func backupItem(_ file: ContentFile, vmid: String?, companions: Companions) throws(StorageError) -> (ContentItem, Int64?)? {
         let bytes = Array(file.name.utf8)
-        guard let matched = Grammar.matchedSuffix(bytes, Grammar.backupExtensions, caseInsensitive: false) else { return nil }
+        guard let matched = Grammar.backupExtension(of: bytes) else { return nil }
         // Only the name is matched against the VMID, not the directory (false positives).
         if let vmid, !ContentNames.containsGuestID(bytes, vmid) { return nil }
-        let format = String(matched.dropFirst())
-        var item = ContentItem(volid: id + ":backup/" + file.name, format: format, size: 0, ctime: 0, content: .backup)
-        let archive = try? ArchiveInfo.parse(file.name, in: system)
+        var item = ContentItem(volid: id + ":backup/" + file.name, format: matched.name, size: 0, ctime: 0, content: .backup)
+        let archive = try? ArchiveInfo.parse(fileName: bytes, in: system)
         item.subtype = archive?.type ?? "unknown"
-        item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.utf8.count)
+        item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.suffix.count)
         let sidecars = BackupSidecars(system: system, archivePath: file.path)
         if companions.withNotes.contains(file.name) { item.notes = try sidecars.firstLineOfNotes() }
         if companions.withProtection.contains(file.name) { item.isProtected = sidecars.isProtected }
@@ -154,7 +153,7 @@ extension DirectoryStorage {
         guard let entries = try? system.listDirectory(directory) else { return ([], []) }
         var boundaries: [String]?
         var names = Set<String>(minimumCapacity: entries.count)
-        var candidates: [(key: [Int8], file: ContentFile)] = []
+        var candidates: [(key: [UInt8], file: ContentFile)] = []
         for entry in entries {
             guard let name = entry.name else { continue }
             names.insert(name)

@@ -49,7 +49,7 @@ public struct VolumeName: Equatable, Sendable {
             return VolumeName(vtype: .iso, name: name)
         case "vztmpl" where oneComponent && Grammar.hasSuffix(rest, Grammar.templateExtensions, caseInsensitive: true):
             return VolumeName(vtype: .vztmpl, name: name)
-        case "backup" where oneComponent && Grammar.hasSuffix(rest, Grammar.backupExtensions, caseInsensitive: false):
+        case "backup" where oneComponent && Grammar.backupExtension(of: rest) != nil:
             return VolumeName(vtype: .backup, name: name, vmid: Grammar.vzdumpVMID(rest))
         case "snippets" where oneComponent:
             return VolumeName(vtype: .snippets, name: name)
@@ -124,11 +124,34 @@ enum Grammar {
     static let templateExtensions = [".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
     static let compressions = ["gz", "lzo", "zst", "bz2"]
     /// vzdump archive extensions, longest first so the longest match is found.
-    static let backupExtensions: [String] = {
-        var list = [".tgz", ".tar", ".vma"]
-        for container in ["tar", "vma"] { for compression in compressions { list.append(".\(container).\(compression)") } }
-        return list.sorted { $0.count > $1.count }
+    /// An archive extension: `.tgz`, `.tar`, `.vma` or either compressed.
+    struct BackupExtension: Sendable {
+        /// As in the name, with its dot (`.vma.zst`).
+        let suffix: [UInt8]
+        /// Without the dot (`vma.zst`): the listing's format.
+        let name: String
+        /// `tar` or `vma`, and the compression (`tgz` is tar with gz).
+        let format: String
+        let compression: String?
+    }
+
+    /// Longest first: the first that matches is the one PVE's pattern matches.
+    static let backupExtensions: [BackupExtension] = {
+        var list = [BackupExtension(suffix: Array(".tgz".utf8), name: "tgz", format: "tar", compression: "gz")]
+        for container in ["tar", "vma"] {
+            list.append(BackupExtension(suffix: Array(".\(container)".utf8), name: container, format: container, compression: nil))
+            for compression in compressions {
+                list.append(BackupExtension(suffix: Array(".\(container).\(compression)".utf8), name: "\(container).\(compression)",
+                                            format: container, compression: compression))
+            }
+        }
+        return list.sorted { $0.suffix.count > $1.suffix.count }
     }()
+
+    /// The archive extension `bytes` ends with, after at least one other byte.
+    static func backupExtension(of bytes: [UInt8]) -> BackupExtension? {
+        backupExtensions.first { bytes.count > $0.suffix.count && bytes.suffix($0.suffix.count).elementsEqual($0.suffix) }
+    }
     /// The import sources by extension (the extension is the format's name).
     static let importFormats: [(format: VolumeFormat, suffix: [String])] =
         [VolumeFormat.ova, .ovf, .image(.qcow2), .image(.raw), .image(.vmdk)].map { ($0, [".\($0)"]) }
