@@ -24,6 +24,12 @@ public struct RequestReader {
             }
         }
 
+        public static func == (key: Key, name: [UInt8]) -> Bool {
+            guard key.bytes.count == name.count else { return false }
+            for index in 0..<name.count where key.bytes[index] != name[index] { return false }
+            return true
+        }
+
         public var string: String { ValueCoding.lossyString(bytes) }
     }
 
@@ -78,7 +84,9 @@ public struct RequestReader {
             let key = try key()
             if let option = StorageConfig.Option(key) {
                 if option == .content, offset < bytes.count, bytes[offset] == UInt8(ascii: "H") {
-                    config.setContent(try hashKeys())
+                    let (types, unknown) = try contentTypes()
+                    config.content = types
+                    config.unrecognized.content = unknown
                 } else {
                     config.set(option, try value())
                 }
@@ -89,18 +97,30 @@ public struct RequestReader {
         return config
     }
 
-    /// The member names of the next value, a hash; its values are skipped.
-    private mutating func hashKeys() throws(StorageError) -> [String] {
+    /// The content types the member names of the next value (a hash) name, sorted, and
+    /// the least name that names none; its values are skipped. No string is built for
+    /// a known name: every call with a `$scfg` decodes its content list.
+    private mutating func contentTypes() throws(StorageError) -> (types: [ContentType], unknown: String?) {
         _ = try tag()
-        let count = try length()
-        var keys: [String] = []
-        keys.reserveCapacity(Swift.min(count, (bytes.count - offset) / 5))
-        for _ in 0..<count {
-            keys.append(try key().string)
+        var named: UInt32 = 0 // bit i: ContentType.sorted[i]
+        var unknown: String?
+        for _ in 0..<(try length()) {
+            let key = try key()
+            if let index = Self.contentTypeNames.firstIndex(where: { key == $0 }) {
+                named |= 1 << index
+            } else {
+                let name = key.string
+                if unknown.map({ name < $0 }) ?? true { unknown = name }
+            }
             try skip()
         }
-        return keys
+        var types: [ContentType] = []
+        for (index, type) in ContentType.sorted.enumerated() where named & (1 << index) != 0 { types.append(type) }
+        return (types, unknown)
     }
+
+    /// The names of ``ContentType/sorted`` as bytes.
+    private static let contentTypeNames = ContentType.sorted.map { Array($0.rawValue.utf8) }
 
     private mutating func tag() throws(StorageError) -> UInt8 {
         guard offset < bytes.count else { throw Self.malformed("truncated value") }

@@ -20,6 +20,8 @@ public enum ContentType: String, CaseIterable, Sendable, Comparable, CustomStrin
 
     /// In name order, as dir walks them (`sort keys`).
     public static func < (lhs: ContentType, rhs: ContentType) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Every type, in order.
+    public static let sorted = allCases.sorted()
 }
 
 /// The disk formats a directory storage holds.

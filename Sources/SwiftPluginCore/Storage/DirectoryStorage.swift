@@ -24,7 +24,7 @@ public struct DirectoryStorage: Sendable {
     /// absolute paths; anything else is refused before it can reach the file system.
     public func basePath() throws(StorageError) -> String {
         guard let path = config.path else { throw StorageError("storage definition has no path") }
-        guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+        guard path.utf8.first == UInt8(ascii: "/"), !path.utf8.contains(0) else {
             throw StorageError("storage path '\(path)' is not an absolute path")
         }
         return path
@@ -33,8 +33,9 @@ public struct DirectoryStorage: Sendable {
     /// `get_subdir`: the directory of a content type, honouring `content-dirs`.
     public func subdirectory(for type: ContentType) throws(StorageError) -> String {
         let path = try basePath()
-        let subdirectory = config.contentDirectories[type] ?? type.defaultSubdirectory
-        return "\(path)/\(subdirectory)"
+        let subdirectory = config.contentDirectories.isEmpty ? type.defaultSubdirectory
+            : config.contentDirectories[type] ?? type.defaultSubdirectory
+        return path + "/" + subdirectory
     }
 
     /// dir's refusal of a content type name it has no directory for.
