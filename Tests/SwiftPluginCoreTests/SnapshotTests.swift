@@ -284,7 +284,7 @@ struct SnapshotMethodTests {
         let store = storage(chain: true)
         let volume = try allocate(store, "qcow2")
         for name in ["s1", "s2"] { try store.takeSnapshot(volume, .named(name)) }
-        let call = Call()
+        let call = Call(system: LiveSystem())
         let arguments: [String: Value] = ["scfg": ["path": .string(directory.path), "snapshot-as-volume-chain": 1],
                                           "storeid": "s", "volname": .string(volume), "snap": "s1"]
         #expect(failure { try call.invoke(PluginMethods.volumeRollbackIsPossible, arguments) }
@@ -292,7 +292,7 @@ struct SnapshotMethodTests {
         #expect(call.pushed == ["s2"])
         var possible = arguments
         possible["snap"] = "s2"
-        #expect(try Call().invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
+        #expect(try Call(system: LiveSystem()).invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
         #expect(try Call().invoke(PluginMethods.volumeSnapshotNeedsFsfreeze, [:]) == 1)
     }
 }
