@@ -6,9 +6,15 @@ import SwiftPluginSystem
 @Suite("image store: listing, allocation, templates, faults")
 struct ImageStoreTests {
     let directory = TemporaryDirectory()
+    /// For the tests that run no real program.
+    let memory = MemoryDirectory()
 
     func storage(_ system: any SystemCalls = LiveSystem(), extra: [String: Value] = [:]) -> DirectoryStorage {
         DirectoryStorage(id: "s", config: StorageConfig(path: directory.path, extra: extra), system: system)
+    }
+
+    func storageInMemory(_ system: (any SystemCalls)? = nil) -> DirectoryStorage {
+        DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: system ?? memory.system)
     }
 
     func files(_ relative: String) -> [String] {
@@ -40,17 +46,17 @@ struct ImageStoreTests {
 
     @Test("qemu-img failing or timing out: no file, no empty directory, PVE's messages")
     func qemuImgFaults() throws {
-        var system = ScriptedSystem()
+        var system = ScriptedSystem(base: memory.system)
         system.commandResult = { _ in CommandResult(exitStatus: 1, errorOutput: Array("qemu-img: first\nqemu-img: disk full\n".utf8)) }
-        let store = storage(system)
+        let store = storageInMemory(system)
         #expect(failure { try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1) } == "unable to create image: qemu-img: disk full")
         #expect(store.diagnostics.warnings == ["qemu-img: first"])
-        #expect(files("images") == [])
+        #expect(memory.names(in: "images") == [])
         system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
-        #expect(failure { try storage(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
-            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(getpid()) 1K' failed: got timeout"
-            .replacingOccurrences(of: "/.tmp.x.raw.\(getpid())", with: "/x.raw"))
-        #expect(files("images") == [])
+        #expect(failure { try storageInMemory(system).allocateImage(vmid: "100", format: "raw", name: "x.raw", sizeKiB: 1) }
+            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(memory.path)/images/100/.tmp.x.raw.\(memory.system.processID) 1K' failed: got timeout"
+            .replacingOccurrences(of: "/.tmp.x.raw.\(memory.system.processID)", with: "/x.raw"))
+        #expect(memory.names(in: "images") == [])
     }
 
     @Test("qemu-img succeeds but the image cannot be published: nothing left, the reason named")
@@ -105,11 +111,10 @@ struct ImageStoreTests {
 
     @Test("a file of another format is a wrong format; a damaged or tiny one is not")
     func wrongFormat() throws {
-        let directory = TemporaryDirectory()
-        let inspector = ImageInspector(system: LiveSystem())
+        let inspector = ImageInspector(system: memory.system)
         func kind(_ bytes: [UInt8], as format: String) throws -> ImageInspectionError.Kind? {
-            let path = directory.path + "/image"
-            try LiveSystem().writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
+            let path = memory.path + "/image"
+            try memory.system.writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
             do { _ = try inspector.inspect(path, format: format) } catch { return error.kind }
             return nil
         }
@@ -135,9 +140,9 @@ struct ImageStoreTests {
 
     @Test("identities are version 4 UUIDs")
     func identity() throws {
-        let first = try storage().identity()
+        let first = try storageInMemory().identity()
         #expect(DirectoryStorage.isUUID(first))
-        #expect(try storage().identity() == first)
+        #expect(try storageInMemory().identity() == first)
         #expect(!DirectoryStorage.isUUID("6F9619FF-8B86-D011-B42D-00C04FC964FF"))
     }
 }

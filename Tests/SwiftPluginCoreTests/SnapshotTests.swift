@@ -34,14 +34,13 @@ private func entry(id: String, name: String, date: UInt32, extraLength: Int = 16
     return bytes
 }
 
-private func snapshots(_ bytes: [UInt8], in directory: TemporaryDirectory) throws(ImageFormatError) -> [QCOW2.Snapshot] {
-    let path = directory.path + "/image"
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    return try QCOW2.readSnapshots(ImageFile(path: path, length: Int64(bytes.count), system: LiveSystem()))
+private func snapshots(_ bytes: [UInt8], in directory: MemoryDirectory) throws(ImageFormatError) -> [QCOW2.Snapshot] {
+    directory.write("image", bytes)
+    return try QCOW2.readSnapshots(ImageFile(path: directory.path + "/image", length: Int64(bytes.count), system: directory.system))
 }
 
 /// Why the table of `bytes` cannot be read (nil when it can).
-private func failure(_ bytes: [UInt8], in directory: TemporaryDirectory) -> String? {
+private func failure(_ bytes: [UInt8], in directory: MemoryDirectory) -> String? {
     do { _ = try snapshots(bytes, in: directory); return nil } catch { return error.reason }
 }
 
@@ -49,7 +48,7 @@ private func failure(_ bytes: [UInt8], in directory: TemporaryDirectory) -> Stri
 struct QCOW2SnapshotTableTests {
     @Test("entries: name, ID, date, the disk size or the image's")
     func entries() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let table = [entry(id: "1", name: "first", date: 1_700_000_000, diskSize: 4096),
                      entry(id: "2", name: "a-much-longer-snapshot-name", date: 1_700_000_100, extraLength: 0)]
         #expect(try snapshots(qcow2WithTable(table), in: directory) == [
@@ -85,7 +84,7 @@ struct QCOW2SnapshotTableTests {
 
     @Test("hostile tables are errors, never reads outside the file")
     func hostile() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let one = [entry(id: "1", name: "x1", date: 1)]
         #expect(failure(qcow2WithTable(one, count: 70000), in: directory) == "Too many snapshots")
         #expect(failure(qcow2WithTable(one, count: 2), in: directory) == "Failed to read snapshot table")
@@ -127,21 +126,21 @@ struct SnapshotNameTests {
 
     @Test("reflinks are probed once per directory; a probe that could not run is not kept")
     func reflinkProbe() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
+        let system = directory.system
         let images = directory.path + "/images"
-        var system = ScriptedSystem()
         system.cloneError = .notSupported
         let storage = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
         #expect(!storage.supportsReflinks(), "no images directory yet: unknown")
-        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        directory.create("images", directory: true)
         #expect(!storage.supportsReflinks(), "EOPNOTSUPP: no reflinks")
         system.cloneError = nil
         let copying = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
         #expect(!copying.supportsReflinks(), "the answer is kept for the directory")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: images) == [], "the probe's files are gone")
+        #expect(system.names(in: images) == [], "the probe's files are gone")
 
-        let other = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: other.path + "/images", withIntermediateDirectories: true)
+        let other = MemoryDirectory(system)
+        other.create("images", directory: true)
         system.cloneError = .noSpace
         #expect(!DirectoryStorage(id: "t", config: StorageConfig(path: other.path), system: system).supportsReflinks(), "a full disk: not now")
         system.cloneError = .notSupported
@@ -269,7 +268,7 @@ struct SnapshotMethodTests {
         try LiveSystem().writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
         var full = ScriptedSystem()
         full.cloneError = .noSpace
-        ReflinkSupport.forget() // the probe itself now fails (a full disk): no answer
+        ReflinkSupport.forget(directory.path + "/images") // the probe itself now fails (a full disk): no answer
         let failing = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: full)
         #expect(failure { try failing.rollbackSnapshot(volume, "s1") }
             == "reflink copy of '\(path)@s1' failed - No space left on device")

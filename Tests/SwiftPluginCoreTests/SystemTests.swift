@@ -109,11 +109,11 @@ struct SystemTests {
 struct OverrideTests {
     @Test("the mocks replace size, allocation and ctime of files; directories keep their size")
     func overriding() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("file")
         let overrides = try #require(MetadataOverrides(perl: ["stat_size": 131072, "stat_ctime": 1234567890, "image_actual_size": 5]))
         #expect(overrides == MetadataOverrides(fileSize: 131072, changeTime: 1234567890, allocatedSize: 5))
-        let system = OverridingSystem(overrides: overrides)
+        let system = OverridingSystem(base: directory.system, overrides: overrides)
         let file = try system.status(directory.path + "/file", followSymlinks: true)
         #expect(file.size == 131072 && file.changeTime == 1234567890 && file.allocatedBytes == 5)
         let folder = try system.status(directory.path, followSymlinks: true)
@@ -131,6 +131,11 @@ struct ErrnoTests {
         #expect(Errno.named.map(\.rawValue) == numbers)
         for error in Errno.named {
             #expect(error.description == String(cString: strerror(error.rawValue)))
+        }
+        // And those only the in-memory system gives.
+        let doubles: [(Errno, Int32)] = [(.badDescriptor, EBADF), (.busy, EBUSY), (.illegalSeek, ESPIPE), (.notEmpty, ENOTEMPTY)]
+        for (error, number) in doubles {
+            #expect(error.rawValue == number && error.description == String(cString: strerror(number)))
         }
     }
 
