@@ -5,19 +5,18 @@ import SwiftPluginSystem
 
 @Suite("image store: listing, allocation, templates, faults")
 struct ImageStoreTests {
-    let directory = TemporaryDirectory()
-    /// For the tests that run no real program.
+    /// For the tests that run no real program (those that do make a TemporaryDirectory).
     let memory = MemoryDirectory()
 
-    func storage(_ system: any SystemCalls = LiveSystem(), extra: [String: Value] = [:]) -> DirectoryStorage {
-        DirectoryStorage(id: "s", config: StorageConfig(path: directory.path, extra: extra), system: system)
+    func storage(_ directory: TemporaryDirectory, _ system: any SystemCalls = LiveSystem()) -> DirectoryStorage {
+        DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
     }
 
     func storageInMemory(_ system: (any SystemCalls)? = nil) -> DirectoryStorage {
         DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: system ?? memory.system)
     }
 
-    func files(_ relative: String) -> [String] {
+    func files(_ directory: TemporaryDirectory, _ relative: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/" + relative)) ?? []).sorted()
     }
 
@@ -32,7 +31,8 @@ struct ImageStoreTests {
 
     @Test("allocation, and the listing's sizes: virtual from the header, used from stat")
     func allocateAndList() throws {
-        let store = storage()
+        let directory = TemporaryDirectory()
+        let store = storage(directory)
         #expect(try store.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
         #expect(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: "512") == "100/vm-100-disk-1.raw")
         let images = try store.listImages(vmid: "100", volumes: nil)
@@ -63,17 +63,19 @@ struct ImageStoreTests {
     func publishFault() throws {
         var system = ScriptedSystem()
         system.renameError = { _ in .noSpace }
-        let store = storage(system)
+        let directory = TemporaryDirectory()
+        let store = storage(directory, system)
         let message = failure { try store.allocateImage(vmid: "100", format: "raw", name: "a.raw", sizeKiB: 1) }
         #expect(message == "unable to create image: cannot move the new image to '\(directory.path)/images/100/a.raw' - No space left on device")
-        #expect(files("images") == [])
+        #expect(files(directory, "images") == [])
     }
 
     @Test("a file system without the immutable flag: warnings, never failures")
     func immutableUnsupported() throws {
         var system = ScriptedSystem()
         system.immutableError = .notTypewriter
-        let store = storage(system)
+        let directory = TemporaryDirectory()
+        let store = storage(directory, system)
         let base = try store.createBase(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1))
         #expect(base == "100/base-100-disk-0.raw")
         let path = "\(directory.path)/images/100/base-100-disk-0.raw"
