@@ -152,7 +152,7 @@ func tree(_ root: String, modes: Bool = true) -> [String: String] {
         default:
             let contents = manager.contents(atPath: path) ?? Data()
             // FNV-1a over every byte (Data's own hash reads only a prefix).
-            let digest = contents.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+            let digest = InMemorySystem.digest(Array(contents))
             entries[relative] = "file \(mode) \(contents.count) \(String(digest, radix: 16))"
         }
     }
@@ -204,7 +204,8 @@ struct FaultInjectionTests {
         BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(backup).path)
     }
 
-    /// Operations that run no program and need no kernel feature: on InMemorySystem.
+    /// Operations that need no real program and no kernel feature: on InMemorySystem, whose
+    /// qemu-img makes raw files (``InMemorySystem/simulateRawQemuImg()``) and clones copy.
     static let memoryOperations: [Operation] = [
         Operation(name: "notes: set", setup: { try backupFile($0) },
                   run: { try sidecars($0).setNotes(Array("new notes".utf8)) }),
@@ -220,24 +221,42 @@ struct FaultInjectionTests {
                   run: { try importStream($0, raw, "raw+size", rawStream) }),
         Operation(name: "volume_import raw+size into iso", setup: { try isoDirectory($0) },
                   run: { try importStream($0, "iso/new.iso", "raw+size", rawStream) }),
-    ]
-
-    /// Operations that run qemu-img (or tar), on disk.
-    static let diskOperations: [Operation] = [
         Operation(name: "alloc_image raw", setup: { _ in }, run: { try allocate($0, "vm-100-disk-0.raw") }),
-        Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { _ = try $0.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) }),
         Operation(name: "free_image", setup: { try allocate($0, "vm-100-disk-0.raw") },
                   run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: "raw") }),
-        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", "qcow2") },
-                  run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
-        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", "qcow2") },
-                  run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
         Operation(name: "rename_volume", setup: { try allocate($0, "vm-100-disk-0.raw") },
                   run: { _ = try $0.renameVolume("100/vm-100-disk-0.raw", targetVMID: "200", targetName: nil) }),
         Operation(name: "volume_resize", setup: { try allocate($0, "vm-100-disk-0.raw") },
                   run: { _ = try $0.resizeVolume("100/vm-100-disk-0.raw", size: 2_097_152, running: false, snapshot: .none,
                                                  className: "x") }),
+        Operation(name: "volume_snapshot raw reflink", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try $0.takeSnapshot(raw, "s1") }),
+        Operation(name: "volume_snapshot_rollback raw reflink", setup: { try rawWithSnapshots($0) },
+                  run: { try $0.rollbackSnapshot(raw, "s1") }),
+        Operation(name: "volume_snapshot_delete raw reflink", setup: { try rawWithSnapshots($0) },
+                  run: { _ = try $0.deleteSnapshot(raw, "s1", running: false) }),
+        Operation(name: "free_image raw with snapshots", setup: { try rawWithSnapshots($0) },
+                  run: { try $0.freeVolume(raw, isBase: false, format: "raw") },
+                  // Snapshots go first: a failure may leave the volume with fewer of them, never them without it.
+                  invariant: { storage in
+                      let path = try storage.filesystemPath(raw).path
+                      let exists = storage.system.exists(path)
+                      return try exists || storage.reflinkSnapshotFiles(of: path).isEmpty
+                  }),
+        Operation(name: "rename_volume raw with snapshots", setup: { try rawWithSnapshots($0) },
+                  run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
+        Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try importStream($0, raw, "raw+size", rawStream, allowRename: true) }),
+    ]
+
+    /// Operations that need the real qemu-img (qcow2) or tar, on disk.
+    static let diskOperations: [Operation] = [
+        Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.allocateImage(vmid: "100", format: "qcow2", name: nil, sizeKiB: 1024) }),
+        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", "qcow2") },
+                  run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
+        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", "qcow2") },
+                  run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
     ] + snapshotOperations + importOperations
 
     static let qcow2 = "100/vm-100-disk-0.qcow2"
@@ -276,7 +295,7 @@ struct FaultInjectionTests {
         try allocate(storage, "vm-100-disk-0.raw")
         try storage.takeSnapshot(raw, "s1")
         let path = try storage.filesystemPath(raw).path
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 7, count: 1 << 20), mode: 0o640, exclusive: false)
+        try storage.system.writeFile(path, contents: [UInt8](repeating: 7, count: 1 << 20), mode: 0o640, exclusive: false)
     }
 
     /// Snapshots: internal qcow2, volume chains, and raw reflink snapshots (where clones
@@ -294,22 +313,6 @@ struct FaultInjectionTests {
         Operation(name: "volume_snapshot_delete chain, the oldest", setup: { try chainSnapshots($0) },
                   run: { _ = try $0.deleteSnapshot(qcow2, "s1", running: false) }, chain: true,
                   invariant: { try guestHolds($0, 3) }),
-        Operation(name: "volume_snapshot raw reflink", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try $0.takeSnapshot(raw, "s1") }),
-        Operation(name: "volume_snapshot_rollback raw reflink", setup: { try rawWithSnapshots($0) },
-                  run: { try $0.rollbackSnapshot(raw, "s1") }),
-        Operation(name: "volume_snapshot_delete raw reflink", setup: { try rawWithSnapshots($0) },
-                  run: { _ = try $0.deleteSnapshot(raw, "s1", running: false) }),
-        Operation(name: "free_image raw with snapshots", setup: { try rawWithSnapshots($0) },
-                  run: { try $0.freeVolume(raw, isBase: false, format: "raw") },
-                  // Snapshots go first: a failure may leave the volume with fewer of them, never them without it.
-                  invariant: { storage in
-                      let path = try storage.filesystemPath(raw).path
-                      let exists = storage.system.exists(path)
-                      return try exists || storage.reflinkSnapshotFiles(of: path).isEmpty
-                  }),
-        Operation(name: "rename_volume raw with snapshots", setup: { try rawWithSnapshots($0) },
-                  run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
     ]
 
     // MARK: - Imports (volume_import): the stream comes from a pipe the test fills
@@ -369,8 +372,6 @@ struct FaultInjectionTests {
     /// Imports: every call failed in turn leaves no visible volume (and no hidden one):
     /// the storage as it was.
     static let importOperations: [Operation] = [
-        Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try importStream($0, raw, "raw+size", rawStream, allowRename: true) }),
         Operation(name: "volume_import qcow2+size", setup: { _ in },
                   run: { try importStream($0, qcow2, "qcow2+size", qcow2Stream, withSnapshots: true) }),
         Operation(name: "volume_import tar+size", setup: { _ in },
@@ -397,6 +398,8 @@ struct FaultInjectionTests {
 
         static func inMemory() -> Scratch {
             let directory = MemoryDirectory()
+            directory.system.simulateRawQemuImg()
+            directory.system.cloneError = nil
             return Scratch(path: directory.path, system: directory.system, files: { directory.system.tree(directory.path, modes: $0) })
         }
     }

@@ -233,13 +233,27 @@ final class InMemorySystem: SystemCalls {
                     case .directory: pending.append((relative + "/", child))
                     case .symlink: entries[relative] = "link \(String(decoding: node.target, as: UTF8.self))"
                     default:
-                        let digest = node.contents.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+                        let digest = Self.digest(node.contents)
                         let mode = modes ? String(node.mode, radix: 8) : ""
                         entries[relative] = "file \(mode) \(node.contents.count) \(String(digest, radix: 16))"
                     }
                 }
             }
             return entries
+        }
+    }
+
+    /// FNV-1a over every byte (a plain loop: tests are built without optimisation, and
+    /// images are megabytes).
+    static func digest(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBufferPointer { buffer in
+            var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+            var index = 0
+            while index < buffer.count {
+                digest = (digest ^ UInt64(buffer[index])) &* 0x100_0000_01b3
+                index += 1
+            }
+            return digest
         }
     }
 
@@ -818,4 +832,56 @@ struct MemoryDirectory {
     func exists(_ relative: String) -> Bool { system.exists(path + "/" + relative) }
     func contents(_ relative: String) -> [UInt8]? { system.contents(path + "/" + relative) }
     func names(in relative: String) -> [String] { system.names(in: path + "/" + relative) }
+}
+
+extension InMemorySystem {
+    /// qemu-img for raw images, as far as the storage runs it on them: `create` and
+    /// `resize` make the file that size (zeros; created with the umask, as a program
+    /// creates files). Any other command or format exits 1 saying so, so that a test
+    /// relying on more fails instead of passing on a fiction.
+    func simulateRawQemuImg() {
+        program = { [unowned self] command throws(Errno) -> CommandResult in
+            guard command.executable == QemuImg.executable else { throw .noSuchFileOrDirectory }
+            var positional: [String] = []
+            var format: String?
+            var arguments = command.arguments[...]
+            let verb = arguments.popFirst()
+            while let argument = arguments.popFirst() {
+                switch argument {
+                case "-f": format = arguments.popFirst()
+                case "-o", "-F", "-b": _ = arguments.popFirst()
+                case _ where argument.hasPrefix("-"): continue
+                default: positional.append(argument)
+                }
+            }
+            guard verb == "create" || verb == "resize", format == "raw", positional.count == 2,
+                  let size = Self.bytes(positional[1]) else {
+                return CommandResult(exitStatus: 1, errorOutput: Array("simulated qemu-img: not simulated: \(command.description)\n".utf8))
+            }
+            do {
+                try self.setSize(positional[0], size, creating: verb == "create")
+            } catch {
+                return CommandResult(exitStatus: 1, errorOutput: Array("qemu-img: \(positional[0]): \(error)\n".utf8))
+            }
+            return CommandResult(exitStatus: 0)
+        }
+    }
+
+    /// "1024K", "2097152": qemu-img's sizes (suffixes K, M, G, T).
+    private static func bytes(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        guard let last = text.last else { return nil }
+        if let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
+        return Int(text)
+    }
+
+    private func setSize(_ path: String, _ size: Int, creating: Bool) throws(Errno) {
+        if creating, isGone(path) {
+            try writeFile(path, contents: [], mode: 0o644, exclusive: true, applyingUmask: true)
+        }
+        let descriptor = try openFile(path, writing: true)
+        defer { closeFile(descriptor) }
+        if creating { try truncate(descriptor, to: 0) }
+        try truncate(descriptor, to: Int64(size))
+    }
 }
