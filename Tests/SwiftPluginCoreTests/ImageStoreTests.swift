@@ -61,28 +61,28 @@ struct ImageStoreTests {
 
     @Test("qemu-img succeeds but the image cannot be published: nothing left, the reason named")
     func publishFault() throws {
-        var system = ScriptedSystem()
+        memory.system.simulateRawQemuImg()
+        var system = ScriptedSystem(base: memory.system)
         system.renameError = { _ in .noSpace }
-        let directory = TemporaryDirectory()
-        let store = storage(directory, system)
+        let store = storageInMemory(system)
         let message = failure { try store.allocateImage(vmid: "100", format: "raw", name: "a.raw", sizeKiB: 1) }
-        #expect(message == "unable to create image: cannot move the new image to '\(directory.path)/images/100/a.raw' - No space left on device")
-        #expect(files(directory, "images") == [])
+        #expect(message == "unable to create image: cannot move the new image to '\(memory.path)/images/100/a.raw' - No space left on device")
+        #expect(memory.names(in: "images") == [])
     }
 
     @Test("a file system without the immutable flag: warnings, never failures")
     func immutableUnsupported() throws {
-        var system = ScriptedSystem()
+        memory.system.simulateRawQemuImg()
+        var system = ScriptedSystem(base: memory.system)
         system.immutableError = .notTypewriter
-        let directory = TemporaryDirectory()
-        let store = storage(directory, system)
+        let store = storageInMemory(system)
         let base = try store.createBase(try store.allocateImage(vmid: "100", format: "raw", name: nil, sizeKiB: 1))
         #expect(base == "100/base-100-disk-0.raw")
-        let path = "\(directory.path)/images/100/base-100-disk-0.raw"
+        let path = "\(memory.path)/images/100/base-100-disk-0.raw"
         #expect(store.diagnostics.warnings == ["unable to set the immutable flag of '\(path)' - Inappropriate ioctl for device"])
         try store.freeVolume(base, isBase: true, format: "raw")
         #expect(store.diagnostics.warnings.last == "unable to clear the immutable flag of '\(path)' - Inappropriate ioctl for device")
-        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(!memory.system.exists(path))
     }
 
     @Test("disk numbers: first match, any prefix, digits as written")

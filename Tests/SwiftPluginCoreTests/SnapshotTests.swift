@@ -149,18 +149,15 @@ struct SnapshotNameTests {
     }
 }
 
-/// The snapshot methods on real files, in each mode: internal qcow2 (qemu-img), volume
-/// chains (qemu-img and renames) and raw reflink snapshots (clones made by copying, as
-/// the test directory's file system has no reflinks).
+/// The snapshot methods on real files, with qemu-img: internal qcow2 and volume chains.
 @Suite("snapshot methods")
 struct SnapshotMethodTests {
     let directory = TemporaryDirectory()
 
-    func storage(chain: Bool = false, reflinks: Bool = false) -> DirectoryStorage {
+    func storage(chain: Bool = false) -> DirectoryStorage {
         var config = StorageConfig(path: directory.path)
         config.snapshotAsVolumeChain = chain
-        let system: any SystemCalls = reflinks ? FaultySystem(plan: FaultPlan(), copyingClones: true) : LiveSystem()
-        return DirectoryStorage(id: "s", config: config, system: system)
+        return DirectoryStorage(id: "s", config: config, system: LiveSystem())
     }
 
     func allocate(_ storage: DirectoryStorage, _ format: String) throws -> String {
@@ -226,58 +223,6 @@ struct SnapshotMethodTests {
         #expect(try store.qemuSnapshotMethod("100/vm-100-disk-1.raw") == .storage)
     }
 
-    @Test("raw reflink snapshots: files <volume>@<name>, data kept, carried along by rename and free")
-    func reflink() throws {
-        let store = storage(reflinks: true)
-        let volume = try allocate(store, "raw")
-        let path = directory.path + "/images/" + volume
-        #expect(store.supportsReflinks())
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
-        try store.takeSnapshot(volume, "s1")
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 2, count: 4096), mode: 0o640, exclusive: false)
-        #expect(failure { try store.takeSnapshot(volume, "s1") } == "snapshot 's1' already exists on '100/vm-100-disk-0.raw'")
-        let info = try store.snapshotInfo(volume)
-        #expect(info.map(\.name) == ["s1"] && info[0].file == path + "@s1" && info[0].virtualSize == 4096)
-        #expect(try store.filesystemPath(volume, snapshot: "s1").path == path + "@s1")
-        var blockers: [String] = []
-        try store.checkRollback(volume, "s1", blockers: &blockers)
-        #expect(failure { try store.checkRollback(volume, "s9", blockers: &blockers) }
-            == "can't rollback, snapshot 's9' does not exist on '100/vm-100-disk-0.raw'")
-        try store.rollbackSnapshot(volume, "s1")
-        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 1, count: 4096))
-        #expect(try LiveSystem().status(path, followSymlinks: false).mode == 0o640, "the volume's permissions")
-        #expect(try store.qemuSnapshotMethod(volume) == .storage)
-        #expect(failure { try store.renameSnapshot(volume, from: .current, to: "x2") } == "the current state of a raw volume cannot be renamed")
-        try store.renameSnapshot(volume, from: "s1", to: "s2")
-
-        let renamed = try store.renameVolume(volume, targetVMID: "200", targetName: nil)
-        #expect(renamed == "s:200/vm-200-disk-0.raw")
-        #expect(try store.snapshotInfo("200/vm-200-disk-0.raw").map(\.name) == ["s2"])
-        try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: "raw")
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/200")) ?? [] == [])
-        #expect(failure { try store.deleteSnapshot("200/vm-200-disk-0.raw", "s2", running: false) }
-            == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
-    }
-
-    @Test("a raw rollback that cannot clone now (a full disk) says why and leaves the volume")
-    func reflinkRollbackFailure() throws {
-        let store = storage(reflinks: true)
-        let volume = try allocate(store, "raw")
-        let path = directory.path + "/images/" + volume
-        try store.takeSnapshot(volume, "s1")
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
-        var full = ScriptedSystem()
-        full.cloneError = .noSpace
-        ReflinkSupport.forget(directory.path + "/images") // the probe itself now fails (a full disk): no answer
-        let failing = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: full)
-        #expect(failure { try failing.rollbackSnapshot(volume, "s1") }
-            == "reflink copy of '\(path)@s1' failed - No space left on device")
-        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 9, count: 512), "the volume is as it was")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/100").sorted()
-            == ["vm-100-disk-0.raw", "vm-100-disk-0.raw@s1"], "no temporary left")
-        #expect(try !failing.deleteSnapshot(volume, "s1", running: false), "deleting needs no clone")
-    }
-
     @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
     func blockersPushed() throws {
         let store = storage(chain: true)
@@ -293,5 +238,73 @@ struct SnapshotMethodTests {
         possible["snap"] = "s2"
         #expect(try Call(system: LiveSystem()).invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
         #expect(try Call().invoke(PluginMethods.volumeSnapshotNeedsFsfreeze, [:]) == 1)
+    }
+}
+
+/// Raw reflink snapshots (files `<volume>@<name>`), in memory.
+@Suite("raw reflink snapshots")
+struct ReflinkSnapshotTests {
+    func allocate(_ storage: DirectoryStorage, _ format: String) throws -> String {
+        try storage.allocateImage(vmid: "100", format: format, name: nil, sizeKiB: 1024)
+    }
+
+    /// A storage in memory whose clones copy and whose qemu-img makes raw files.
+    static func reflinkStorage() -> (DirectoryStorage, MemoryDirectory) {
+        let memory = MemoryDirectory()
+        memory.system.simulateRawQemuImg()
+        memory.system.cloneError = nil
+        return (DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: memory.system), memory)
+    }
+    @Test("raw reflink snapshots: files <volume>@<name>, data kept, carried along by rename and free")
+    func reflink() throws {
+        let (store, directory) = Self.reflinkStorage()
+        let system = directory.system
+        let volume = try allocate(store, "raw")
+        let path = directory.path + "/images/" + volume
+        #expect(store.supportsReflinks())
+        try system.writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
+        try store.takeSnapshot(volume, "s1")
+        try system.writeFile(path, contents: [UInt8](repeating: 2, count: 4096), mode: 0o640, exclusive: false)
+        #expect(failure { try store.takeSnapshot(volume, "s1") } == "snapshot 's1' already exists on '100/vm-100-disk-0.raw'")
+        let info = try store.snapshotInfo(volume)
+        #expect(info.map(\.name) == ["s1"] && info[0].file == path + "@s1" && info[0].virtualSize == 4096)
+        #expect(try store.filesystemPath(volume, snapshot: "s1").path == path + "@s1")
+        var blockers: [String] = []
+        try store.checkRollback(volume, "s1", blockers: &blockers)
+        #expect(failure { try store.checkRollback(volume, "s9", blockers: &blockers) }
+            == "can't rollback, snapshot 's9' does not exist on '100/vm-100-disk-0.raw'")
+        try store.rollbackSnapshot(volume, "s1")
+        #expect(try system.readFile(path) == [UInt8](repeating: 1, count: 4096))
+        #expect(try system.status(path, followSymlinks: false).mode == 0o640, "the volume's permissions")
+        #expect(try store.qemuSnapshotMethod(volume) == .storage)
+        #expect(failure { try store.renameSnapshot(volume, from: .current, to: "x2") } == "the current state of a raw volume cannot be renamed")
+        try store.renameSnapshot(volume, from: "s1", to: "s2")
+
+        let renamed = try store.renameVolume(volume, targetVMID: "200", targetName: nil)
+        #expect(renamed == "s:200/vm-200-disk-0.raw")
+        #expect(try store.snapshotInfo("200/vm-200-disk-0.raw").map(\.name) == ["s2"])
+        try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: "raw")
+        #expect(directory.names(in: "images/200") == [])
+        #expect(failure { try store.deleteSnapshot("200/vm-200-disk-0.raw", "s2", running: false) }
+            == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
+    }
+
+    @Test("a raw rollback that cannot clone now (a full disk) says why and leaves the volume")
+    func reflinkRollbackFailure() throws {
+        let (store, directory) = Self.reflinkStorage()
+        let system = directory.system
+        let volume = try allocate(store, "raw")
+        let path = directory.path + "/images/" + volume
+        try store.takeSnapshot(volume, "s1")
+        try system.writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
+        var full = ScriptedSystem(base: system)
+        full.cloneError = .noSpace
+        ReflinkSupport.forget(directory.path + "/images") // the probe itself now fails (a full disk): no answer
+        let failing = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: full)
+        #expect(failure { try failing.rollbackSnapshot(volume, "s1") }
+            == "reflink copy of '\(path)@s1' failed - No space left on device")
+        #expect(try system.readFile(path) == [UInt8](repeating: 9, count: 512), "the volume is as it was")
+        #expect(directory.names(in: "images/100") == ["vm-100-disk-0.raw", "vm-100-disk-0.raw@s1"], "no temporary left")
+        #expect(try !failing.deleteSnapshot(volume, "s1", running: false), "deleting needs no clone")
     }
 }
