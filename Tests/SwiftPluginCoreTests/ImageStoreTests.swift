@@ -5,7 +5,7 @@ import SwiftPluginSystem
 
 @Suite("image store: listing, allocation, templates, faults")
 struct ImageStoreTests {
-    /// For the tests that run no real program (those that do make a TemporaryDirectory).
+    /// In memory; the test that runs the real qemu-img makes a TemporaryDirectory.
     let memory = MemoryDirectory()
 
     func storage(_ directory: TemporaryDirectory, _ system: any SystemCalls = LiveSystem()) -> DirectoryStorage {
@@ -14,10 +14,6 @@ struct ImageStoreTests {
 
     func storageInMemory(_ system: (any SystemCalls)? = nil) -> DirectoryStorage {
         DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: system ?? memory.system)
-    }
-
-    func files(_ directory: TemporaryDirectory, _ relative: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/" + relative)) ?? []).sorted()
     }
 
     @Test("list item: parent always present, ctime only when non-zero")
