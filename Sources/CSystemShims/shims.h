@@ -23,6 +23,12 @@ static inline int spve_rename_noreplace(const char *from, const char *to) {
     return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */);
 }
 
+/* pipe(2) with both ends close-on-exec from the start (pipe2; glibc declares it
+ * only with _GNU_SOURCE): no program another thread spawns inherits an end. */
+static inline int spve_pipe_cloexec(int fds[2]) {
+    return (int)syscall(SYS_pipe2, fds, O_CLOEXEC);
+}
+
 /* Whether renameat2 refused the flag itself (the file system or kernel does not
  * support RENAME_NOREPLACE: NFS, CephFS, FUSE, old kernels), not the rename. */
 static inline int spve_rename_flag_unsupported(int error) {

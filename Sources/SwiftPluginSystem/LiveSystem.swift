@@ -56,7 +56,9 @@ public struct LiveSystem: SystemCalls {
 
     public func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? {
         var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { return nil }
+        // Close-on-exec from the start: a program another thread spawns meanwhile must not
+        // hold the write end open (the answer's end of file would wait for it).
+        guard spve_pipe_cloexec(&ends) == 0 else { return nil }
         let (readEnd, writeEnd) = (ends[0], ends[1])
         let child = fork()
         if child < 0 {

@@ -27,14 +27,15 @@ enum Subprocess {
         }
         var output: [Int32] = [-1, -1]
         var errors: [Int32] = [-1, -1]
-        guard pipe(&output) == 0 else { throw Errno(rawValue: errno) }
-        guard pipe(&errors) == 0 else {
+        // Close-on-exec from the start, so that no program spawned by another thread
+        // inherits an end; the child gets its own copies (dup2 clears the flag).
+        guard spve_pipe_cloexec(&output) == 0 else { throw Errno(rawValue: errno) }
+        guard spve_pipe_cloexec(&errors) == 0 else {
             let failure = Errno(rawValue: errno)
             close(output[0]); close(output[1])
             throw failure
         }
         defer { for descriptor in output + errors where descriptor >= 0 { close(descriptor) } }
-        for descriptor in [output[0], errors[0]] { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

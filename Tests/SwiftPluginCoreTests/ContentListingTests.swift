@@ -3,19 +3,19 @@ import Testing
 @testable import SwiftPluginCore
 import SwiftPluginSystem
 
-/// A storage on a fresh directory, with the vectors' metadata overrides when given.
-func storage(_ directory: TemporaryDirectory, id: String = "local", content: [String]? = nil,
+/// A storage on a fresh directory in memory, with the vectors' metadata overrides when given.
+func storage(_ directory: MemoryDirectory, id: String = "local", content: [String]? = nil,
              extra: [String: Value] = [:], overrides: MetadataOverrides? = nil) -> DirectoryStorage {
-    var storage = DirectoryStorage(id: id, config: StorageConfig(path: directory.path, content: content, extra: extra))
+    var storage = DirectoryStorage(id: id, config: StorageConfig(path: directory.path, content: content, extra: extra),
+                                   system: directory.system)
     if let overrides {
-        storage.system = OverridingSystem(overrides: overrides)
+        storage.system = OverridingSystem(base: directory.system, overrides: overrides)
     }
     return storage
 }
 
-func write(_ directory: TemporaryDirectory, _ relative: String, _ text: String) {
-    directory.create(relative)
-    FileManager.default.createFile(atPath: directory.path + "/" + relative, contents: Data(text.utf8))
+func write(_ directory: MemoryDirectory, _ relative: String, _ text: String) {
+    directory.write(relative, text)
 }
 
 @Suite("list_volumes: iso, vztmpl, backup, snippets and import (dir-layout.md §4, §5)")
@@ -23,9 +23,8 @@ struct ContentListingTests {
     static let vectors = SharedVector.suite("list_volumes")
 
 
-    /// Runs a vector on the setup it describes.
+    /// Runs a vector on the setup it describes: images made by qemu-img, on disk.
     static func run(_ vector: SharedVector) throws -> Value {
-        useUTC()
         let directory = TemporaryDirectory()
         for step in vector.input["setup"].array ?? [] {
             let path = (step["path"].string ?? "").replacingOccurrences(of: "${STORAGE_DIR}/", with: "")
@@ -49,7 +48,7 @@ struct ContentListingTests {
         scfg["content"] = .hash(Dictionary(uniqueKeysWithValues: (scfg["content"]?.array ?? []).compactMap(\.string).map { ($0, Value.int(1)) }))
         var storage = DirectoryStorage(id: vector.input["storeid"].string ?? "", config: try StorageConfig(perl: .hash(scfg)))
         let overrides = MetadataOverrides(perl: vector.input["mocks"])!
-        storage.system = OverridingSystem(overrides: overrides)
+        storage.system = OverridingSystem(base: LiveUTCSystem(), overrides: overrides)
         let types = (vector.input["content_types"].array ?? []).compactMap(\.string)
         let guests = (vector.input["vmlist"].hash ?? [:]).compactMapValues(\.string)
         return .array(try storage.listVolumes(vmid: vector.input["vmid"].string, contentTypeNames: types, guestTypes: guests).map(\.perlItem))
@@ -68,8 +67,7 @@ struct ContentListingTests {
 
     @Test("name rules: case of extensions, compressions, .tgz, import names")
     func nameRules() throws {
-        useUTC()
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         for name in ["template/iso/A.ISO", "template/iso/b.img", "template/iso/.iso", "template/iso/c.iso.gz",
                      "template/cache/X.TAR.GZ", "template/cache/y.TAR", "template/cache/z.tar.Zst", "template/cache/w.tgz",
                      "template/cache/v.tar.lzo",
@@ -103,7 +101,7 @@ struct ContentListingTests {
 
     @Test("the VMID filter of backups, and iso/vztmpl only without one")
     func vmidFilter() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         for name in ["dump/vzdump-qemu-100-2020_01_01-00_00_00.vma", "dump/vzdump-qemu-1000-2020_01_01-00_00_00.vma",
                      "dump/-100-x.vma", "dump/a-100-.vma", "template/iso/a.iso", "snippets/s"] {
             directory.create(name)
@@ -122,14 +120,13 @@ struct ContentListingTests {
 
     @Test("backup items carry the first line of their notes and the protection marker")
     func sidecarsInListing() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
         directory.create("dump/vzdump-qemu-101-2020_01_01-00_00_00.vma.zst")
         directory.create("dump/vzdump-qemu-102-2020_01_01-00_00_00.vma.zst")
         write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", "first ☺\nsecond\n")
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.protected")
-        FileManager.default.createFile(atPath: directory.path + "/dump/vzdump-qemu-101-2020_01_01-00_00_00.vma.zst.notes",
-                                       contents: Data([0x61, 0xFF, 0x0A]))
+        directory.write("dump/vzdump-qemu-101-2020_01_01-00_00_00.vma.zst.notes", [0x61, 0xFF, 0x0A])
         write(directory, "dump/vzdump-qemu-102-2020_01_01-00_00_00.vma.zst.notes", "")
         let items = try storage(directory).listContent(.backup)
         #expect(items.map(\.notes) == [.characters("first ☺"), .bytes([0x61, 0xFF]), nil])
@@ -139,11 +136,11 @@ struct ContentListingTests {
 
     @Test("an unreadable notes file fails the listing with dir's message")
     func unreadableNotes() {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma")
         write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes", "n")
         var store = storage(directory)
-        var system = ScriptedSystem()
+        var system = ScriptedSystem(base: directory.system)
         system.readError = { $0.hasSuffix(".notes") ? .permissionDenied : nil }
         store.system = system
         let notes = directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes"
@@ -152,7 +149,7 @@ struct ContentListingTests {
 
     @Test("content-dirs overrides move the listed directories")
     func contentDirectories() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("isos/a.iso")
         directory.create("template/iso/b.iso")
         directory.create("backups/all/vzdump-lxc-100-2020_01_01-00_00_00.tar")
@@ -163,10 +160,10 @@ struct ContentListingTests {
 
     @Test("hostile names are skipped, symlinks never lead outside the storage")
     func hostileNames() throws {
-        let outside = TemporaryDirectory()
+        let directory = MemoryDirectory()
+        let outside = MemoryDirectory(directory.system)
         write(outside, "secret.iso", "x")
         write(outside, "secret", "top secret\n")
-        let directory = TemporaryDirectory()
         directory.create("template/iso/inside.iso")
         directory.create("template/iso/ok.iso")
         for (link, target) in [("template/iso/escape.iso", outside.path + "/secret.iso"),
@@ -174,16 +171,12 @@ struct ContentListingTests {
                                ("template/iso/inner.iso", directory.path + "/template/iso/inside.iso"),
                                ("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma", directory.path + "/template/iso/inside.iso"),
                                ("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.notes", outside.path + "/secret")] {
-            directory.create(FilePath.parent(of: link).replacingOccurrences(of: directory.path + "/", with: ""), directory: true)
-            try FileManager.default.createSymbolicLink(atPath: directory.path + "/" + link, withDestinationPath: target)
+            directory.symlink(link, to: target)
         }
         directory.create("template/iso/new\nline.iso")
         directory.create("template/iso/..iso")
-        // A name that is not UTF-8, created with the C library.
-        let name = Array(directory.path.utf8) + Array("/template/iso/bad".utf8) + [0xFF] + Array(".iso".utf8) + [0]
-        name.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { close(open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644)) }
-        }
+        // A name that is not UTF-8.
+        directory.system.createFile(in: directory.path + "/template/iso", rawName: Array("bad".utf8) + [0xFF] + Array(".iso".utf8))
         let store = storage(directory)
         #expect(try store.listContent(.iso).map(\.volid) == ["local:iso/inner.iso", "local:iso/inside.iso", "local:iso/ok.iso"])
         let backups = try store.listContent(.backup)

@@ -60,14 +60,15 @@ struct PathTests {
 
 @Suite("activate_storage and status")
 struct ActivationTests {
-    func storage(_ directory: TemporaryDirectory, content: [String]? = ["images", "rootdir", "iso"],
-                 extra: [String: Value] = [:], system: any SystemCalls = LiveSystem()) -> DirectoryStorage {
-        DirectoryStorage(id: "store", config: StorageConfig(path: directory.path + "/root", content: content, extra: extra), system: system)
+    func storage(_ directory: MemoryDirectory, content: [String]? = ["images", "rootdir", "iso"],
+                 extra: [String: Value] = [:], system: (any SystemCalls)? = nil) -> DirectoryStorage {
+        DirectoryStorage(id: "store", config: StorageConfig(path: directory.path + "/root", content: content, extra: extra),
+                         system: system ?? directory.system)
     }
 
     @Test("creates the path and the directories of the configured content")
     func createsDirectories() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         try storage(directory).activate()
         #expect(directory.isDirectory("root/images") && directory.isDirectory("root/private"))
         #expect(directory.isDirectory("root/template/iso"))
@@ -77,14 +78,14 @@ struct ActivationTests {
 
     @Test("no content key: only the path")
     func noContent() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         try storage(directory, content: nil).activate()
         #expect(directory.isDirectory("root") && !directory.isDirectory("root/images"))
     }
 
     @Test("create-base-path 0 and a missing path: refused")
     func missingPath() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         #expect(failure { try storage(directory, extra: ["create-base-path": 0]).activate() }
             == "unable to activate storage 'store' - directory '\(directory.path)/root' does not exist or is unreachable")
         #expect(failure { try storage(directory, extra: ["mkdir": 0]).activate() } != nil)
@@ -93,58 +94,58 @@ struct ActivationTests {
 
     @Test("create-base-path wins over mkdir")
     func createBasePathPrecedence() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         try storage(directory, extra: ["mkdir": 0, "create-base-path": 1]).activate()
         #expect(directory.isDirectory("root") && !directory.isDirectory("root/images"), "mkdir 0 still disables sub-directories")
     }
 
     @Test("create-subdirs 0: the path only")
     func noSubdirectories() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         try storage(directory, extra: ["create-subdirs": 0]).activate()
         #expect(directory.isDirectory("root") && !directory.isDirectory("root/images"))
     }
 
     @Test("two content types in one directory are refused")
     func sharedDirectory() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let clash = storage(directory, content: ["iso", "vztmpl"], extra: ["content-dirs": ["iso": "same", "vztmpl": "same"]])
         #expect(failure { try clash.activate() } == "storage 'store' uses directory \(directory.path)/root/same for multiple content types")
     }
 
     @Test("content none fails as it does upstream")
     func contentNone() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         #expect(failure { try storage(directory, content: ["none"]).activate() } == "unknown vtype 'none'")
     }
 
     @Test("permission problems get PVE's hint")
     func permissionDenied() throws {
-        let directory = TemporaryDirectory()
-        let system = ScriptedSystem(makeDirectoryError: { $0.hasSuffix("/images") ? .permissionDenied : nil })
+        let directory = MemoryDirectory()
+        let system = ScriptedSystem(base: directory.system, makeDirectoryError: { $0.hasSuffix("/images") ? .permissionDenied : nil })
         #expect(failure { try storage(directory, system: system).activate() }
             == "failed to create content directory '\(directory.path)/root/images' for content 'images' - mkdir \(directory.path)/root/images: Permission denied - ensure that you have read and write access to your storage!")
     }
 
     @Test("other mkdir failures are reported plainly")
     func noSpace() throws {
-        let directory = TemporaryDirectory()
-        let system = ScriptedSystem(makeDirectoryError: { $0.hasSuffix("/template/iso") ? .noSpace : nil })
+        let directory = MemoryDirectory()
+        let system = ScriptedSystem(base: directory.system, makeDirectoryError: { $0.hasSuffix("/template/iso") ? .noSpace : nil })
         #expect(failure { try storage(directory, system: system).activate() }
             == "failed to create content directory '\(directory.path)/root/template/iso' for content 'iso' - mkdir \(directory.path)/root/template/iso: No space left on device")
     }
 
     @Test("a hung mount counts as unreachable")
     func hungMount() throws {
-        let directory = TemporaryDirectory()
-        #expect(failure { try storage(directory, system: ScriptedSystem(probesHang: true)).activate() }
+        let directory = MemoryDirectory()
+        #expect(failure { try storage(directory, system: ScriptedSystem(base: directory.system, probesHang: true)).activate() }
             == "unable to activate storage 'store' - directory '\(directory.path)/root' does not exist or is unreachable")
-        #expect(try storage(directory, system: ScriptedSystem(probesHang: true)).usage() == nil)
+        #expect(try storage(directory, system: ScriptedSystem(base: directory.system, probesHang: true)).usage() == nil)
     }
 
     @Test("is_mountpoint: refused while not mounted, nothing created")
     func notMounted() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         #expect(failure { try storage(directory, extra: ["is_mountpoint": "yes"]).activate() }
             == "unable to activate storage 'store' - directory is expected to be a mount point but is not mounted: '\(directory.path)/root'")
         #expect(!directory.isDirectory("root"))
@@ -153,23 +154,28 @@ struct ActivationTests {
 
     @Test("is_mountpoint: accepted when /proc/mounts lists it (escapes decoded, symlinks resolved)")
     func mounted() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("mnt point", directory: true)
-        let resolved = try LiveSystem().realPath(directory.path + "/mnt point")
+        directory.symlink("link", to: "mnt point")
+        let resolved = try directory.system.realPath(directory.path + "/link")
         let escaped = resolved.replacingOccurrences(of: " ", with: "\\040")
-        let system = ScriptedSystem(mounts: "tmpfs /run tmpfs rw 0 0\n/dev/sdb1 \(escaped) ext4 rw 0 0\n")
-        try storage(directory, extra: ["is_mountpoint": .string(directory.path + "/mnt point")], system: system).activate()
+        directory.system.write("/proc/mounts", "tmpfs /run tmpfs rw 0 0\n/dev/sdb1 \(escaped) ext4 rw 0 0\n")
+        try storage(directory, extra: ["is_mountpoint": .string(directory.path + "/link")]).activate()
         #expect(directory.isDirectory("root/images"))
         #expect(failure { try storage(directory, extra: ["is_mountpoint": "no"]).activate() } == nil)
     }
 
     @Test("status reports statvfs numbers, or nothing when total is 0")
     func status() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let usage = FileSystemUsage(total: 1000, available: 300, used: 650)
-        #expect(try storage(directory, system: ScriptedSystem(usage: usage)).usage() == usage)
-        #expect(try storage(directory, system: ScriptedSystem(usage: FileSystemUsage(total: 0, available: 0, used: 0))).usage() == nil)
-        let live = try #require(try DirectoryStorage(id: "s", config: StorageConfig(path: directory.path)).usage())
+        directory.create("root", directory: true) // statvfs needs the path
+        directory.system.usage = usage
+        #expect(try storage(directory).usage() == usage)
+        directory.system.usage = FileSystemUsage(total: 0, available: 0, used: 0)
+        #expect(try storage(directory).usage() == nil)
+        let disk = TemporaryDirectory()
+        let live = try #require(try DirectoryStorage(id: "s", config: StorageConfig(path: disk.path), system: LiveSystem()).usage())
         #expect(live.total > 0 && live.available <= live.total)
         #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: nil)).usage() } == "storage definition has no path")
     }

@@ -110,23 +110,32 @@ struct OverridingSystem: ForwardingSystem {
     }
 }
 
+/// The live system with the time zone fixed to UTC by arithmetic, for tests on real files
+/// whose expectations assume a UTC node (the process's TZ is never changed: tests run in parallel).
+struct LiveUTCSystem: ForwardingSystem {
+    var base: any SystemCalls = LiveSystem()
+    func readTimeZone() {}
+    func localTime(at epoch: Int64) -> LocalTime? { UTC.localTime(at: epoch) }
+    func epoch(ofLocal time: LocalTime) -> Int64? { UTC.epoch(of: time) }
+}
+
 extension DirectoryStorage {
-    /// A storage on the live system.
+    /// A storage on a system of its own in memory (for what needs no files).
     init(id: String, config: StorageConfig) {
-        self.init(id: id, config: config, system: LiveSystem())
+        self.init(id: id, config: config, system: InMemorySystem())
     }
 }
 
 extension Call {
-    /// A call on the live system.
+    /// A call on a system of its own in memory (for what needs no files).
     convenience init() {
-        self.init(system: LiveSystem())
+        self.init(system: InMemorySystem())
     }
 }
 
 extension ArchiveInfo {
-    /// Archive info with the live system's time zone.
+    /// Archive info on a UTC node (the vectors' and upstream tests' assumption).
     init(_ archive: String) throws(StorageError) {
-        try self.init(archive, in: LiveSystem())
+        try self.init(archive, in: InMemorySystem())
     }
 }

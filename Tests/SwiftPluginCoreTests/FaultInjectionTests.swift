@@ -24,112 +24,111 @@ final class FaultPlan: @unchecked Sendable {
     }
 }
 
-/// The live system with one chosen call failing: the fault-injection seam of the tests.
-/// With `copyingClones`, a file system without reflinks (the test directory's) gets
-/// them as copies, so that the storage's reflink snapshots run there too.
+/// A system (the live one unless given) with one chosen call failing: the fault-injection
+/// seam of the tests. With `copyingClones`, a file system without reflinks (the test
+/// directory's) gets them as copies, so that the storage's reflink snapshots run there too.
 struct FaultySystem: ForwardingSystem {
-    let live = LiveSystem()
-    var base: any SystemCalls { live }
+    var base: any SystemCalls = LiveSystem()
     let plan: FaultPlan
     var copyingClones = false
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try plan.next("status", path)
-        return try live.status(path, followSymlinks: followSymlinks)
+        return try base.status(path, followSymlinks: followSymlinks)
     }
     func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
         try plan.next("mkdir", path)
-        try live.makeDirectory(path, mode: mode)
+        try base.makeDirectory(path, mode: mode)
     }
     func realPath(_ path: String) throws(Errno) -> String {
         try plan.next("realpath", path)
-        return try live.realPath(path)
+        return try base.realPath(path)
     }
     func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage {
         try plan.next("statvfs", path)
-        return try live.fileSystemUsage(path)
+        return try base.fileSystemUsage(path)
     }
     func readFile(_ path: String) throws(Errno) -> [UInt8] {
         try plan.next("read", path)
-        return try live.readFile(path)
+        return try base.readFile(path)
     }
     func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? { body() }
     func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] {
         try plan.next("readdir", path)
-        return try live.listDirectory(path)
+        return try base.listDirectory(path)
     }
     func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
         try plan.next("pread", path)
-        return try live.readBytes(path, offset: offset, count: count)
+        return try base.readBytes(path, offset: offset, count: count)
     }
     func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
         try plan.next("write", path)
-        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
+        try base.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
     }
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
         try plan.next("rename", target)
-        try live.rename(source, to: target, replacing: replacing)
+        try base.rename(source, to: target, replacing: replacing)
     }
     func removeFile(_ path: String) throws(Errno) {
         try plan.next("unlink", path)
-        try live.removeFile(path)
+        try base.removeFile(path)
     }
     func removeDirectory(_ path: String) throws(Errno) {
         try plan.next("rmdir", path)
-        try live.removeDirectory(path)
+        try base.removeDirectory(path)
     }
     func removeTree(_ path: String) throws(Errno) {
         try plan.next("rmtree", path)
-        try live.removeTree(path)
+        try base.removeTree(path)
     }
     func setMode(_ path: String, _ mode: UInt32) throws(Errno) {
         try plan.next("chmod", path)
-        try live.setMode(path, mode)
+        try base.setMode(path, mode)
     }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
         try plan.next("chattr", path)
-        try live.setImmutable(path, immutable)
+        try base.setImmutable(path, immutable)
     }
     func run(_ command: Command) throws(Errno) -> CommandResult {
         try plan.next("run", command.arguments.joined(separator: " "))
-        return try live.run(command)
+        return try base.run(command)
     }
     func cloneFile(_ source: String, into target: String) throws(Errno) {
         try plan.next("clone", target)
-        do { try live.cloneFile(source, into: target) } catch {
+        do { try base.cloneFile(source, into: target) } catch {
             guard copyingClones, error == .notSupported || error == .invalidArgument || error == .notTypewriter else { throw error }
-            try live.writeFile(target, contents: try live.readFile(source), mode: 0o600, exclusive: false)
+            try base.writeFile(target, contents: try base.readFile(source), mode: 0o600, exclusive: false)
         }
     }
     func link(_ source: String, to target: String) throws(Errno) {
         try plan.next("link", target)
-        try live.link(source, to: target)
+        try base.link(source, to: target)
     }
 
     // Streams.
     func openFile(_ path: String, writing: Bool) throws(Errno) -> Int32 {
         try plan.next("open", path)
-        return try live.openFile(path, writing: writing)
+        return try base.openFile(path, writing: writing)
     }
     func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
         try plan.next("readfd", "\(descriptor)")
-        return try live.readDescriptor(descriptor, into: buffer, at: offset)
+        return try base.readDescriptor(descriptor, into: buffer, at: offset)
     }
     func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
         try plan.next("writefd", "\(descriptor)")
-        return try live.writeDescriptor(descriptor, from: buffer, at: offset)
+        return try base.writeDescriptor(descriptor, from: buffer, at: offset)
     }
     func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
         try plan.next("sendfile", "\(source)")
-        return try live.sendFile(from: source, at: offset, to: target, count: count)
+        return try base.sendFile(from: source, at: offset, to: target, count: count)
     }
     func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) {
         try plan.next("ftruncate", "\(descriptor)")
-        try live.truncate(descriptor, to: size)
+        try base.truncate(descriptor, to: size)
     }
     func synchronize(_ descriptor: Int32) throws(Errno) {
         try plan.next("fsync", "\(descriptor)")
-        try live.synchronize(descriptor)
+        try base.synchronize(descriptor)
     }
 }
 
@@ -153,7 +152,7 @@ func tree(_ root: String, modes: Bool = true) -> [String: String] {
         default:
             let contents = manager.contents(atPath: path) ?? Data()
             // FNV-1a over every byte (Data's own hash reads only a prefix).
-            let digest = contents.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+            let digest = InMemorySystem.digest(Array(contents))
             entries[relative] = "file \(mode) \(contents.count) \(String(digest, radix: 16))"
         }
     }
@@ -205,21 +204,9 @@ struct FaultInjectionTests {
         BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(backup).path)
     }
 
-    static let operations: [Operation] = [
-        Operation(name: "alloc_image raw", setup: { _ in }, run: { try allocate($0, "vm-100-disk-0.raw") }),
-        Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { _ = try $0.allocateImage(vmid: "100", format: .known(.qcow2), name: nil, sizeKiB: 1024) }),
-        Operation(name: "free_image", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: .raw) }),
-        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", .qcow2) },
-                  run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
-        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", .qcow2) },
-                  run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
-        Operation(name: "rename_volume", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { _ = try $0.renameVolume("100/vm-100-disk-0.raw", targetVMID: "200", targetName: nil) }),
-        Operation(name: "volume_resize", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { _ = try $0.resizeVolume("100/vm-100-disk-0.raw", size: 2_097_152, running: false, snapshot: .none,
-                                                 className: "x") }),
+    /// Operations that need no real program and no kernel feature: on InMemorySystem, whose
+    /// qemu-img makes raw files (``InMemorySystem/simulateRawQemuImg()``) and clones copy.
+    static let memoryOperations: [Operation] = [
         Operation(name: "notes: set", setup: { try backupFile($0) },
                   run: { try sidecars($0).setNotes(Array("new notes".utf8)) }),
         Operation(name: "notes: replace", setup: { try backupFile($0); try sidecars($0).setNotes(Array("old".utf8)) },
@@ -230,6 +217,46 @@ struct FaultInjectionTests {
         Operation(name: "protection: clear", setup: { try backupFile($0); try sidecars($0).setProtected(true) },
                   run: { try sidecars($0).setProtected(false) }),
         Operation(name: "storage identity", setup: { _ in }, run: { _ = try $0.identity() }, deterministic: false),
+        Operation(name: "volume_import raw+size", setup: { _ in },
+                  run: { try importStream($0, raw, .raw, rawStream) }),
+        Operation(name: "volume_import raw+size into iso", setup: { try isoDirectory($0) },
+                  run: { try importStream($0, "iso/new.iso", .raw, rawStream) }),
+        Operation(name: "alloc_image raw", setup: { _ in }, run: { try allocate($0, "vm-100-disk-0.raw") }),
+        Operation(name: "free_image", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try $0.freeVolume("100/vm-100-disk-0.raw", isBase: false, format: .raw) }),
+        Operation(name: "rename_volume", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.renameVolume("100/vm-100-disk-0.raw", targetVMID: "200", targetName: nil) }),
+        Operation(name: "volume_resize", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.resizeVolume("100/vm-100-disk-0.raw", size: 2_097_152, running: false, snapshot: .none,
+                                                 className: "x") }),
+        Operation(name: "volume_snapshot raw reflink", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try $0.takeSnapshot(raw, "s1") }),
+        Operation(name: "volume_snapshot_rollback raw reflink", setup: { try rawWithSnapshots($0) },
+                  run: { try $0.rollbackSnapshot(raw, "s1") }),
+        Operation(name: "volume_snapshot_delete raw reflink", setup: { try rawWithSnapshots($0) },
+                  run: { _ = try $0.deleteSnapshot(raw, "s1", running: false) }),
+        Operation(name: "free_image raw with snapshots", setup: { try rawWithSnapshots($0) },
+                  run: { try $0.freeVolume(raw, isBase: false, format: .raw) },
+                  // Snapshots go first: a failure may leave the volume with fewer of them, never them without it.
+                  invariant: { storage in
+                      let path = try storage.filesystemPath(raw).path
+                      let exists = storage.system.exists(path)
+                      return try exists || storage.reflinkSnapshotFiles(of: path).isEmpty
+                  }),
+        Operation(name: "rename_volume raw with snapshots", setup: { try rawWithSnapshots($0) },
+                  run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
+        Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { try importStream($0, raw, .raw, rawStream, allowRename: true) }),
+    ]
+
+    /// Operations that need the real qemu-img (qcow2) or tar, on disk.
+    static let diskOperations: [Operation] = [
+        Operation(name: "alloc_image qcow2, free name", setup: { try allocate($0, "vm-100-disk-0.raw") },
+                  run: { _ = try $0.allocateImage(vmid: "100", format: .known(.qcow2), name: nil, sizeKiB: 1024) }),
+        Operation(name: "create_base", setup: { try allocate($0, "vm-100-disk-0.qcow2", .qcow2) },
+                  run: { _ = try $0.createBase("100/vm-100-disk-0.qcow2") }),
+        Operation(name: "clone_image", setup: { try allocate($0, "base-100-disk-0.qcow2", .qcow2) },
+                  run: { _ = try $0.cloneImage("100/base-100-disk-0.qcow2", vmid: "200", snapshot: .none) }),
     ] + snapshotOperations + importOperations
 
     static let qcow2 = "100/vm-100-disk-0.qcow2"
@@ -268,7 +295,7 @@ struct FaultInjectionTests {
         try allocate(storage, "vm-100-disk-0.raw")
         try storage.takeSnapshot(raw, "s1")
         let path = try storage.filesystemPath(raw).path
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 7, count: 1 << 20), mode: 0o640, exclusive: false)
+        try storage.system.writeFile(path, contents: [UInt8](repeating: 7, count: 1 << 20), mode: 0o640, exclusive: false)
     }
 
     /// Snapshots: internal qcow2, volume chains, and raw reflink snapshots (where clones
@@ -286,22 +313,6 @@ struct FaultInjectionTests {
         Operation(name: "volume_snapshot_delete chain, the oldest", setup: { try chainSnapshots($0) },
                   run: { _ = try $0.deleteSnapshot(qcow2, "s1", running: false) }, chain: true,
                   invariant: { try guestHolds($0, 3) }),
-        Operation(name: "volume_snapshot raw reflink", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try $0.takeSnapshot(raw, "s1") }),
-        Operation(name: "volume_snapshot_rollback raw reflink", setup: { try rawWithSnapshots($0) },
-                  run: { try $0.rollbackSnapshot(raw, "s1") }),
-        Operation(name: "volume_snapshot_delete raw reflink", setup: { try rawWithSnapshots($0) },
-                  run: { _ = try $0.deleteSnapshot(raw, "s1", running: false) }),
-        Operation(name: "free_image raw with snapshots", setup: { try rawWithSnapshots($0) },
-                  run: { try $0.freeVolume(raw, isBase: false, format: .raw) },
-                  // Snapshots go first: a failure may leave the volume with fewer of them, never them without it.
-                  invariant: { storage in
-                      let path = try storage.filesystemPath(raw).path
-                      let exists = storage.system.exists(path)
-                      return try exists || storage.reflinkSnapshotFiles(of: path).isEmpty
-                  }),
-        Operation(name: "rename_volume raw with snapshots", setup: { try rawWithSnapshots($0) },
-                  run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
     ]
 
     // MARK: - Imports (volume_import): the stream comes from a pipe the test fills
@@ -320,8 +331,10 @@ struct FaultInjectionTests {
 
     static func importStream(_ storage: DirectoryStorage, _ volname: String, _ format: StreamFormat, _ stream: [UInt8],
                              withSnapshots: Bool = false, allowRename: Bool = false) throws {
-        let descriptor = try pipeStream(stream)
-        defer { close(descriptor) }
+        // In memory, the stream is the double's; on disk, a pipe.
+        let memory = (storage.system as? FaultySystem)?.base as? InMemorySystem
+        let descriptor = try memory?.stream(stream) ?? pipeStream(stream)
+        defer { if let memory { memory.closeFile(descriptor) } else { close(descriptor) } }
         _ = try storage.importVolume(volname, format: .known(format), from: descriptor, withSnapshots: withSnapshots,
                                      allowRename: allowRename, className: "x", print: { _ in })
     }
@@ -359,22 +372,36 @@ struct FaultInjectionTests {
     /// Imports: every call failed in turn leaves no visible volume (and no hidden one):
     /// the storage as it was.
     static let importOperations: [Operation] = [
-        Operation(name: "volume_import raw+size", setup: { _ in },
-                  run: { try importStream($0, raw, .raw, rawStream) }),
-        Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
-                  run: { try importStream($0, raw, .raw, rawStream, allowRename: true) }),
         Operation(name: "volume_import qcow2+size", setup: { _ in },
                   run: { try importStream($0, qcow2, .qcow2, qcow2Stream, withSnapshots: true) }),
         Operation(name: "volume_import tar+size", setup: { _ in },
                   run: { try importStream($0, "100/subvol-100-disk-0.subvol", .tar, tarStream) }),
-        Operation(name: "volume_import raw+size into iso", setup: { try isoDirectory($0) },
-                  run: { try importStream($0, "iso/new.iso", .raw, rawStream) }),
     ]
 
-    static func storage(_ path: String, _ operation: Operation, _ system: (any SystemCalls)? = nil) -> DirectoryStorage {
-        var config = StorageConfig(path: path)
+    static func storage(_ scratch: Scratch, _ operation: Operation, _ system: (any SystemCalls)? = nil) -> DirectoryStorage {
+        var config = StorageConfig(path: scratch.path)
         config.snapshotAsVolumeChain = operation.chain
-        return DirectoryStorage(id: "s", config: config, system: system ?? FaultySystem(plan: FaultPlan(), copyingClones: true))
+        return DirectoryStorage(id: "s", config: config,
+                                system: system ?? FaultySystem(base: scratch.system, plan: FaultPlan(), copyingClones: true))
+    }
+
+    /// A fresh directory for one run, on disk or in memory, and what its files are.
+    struct Scratch {
+        var path: String
+        var system: any SystemCalls
+        var files: (_ modes: Bool) -> [String: String]
+
+        static func onDisk() -> Scratch {
+            let directory = TemporaryDirectory()
+            return Scratch(path: directory.path, system: LiveSystem(), files: { tree(directory.path, modes: $0) })
+        }
+
+        static func inMemory() -> Scratch {
+            let directory = MemoryDirectory()
+            directory.system.simulateRawQemuImg()
+            directory.system.cloneError = nil
+            return Scratch(path: directory.path, system: directory.system, files: { directory.system.tree(directory.path, modes: $0) })
+        }
     }
 
     /// The errors injected into every call; renames also get EINVAL, what a file system
@@ -382,17 +409,26 @@ struct FaultInjectionTests {
     /// bindfs test of the Perl suite).
     static let errors: [Errno] = [.noSpace, .ioError, .interrupted]
 
-    @Test("every call of the operation, failed in turn", arguments: operations)
-    func everyCall(_ operation: Operation) throws {
+    @Test("every call of the operation, failed in turn (in memory)", arguments: memoryOperations)
+    func everyCallInMemory(_ operation: Operation) throws {
+        try Self.everyCall(operation, Scratch.inMemory)
+    }
+
+    @Test("every call of the operation, failed in turn (on disk: qemu-img, tar)", arguments: diskOperations)
+    func everyCallOnDisk(_ operation: Operation) throws {
+        try Self.everyCall(operation, Scratch.onDisk)
+    }
+
+    static func everyCall(_ operation: Operation, _ fresh: () -> Scratch) throws {
         // A dry run counts the calls the operation makes.
         let counting = FaultPlan()
-        let directory = TemporaryDirectory()
-        try operation.setup(Self.storage(directory.path, operation))
-        let before = tree(directory.path)
-        try operation.run(Self.storage(directory.path, operation, FaultySystem(plan: counting, copyingClones: true)))
+        let scratch = fresh()
+        try operation.setup(Self.storage(scratch, operation))
+        let before = scratch.files(true)
+        try operation.run(Self.storage(scratch, operation, FaultySystem(base: scratch.system, plan: counting, copyingClones: true)))
         // Modes aside: a failed chmod of a template's image is tolerated, as in dir.
-        let done = tree(directory.path, modes: false)
-        #expect(tree(directory.path) != before, "the operation changes the storage")
+        let done = scratch.files(false)
+        #expect(scratch.files(true) != before, "the operation changes the storage")
         #expect(!counting.calls.isEmpty)
 
         var cases: [(Int, Errno)] = []
@@ -401,24 +437,24 @@ struct FaultInjectionTests {
             if counting.calls[index].hasPrefix("rename ") { cases.append((index + 1, .invalidArgument)) }
         }
         for (failing, error) in cases {
-            let directory = TemporaryDirectory()
-            try operation.setup(Self.storage(directory.path, operation))
-            let before = tree(directory.path)
+            let scratch = fresh()
+            try operation.setup(Self.storage(scratch, operation))
+            let before = scratch.files(true)
             let plan = FaultPlan(failing: failing, error: error)
-            let storage = Self.storage(directory.path, operation, FaultySystem(plan: plan, copyingClones: true))
+            let storage = Self.storage(scratch, operation, FaultySystem(base: scratch.system, plan: plan, copyingClones: true))
             do {
                 try operation.run(storage)
                 // Tolerated (a lookup that only had to find nothing, an optional flag):
                 // then all of the work is done.
-                let after = Self.withoutUnremovable(tree(directory.path, modes: false), plan)
+                let after = Self.withoutUnremovable(scratch.files(false), plan)
                 #expect(operation.deterministic ? after == done : Set(after.keys) == Set(done.keys),
                         "\(plan.failed ?? "?") with \(error): success is complete")
             } catch {
                 if let invariant = operation.invariant {
-                    #expect(try invariant(Self.storage(directory.path, operation)),
+                    #expect(try invariant(Self.storage(scratch, operation)),
                             "\(plan.failed ?? "?") failing with \(error) broke the volume")
                 } else {
-                    #expect(Self.withoutUnremovable(tree(directory.path), plan) == before,
+                    #expect(Self.withoutUnremovable(scratch.files(true), plan) == before,
                             "\(plan.failed ?? "?") failing with \(error) left the storage changed")
                 }
             }

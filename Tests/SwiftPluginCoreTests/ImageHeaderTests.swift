@@ -4,10 +4,9 @@ import Testing
 import SwiftPluginSystem
 
 /// Writes `bytes` to a file in `directory` and inspects it as `format`.
-private func inspect(_ bytes: [UInt8], as format: ImageFormat, in directory: TemporaryDirectory, name: String = "image") throws -> ImageMetadata? {
-    let path = directory.path + "/" + name
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    return try ImageInspector(system: LiveSystem()).inspect(path, format: .image(format))
+private func inspect(_ bytes: [UInt8], as format: ImageFormat, in directory: MemoryDirectory, name: String = "image") throws -> ImageMetadata? {
+    directory.write(name, bytes)
+    return try ImageInspector(system: directory.system).inspect(directory.path + "/" + name, format: .image(format))
 }
 
 private func bigEndian(_ value: UInt64, width: Int) -> [UInt8] {
@@ -46,7 +45,7 @@ private func vmdk(version: UInt64 = 1, capacity: UInt64 = 204800, grain: UInt64 
 
 @Suite("qcow2 and vmdk headers read natively")
 struct ImageHeaderTests {
-    let directory = TemporaryDirectory()
+    let directory = MemoryDirectory()
 
     @Test("well-formed qcow2: virtual size and backing file")
     func qcow2Header() throws {
@@ -131,9 +130,8 @@ struct ImageHeaderTests {
         let format: UInt64 = 0xE279_2ACA
         let feature: UInt64 = 0x6803_F857
         func read(_ bytes: [UInt8]) throws -> ImageHeader {
-            let path = directory.path + "/ext"
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
-            return try QCOW2.readHeader(ImageFile(path: path, length: Int64(bytes.count), system: LiveSystem()))
+            directory.write("ext", bytes)
+            return try QCOW2.readHeader(ImageFile(path: directory.path + "/ext", length: Int64(bytes.count), system: directory.system))
         }
         // qemu-img create -F raw: the format after another extension; version 2 starts at 72.
         #expect(try read(backed(extensions([(feature, [UInt8](repeating: 7, count: 48), nil), (format, Array("raw".utf8), nil), (0, [], nil)]))).backingFormat == "raw")
@@ -163,9 +161,9 @@ struct ImageHeaderTests {
     @Test("a backing name stops at NUL; one with blanks is dropped with PVE's warning")
     func backingNames() throws {
         #expect(try inspect(qcow2(backingOffset: 200, backingLength: 10, backing: Array("base.raw\0x".utf8)), as: .qcow2, in: directory)?.backingFile == "base.raw")
-        let inspector = ImageInspector(system: LiveSystem())
+        let inspector = ImageInspector(system: directory.system)
         let path = directory.path + "/blank"
-        FileManager.default.createFile(atPath: path, contents: Data(qcow2(backingOffset: 200, backingLength: 7, backing: Array("a b.raw".utf8))))
+        directory.write("blank", qcow2(backingOffset: 200, backingLength: 7, backing: Array("a b.raw".utf8)))
         #expect(try inspector.inspect(path, format: .image(.qcow2))?.backingFile == nil)
         #expect(inspector.diagnostics.warnings == ["strange parent name path 'a b.raw' found"])
     }
@@ -251,6 +249,7 @@ struct ImageHeaderTests {
 
     @Test("the same answers as qemu-img info for images qemu-img created", arguments: ["qcow2", "vmdk", "raw"])
     func matchesQemuImg(format: String) throws {
+        let directory = TemporaryDirectory()
         let base = directory.path + "/base.\(format)"
         let overlay = directory.path + "/overlay.qcow2"
         #expect(run(["create", "-f", format, base, "65M"]) != nil)
@@ -268,7 +267,7 @@ struct ImageHeaderTests {
 
     @Test("a directory is a subvol; a missing file a warning")
     func specialFiles() throws {
-        let inspector = ImageInspector(system: LiveSystem())
+        let inspector = ImageInspector(system: directory.system)
         directory.create("sub", directory: true)
         #expect(try inspector.inspect(directory.path + "/sub", format: .image(.raw))?.format == .subvol)
         #expect(try inspector.inspect(directory.path + "/missing", format: .image(.raw)) == nil)

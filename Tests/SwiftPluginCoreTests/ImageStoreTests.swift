@@ -5,14 +5,15 @@ import SwiftPluginSystem
 
 @Suite("image store: listing, allocation, templates, faults")
 struct ImageStoreTests {
-    let directory = TemporaryDirectory()
+    /// In memory; the test that runs the real qemu-img makes a TemporaryDirectory.
+    let memory = MemoryDirectory()
 
-    func storage(_ system: any SystemCalls = LiveSystem(), extra: [String: Value] = [:]) -> DirectoryStorage {
-        DirectoryStorage(id: "s", config: StorageConfig(path: directory.path, extra: extra), system: system)
+    func storage(_ directory: TemporaryDirectory, _ system: any SystemCalls = LiveSystem()) -> DirectoryStorage {
+        DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
     }
 
-    func files(_ relative: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/" + relative)) ?? []).sorted()
+    func storageInMemory(_ system: (any SystemCalls)? = nil) -> DirectoryStorage {
+        DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: system ?? memory.system)
     }
 
     @Test("list item: parent always present, ctime only when non-zero")
@@ -26,7 +27,8 @@ struct ImageStoreTests {
 
     @Test("allocation, and the listing's sizes: virtual from the header, used from stat")
     func allocateAndList() throws {
-        let store = storage()
+        let directory = TemporaryDirectory()
+        let store = storage(directory)
         #expect(try store.allocateImage(vmid: "100", format: .known(.qcow2), name: nil, sizeKiB: 1024) == "100/vm-100-disk-0.qcow2")
         #expect(try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: "512") == "100/vm-100-disk-1.raw")
         let images = try store.listImages(vmid: "100", volumes: nil)
@@ -40,41 +42,43 @@ struct ImageStoreTests {
 
     @Test("qemu-img failing or timing out: no file, no empty directory, PVE's messages")
     func qemuImgFaults() throws {
-        var system = ScriptedSystem()
+        var system = ScriptedSystem(base: memory.system)
         system.commandResult = { _ in CommandResult(exitStatus: 1, errorOutput: Array("qemu-img: first\nqemu-img: disk full\n".utf8)) }
-        let store = storage(system)
+        let store = storageInMemory(system)
         #expect(failure { try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: 1) } == "unable to create image: qemu-img: disk full")
         #expect(store.diagnostics.warnings == ["qemu-img: first"])
-        #expect(files("images") == [])
+        #expect(memory.names(in: "images") == [])
         system.commandResult = { _ in CommandResult(exitStatus: nil, signal: 9, timedOut: true) }
-        #expect(failure { try storage(system).allocateImage(vmid: "100", format: .known(.raw), name: "x.raw", sizeKiB: 1) }
-            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(directory.path)/images/100/.tmp.x.raw.\(getpid()) 1K' failed: got timeout"
-            .replacingOccurrences(of: "/.tmp.x.raw.\(getpid())", with: "/x.raw"))
-        #expect(files("images") == [])
+        #expect(failure { try storageInMemory(system).allocateImage(vmid: "100", format: .known(.raw), name: "x.raw", sizeKiB: 1) }
+            == "command '/usr/bin/qemu-img create -o 'preallocation=off' -f raw \(memory.path)/images/100/.tmp.x.raw.\(memory.system.processID) 1K' failed: got timeout"
+            .replacingOccurrences(of: "/.tmp.x.raw.\(memory.system.processID)", with: "/x.raw"))
+        #expect(memory.names(in: "images") == [])
     }
 
     @Test("qemu-img succeeds but the image cannot be published: nothing left, the reason named")
     func publishFault() throws {
-        var system = ScriptedSystem()
+        memory.system.simulateRawQemuImg()
+        var system = ScriptedSystem(base: memory.system)
         system.renameError = { _ in .noSpace }
-        let store = storage(system)
+        let store = storageInMemory(system)
         let message = failure { try store.allocateImage(vmid: "100", format: .known(.raw), name: "a.raw", sizeKiB: 1) }
-        #expect(message == "unable to create image: cannot move the new image to '\(directory.path)/images/100/a.raw' - No space left on device")
-        #expect(files("images") == [])
+        #expect(message == "unable to create image: cannot move the new image to '\(memory.path)/images/100/a.raw' - No space left on device")
+        #expect(memory.names(in: "images") == [])
     }
 
     @Test("a file system without the immutable flag: warnings, never failures")
     func immutableUnsupported() throws {
-        var system = ScriptedSystem()
+        memory.system.simulateRawQemuImg()
+        var system = ScriptedSystem(base: memory.system)
         system.immutableError = .notTypewriter
-        let store = storage(system)
+        let store = storageInMemory(system)
         let base = try store.createBase(try store.allocateImage(vmid: "100", format: .known(.raw), name: nil, sizeKiB: 1))
         #expect(base == "100/base-100-disk-0.raw")
-        let path = "\(directory.path)/images/100/base-100-disk-0.raw"
+        let path = "\(memory.path)/images/100/base-100-disk-0.raw"
         #expect(store.diagnostics.warnings == ["unable to set the immutable flag of '\(path)' - Inappropriate ioctl for device"])
         try store.freeVolume(base, isBase: true, format: .raw)
         #expect(store.diagnostics.warnings.last == "unable to clear the immutable flag of '\(path)' - Inappropriate ioctl for device")
-        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(!memory.system.exists(path))
     }
 
     @Test("disk numbers: first match, any prefix, digits as written")
@@ -105,11 +109,10 @@ struct ImageStoreTests {
 
     @Test("a file of another format is a wrong format; a damaged or tiny one is not")
     func wrongFormat() throws {
-        let directory = TemporaryDirectory()
-        let inspector = ImageInspector(system: LiveSystem())
+        let inspector = ImageInspector(system: memory.system)
         func kind(_ bytes: [UInt8], as format: ImageFormat) throws -> ImageInspectionError.Kind? {
-            let path = directory.path + "/image"
-            try LiveSystem().writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
+            let path = memory.path + "/image"
+            try memory.system.writeFile(path, contents: bytes, mode: 0o644, exclusive: false)
             do { _ = try inspector.inspect(path, format: .image(format)) } catch { return error.kind }
             return nil
         }
@@ -135,9 +138,9 @@ struct ImageStoreTests {
 
     @Test("identities are version 4 UUIDs")
     func identity() throws {
-        let first = try storage().identity()
+        let first = try storageInMemory().identity()
         #expect(DirectoryStorage.isUUID(first))
-        #expect(try storage().identity() == first)
+        #expect(try storageInMemory().identity() == first)
         #expect(!DirectoryStorage.isUUID("6F9619FF-8B86-D011-B42D-00C04FC964FF"))
     }
 }

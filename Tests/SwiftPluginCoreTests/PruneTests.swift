@@ -51,8 +51,7 @@ struct PruneTests {
 
     @Test("vector", arguments: PruneVector.all)
     func vector(case vector: PruneVector) throws {
-        useUTC()
-        let entries = try PrunePlan.mark(vector.backups, keep: Retention(perl: vector.keep), vmid: vector.vmid, type: vector.type, in: LiveSystem())
+        let entries = try PrunePlan.mark(vector.backups, keep: Retention(perl: vector.keep), vmid: vector.vmid, type: vector.type, in: InMemorySystem())
         #expect(byVolid(entries) == perlNormalized(vector.expected))
     }
 
@@ -60,7 +59,7 @@ struct PruneTests {
     func wrongVMID() {
         var item = ContentItem(volid: "s:backup/vzdump-qemu-200-2020_01_01-00_00_00.vma", format: "vma", size: 0, ctime: 0, content: .backup)
         item.vmid = "100"
-        #expect(failure { try PrunePlan.mark([item], keep: ["keep-last": 1], vmid: "100", type: nil, in: LiveSystem()) }
+        #expect(failure { try PrunePlan.mark([item], keep: ["keep-last": 1], vmid: "100", type: nil, in: InMemorySystem()) }
             == "internal error - got wrong VMID '200' != '100'")
     }
 
@@ -73,8 +72,8 @@ struct PruneTests {
         #expect(Scalar(" 2x").number == 2 && Scalar("-1").number == -1 && Scalar(perl: .undef).number == 0)
     }
 
-    static func backupDirectory() -> TemporaryDirectory {
-        let directory = TemporaryDirectory()
+    static func backupDirectory() -> MemoryDirectory {
+        let directory = MemoryDirectory()
         for stamp in ["2020_01_01-00_00_00", "2020_01_02-00_00_00", "2020_01_03-00_00_00", "2020_01_04-00_00_00"] {
             directory.create("dump/vzdump-qemu-100-\(stamp).vma.zst")
             write(directory, "dump/vzdump-qemu-100-\(stamp).log", "log")
@@ -87,19 +86,17 @@ struct PruneTests {
 
     @Test("a dry run marks and touches nothing")
     func dryRun() throws {
-        useUTC()
         let directory = Self.backupDirectory()
         var log: [String] = []
         let result = try storage(directory, id: "s").pruneBackups(keep: ["keep-last": 1], vmid: nil, type: nil, dryRun: true,
                                                                    log: { log.append("\($0): \($1)") }, warn: { _ in })
         #expect(result.entries.map(\.mark) == [.protected, .remove, .remove, .keep, .renamed])
         #expect(log.isEmpty && !result.failed)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump").count == 14)
+        #expect(directory.names(in: "dump").count == 14)
     }
 
     @Test("a real run removes archives with their log and notes, never protected ones")
     func realRun() throws {
-        useUTC()
         let directory = Self.backupDirectory()
         var log: [String] = []
         let result = try storage(directory, id: "s").pruneBackups(keep: ["keep-last": 1], vmid: "100", type: "qemu", dryRun: false,
@@ -107,7 +104,7 @@ struct PruneTests {
         #expect(!result.failed)
         #expect(log == ["info: removing backup 's:backup/vzdump-qemu-100-2020_01_02-00_00_00.vma.zst'",
                         "info: removing backup 's:backup/vzdump-qemu-100-2020_01_03-00_00_00.vma.zst'"])
-        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump").sorted()
+        let left = directory.names(in: "dump")
         #expect(left == [
             "vzdump-qemu-100-2020_01_01-00_00_00.log", "vzdump-qemu-100-2020_01_01-00_00_00.vma.zst",
             "vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", "vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.protected",
@@ -118,9 +115,8 @@ struct PruneTests {
 
     @Test("a failed removal is logged, the others go on, and the result says so")
     func failedRemoval() throws {
-        useUTC()
         let directory = Self.backupDirectory()
-        var system = ScriptedSystem()
+        var system = ScriptedSystem(base: directory.system)
         system.removeFileError = { $0.hasSuffix("2020_01_02-00_00_00.vma.zst") ? .permissionDenied : nil }
         var store = storage(directory, id: "s")
         store.system = system
@@ -132,8 +128,8 @@ struct PruneTests {
         #expect(log == ["info: removing backup 's:backup/vzdump-qemu-100-2020_01_02-00_00_00.vma.zst'",
                         "err: error when removing backup 's:backup/vzdump-qemu-100-2020_01_02-00_00_00.vma.zst' - removing archive \(path) failed: Permission denied\n\n",
                         "info: removing backup 's:backup/vzdump-qemu-100-2020_01_03-00_00_00.vma.zst'"])
-        #expect(FileManager.default.fileExists(atPath: path))
-        #expect(!FileManager.default.fileExists(atPath: directory.path + "/dump/vzdump-qemu-100-2020_01_03-00_00_00.vma.zst"))
+        #expect(directory.system.exists(path))
+        #expect(!directory.system.exists(directory.path + "/dump/vzdump-qemu-100-2020_01_03-00_00_00.vma.zst"))
     }
 
     @Test("an archive protected after listing is not removed")
@@ -143,6 +139,6 @@ struct PruneTests {
         let path = directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
         #expect(failure { try store.removeArchive(volid: "s:backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst", warn: { _ in }) }
             == "cannot remove protected archive '\(path)'")
-        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(directory.system.exists(path))
     }
 }

@@ -34,14 +34,13 @@ private func entry(id: String, name: String, date: UInt32, extraLength: Int = 16
     return bytes
 }
 
-private func snapshots(_ bytes: [UInt8], in directory: TemporaryDirectory) throws(ImageFormatError) -> [QCOW2.Snapshot] {
-    let path = directory.path + "/image"
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    return try QCOW2.readSnapshots(ImageFile(path: path, length: Int64(bytes.count), system: LiveSystem()))
+private func snapshots(_ bytes: [UInt8], in directory: MemoryDirectory) throws(ImageFormatError) -> [QCOW2.Snapshot] {
+    directory.write("image", bytes)
+    return try QCOW2.readSnapshots(ImageFile(path: directory.path + "/image", length: Int64(bytes.count), system: directory.system))
 }
 
 /// Why the table of `bytes` cannot be read (nil when it can).
-private func failure(_ bytes: [UInt8], in directory: TemporaryDirectory) -> String? {
+private func failure(_ bytes: [UInt8], in directory: MemoryDirectory) -> String? {
     do { _ = try snapshots(bytes, in: directory); return nil } catch { return error.reason }
 }
 
@@ -49,7 +48,7 @@ private func failure(_ bytes: [UInt8], in directory: TemporaryDirectory) -> Stri
 struct QCOW2SnapshotTableTests {
     @Test("entries: name, ID, date, the disk size or the image's")
     func entries() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let table = [entry(id: "1", name: "first", date: 1_700_000_000, diskSize: 4096),
                      entry(id: "2", name: "a-much-longer-snapshot-name", date: 1_700_000_100, extraLength: 0)]
         #expect(try snapshots(qcow2WithTable(table), in: directory) == [
@@ -85,7 +84,7 @@ struct QCOW2SnapshotTableTests {
 
     @Test("hostile tables are errors, never reads outside the file")
     func hostile() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let one = [entry(id: "1", name: "x1", date: 1)]
         #expect(failure(qcow2WithTable(one, count: 70000), in: directory) == "Too many snapshots")
         #expect(failure(qcow2WithTable(one, count: 2), in: directory) == "Failed to read snapshot table")
@@ -127,21 +126,21 @@ struct SnapshotNameTests {
 
     @Test("reflinks are probed once per directory; a probe that could not run is not kept")
     func reflinkProbe() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
+        let system = directory.system
         let images = directory.path + "/images"
-        var system = ScriptedSystem()
         system.cloneError = .notSupported
         let storage = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
         #expect(!storage.supportsReflinks(), "no images directory yet: unknown")
-        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        directory.create("images", directory: true)
         #expect(!storage.supportsReflinks(), "EOPNOTSUPP: no reflinks")
         system.cloneError = nil
         let copying = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: system)
         #expect(!copying.supportsReflinks(), "the answer is kept for the directory")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: images) == [], "the probe's files are gone")
+        #expect(system.names(in: images) == [], "the probe's files are gone")
 
-        let other = TemporaryDirectory()
-        try FileManager.default.createDirectory(atPath: other.path + "/images", withIntermediateDirectories: true)
+        let other = MemoryDirectory(system)
+        other.create("images", directory: true)
         system.cloneError = .noSpace
         #expect(!DirectoryStorage(id: "t", config: StorageConfig(path: other.path), system: system).supportsReflinks(), "a full disk: not now")
         system.cloneError = .notSupported
@@ -150,18 +149,15 @@ struct SnapshotNameTests {
     }
 }
 
-/// The snapshot methods on real files, in each mode: internal qcow2 (qemu-img), volume
-/// chains (qemu-img and renames) and raw reflink snapshots (clones made by copying, as
-/// the test directory's file system has no reflinks).
+/// The snapshot methods on real files, with qemu-img: internal qcow2 and volume chains.
 @Suite("snapshot methods")
 struct SnapshotMethodTests {
     let directory = TemporaryDirectory()
 
-    func storage(chain: Bool = false, reflinks: Bool = false) -> DirectoryStorage {
+    func storage(chain: Bool = false) -> DirectoryStorage {
         var config = StorageConfig(path: directory.path)
         config.snapshotAsVolumeChain = chain
-        let system: any SystemCalls = reflinks ? FaultySystem(plan: FaultPlan(), copyingClones: true) : LiveSystem()
-        return DirectoryStorage(id: "s", config: config, system: system)
+        return DirectoryStorage(id: "s", config: config, system: LiveSystem())
     }
 
     func allocate(_ storage: DirectoryStorage, _ format: ImageFormat) throws -> String {
@@ -227,15 +223,48 @@ struct SnapshotMethodTests {
         #expect(try store.qemuSnapshotMethod("100/vm-100-disk-1.raw") == .storage)
     }
 
+    @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
+    func blockersPushed() throws {
+        let store = storage(chain: true)
+        let volume = try allocate(store, .qcow2)
+        for name in ["s1", "s2"] { try store.takeSnapshot(volume, .named(name)) }
+        let call = Call(system: LiveSystem())
+        let arguments: [String: Value] = ["scfg": ["path": .string(directory.path), "snapshot-as-volume-chain": 1],
+                                          "storeid": "s", "volname": .string(volume), "snap": "s1"]
+        #expect(failure { try call.invoke(PluginMethods.volumeRollbackIsPossible, arguments) }
+            == "can't rollback, 's1' is not most recent snapshot on '100/vm-100-disk-0.qcow2'")
+        #expect(call.pushed == ["s2"])
+        var possible = arguments
+        possible["snap"] = "s2"
+        #expect(try Call(system: LiveSystem()).invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
+        #expect(try Call().invoke(PluginMethods.volumeSnapshotNeedsFsfreeze, [:]) == 1)
+    }
+}
+
+/// Raw reflink snapshots (files `<volume>@<name>`), in memory.
+@Suite("raw reflink snapshots")
+struct ReflinkSnapshotTests {
+    func allocate(_ storage: DirectoryStorage, _ format: ImageFormat) throws -> String {
+        try storage.allocateImage(vmid: "100", format: .known(format), name: nil, sizeKiB: 1024)
+    }
+
+    /// A storage in memory whose clones copy and whose qemu-img makes raw files.
+    static func reflinkStorage() -> (DirectoryStorage, MemoryDirectory) {
+        let memory = MemoryDirectory()
+        memory.system.simulateRawQemuImg()
+        memory.system.cloneError = nil
+        return (DirectoryStorage(id: "s", config: StorageConfig(path: memory.path), system: memory.system), memory)
+    }
     @Test("raw reflink snapshots: files <volume>@<name>, data kept, carried along by rename and free")
     func reflink() throws {
-        let store = storage(reflinks: true)
+        let (store, directory) = Self.reflinkStorage()
+        let system = directory.system
         let volume = try allocate(store, .raw)
         let path = directory.path + "/images/" + volume
         #expect(store.supportsReflinks())
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
+        try system.writeFile(path, contents: [UInt8](repeating: 1, count: 4096), mode: 0o640, exclusive: false)
         try store.takeSnapshot(volume, "s1")
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 2, count: 4096), mode: 0o640, exclusive: false)
+        try system.writeFile(path, contents: [UInt8](repeating: 2, count: 4096), mode: 0o640, exclusive: false)
         #expect(failure { try store.takeSnapshot(volume, "s1") } == "snapshot 's1' already exists on '100/vm-100-disk-0.raw'")
         let info = try store.snapshotInfo(volume)
         #expect(info.map(\.name) == ["s1"] && info[0].file == path + "@s1" && info[0].virtualSize == 4096)
@@ -245,8 +274,8 @@ struct SnapshotMethodTests {
         #expect(failure { try store.checkRollback(volume, "s9", blockers: &blockers) }
             == "can't rollback, snapshot 's9' does not exist on '100/vm-100-disk-0.raw'")
         try store.rollbackSnapshot(volume, "s1")
-        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 1, count: 4096))
-        #expect(try LiveSystem().status(path, followSymlinks: false).mode == 0o640, "the volume's permissions")
+        #expect(try system.readFile(path) == [UInt8](repeating: 1, count: 4096))
+        #expect(try system.status(path, followSymlinks: false).mode == 0o640, "the volume's permissions")
         #expect(try store.qemuSnapshotMethod(volume) == .storage)
         #expect(failure { try store.renameSnapshot(volume, from: .current, to: "x2") } == "the current state of a raw volume cannot be renamed")
         try store.renameSnapshot(volume, from: "s1", to: "s2")
@@ -255,44 +284,27 @@ struct SnapshotMethodTests {
         #expect(renamed == "s:200/vm-200-disk-0.raw")
         #expect(try store.snapshotInfo("200/vm-200-disk-0.raw").map(\.name) == ["s2"])
         try store.freeVolume("200/vm-200-disk-0.raw", isBase: false, format: .raw)
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/200")) ?? [] == [])
+        #expect(directory.names(in: "images/200") == [])
         #expect(failure { try store.deleteSnapshot("200/vm-200-disk-0.raw", "s2", running: false) }
             == "snapshot 's2' does not exist on '200/vm-200-disk-0.raw'")
     }
 
     @Test("a raw rollback that cannot clone now (a full disk) says why and leaves the volume")
     func reflinkRollbackFailure() throws {
-        let store = storage(reflinks: true)
+        let (store, directory) = Self.reflinkStorage()
+        let system = directory.system
         let volume = try allocate(store, .raw)
         let path = directory.path + "/images/" + volume
         try store.takeSnapshot(volume, "s1")
-        try LiveSystem().writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
-        var full = ScriptedSystem()
+        try system.writeFile(path, contents: [UInt8](repeating: 9, count: 512), mode: 0o640, exclusive: false)
+        var full = ScriptedSystem(base: system)
         full.cloneError = .noSpace
-        ReflinkSupport.forget() // the probe itself now fails (a full disk): no answer
+        ReflinkSupport.forget(directory.path + "/images") // the probe itself now fails (a full disk): no answer
         let failing = DirectoryStorage(id: "s", config: StorageConfig(path: directory.path), system: full)
         #expect(failure { try failing.rollbackSnapshot(volume, "s1") }
             == "reflink copy of '\(path)@s1' failed - No space left on device")
-        #expect(try LiveSystem().readFile(path) == [UInt8](repeating: 9, count: 512), "the volume is as it was")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/images/100").sorted()
-            == ["vm-100-disk-0.raw", "vm-100-disk-0.raw@s1"], "no temporary left")
+        #expect(try system.readFile(path) == [UInt8](repeating: 9, count: 512), "the volume is as it was")
+        #expect(directory.names(in: "images/100") == ["vm-100-disk-0.raw", "vm-100-disk-0.raw@s1"], "no temporary left")
         #expect(try !failing.deleteSnapshot(volume, "s1", running: false), "deleting needs no clone")
-    }
-
-    @Test("rollback_is_possible through the bridge: the blockers are pushed before the refusal")
-    func blockersPushed() throws {
-        let store = storage(chain: true)
-        let volume = try allocate(store, .qcow2)
-        for name in ["s1", "s2"] { try store.takeSnapshot(volume, .named(name)) }
-        let call = Call()
-        let arguments: [String: Value] = ["scfg": ["path": .string(directory.path), "snapshot-as-volume-chain": 1],
-                                          "storeid": "s", "volname": .string(volume), "snap": "s1"]
-        #expect(failure { try call.invoke(PluginMethods.volumeRollbackIsPossible, arguments) }
-            == "can't rollback, 's1' is not most recent snapshot on '100/vm-100-disk-0.qcow2'")
-        #expect(call.pushed == ["s2"])
-        var possible = arguments
-        possible["snap"] = "s2"
-        #expect(try Call().invoke(PluginMethods.volumeRollbackIsPossible, possible) == 1)
-        #expect(try Call().invoke(PluginMethods.volumeSnapshotNeedsFsfreeze, [:]) == 1)
     }
 }

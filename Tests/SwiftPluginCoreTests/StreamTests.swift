@@ -83,11 +83,11 @@ import SwiftPluginSystem
         header[29] = 0x10 // virtual size 1 MiB (bytes 24..31 big-endian: 0x100000)
         header[39] = 1 // one L1 entry
         header[41] = 0x7F // L1 offset far beyond the file
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let path = directory.path + "/hostile.qcow2"
-        FileManager.default.createFile(atPath: path, contents: Data(header))
+        directory.write("hostile.qcow2", header)
         #expect(throws: ImageFormatError.self) {
-            try QCOW2ClusterMap(file: ImageFile(path: path, length: Int64(header.count), system: LiveSystem()))
+            try QCOW2ClusterMap(file: ImageFile(path: path, length: Int64(header.count), system: directory.system))
         }
     }
 

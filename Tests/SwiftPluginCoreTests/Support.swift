@@ -45,10 +45,9 @@ final class TemporaryDirectory {
     }
 }
 
-/// The live system with selected calls replaced: the fault-injection seam.
+/// A system (the live one unless given) with selected calls replaced: the fault-injection seam.
 struct ScriptedSystem: ForwardingSystem {
-    var live = LiveSystem()
-    var base: any SystemCalls { live }
+    var base: any SystemCalls = LiveSystem()
     var makeDirectoryError: (@Sendable (String) -> Errno?)? = nil
     var usage: FileSystemUsage? = nil
     var mounts: String? = nil
@@ -64,57 +63,57 @@ struct ScriptedSystem: ForwardingSystem {
     var cloneError: Errno? = nil
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
-        try live.status(path, followSymlinks: followSymlinks)
+        try base.status(path, followSymlinks: followSymlinks)
     }
     func makeDirectory(_ path: String, mode: UInt32) throws(Errno) {
         if let error = makeDirectoryError?(path) { throw error }
-        try live.makeDirectory(path, mode: mode)
+        try base.makeDirectory(path, mode: mode)
     }
-    func realPath(_ path: String) throws(Errno) -> String { try live.realPath(path) }
+    func realPath(_ path: String) throws(Errno) -> String { try base.realPath(path) }
     func fileSystemUsage(_ path: String) throws(Errno) -> FileSystemUsage {
         if let usage { return usage }
-        return try live.fileSystemUsage(path)
+        return try base.fileSystemUsage(path)
     }
     func readFile(_ path: String) throws(Errno) -> [UInt8] {
         if path == "/proc/mounts", let mounts { return Array(mounts.utf8) }
-        return try live.readFile(path)
+        return try base.readFile(path)
     }
     func probe(timeout seconds: Int, _ body: () -> [Int64]?) -> [Int64]? {
         probesHang ? nil : body()
     }
-    func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { try live.listDirectory(path) }
+    func listDirectory(_ path: String) throws(Errno) -> [DirectoryEntry] { try base.listDirectory(path) }
     func readBytes(_ path: String, offset: Int64, count: Int) throws(Errno) -> [UInt8] {
         if let error = readError?(path) { throw error }
-        return try live.readBytes(path, offset: offset, count: count)
+        return try base.readBytes(path, offset: offset, count: count)
     }
     func writeFile(_ path: String, contents: [UInt8], mode: UInt32, exclusive: Bool, applyingUmask: Bool) throws(Errno) {
         if let error = writeError?(path) { throw error }
-        try live.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
+        try base.writeFile(path, contents: contents, mode: mode, exclusive: exclusive, applyingUmask: applyingUmask)
     }
     func rename(_ source: String, to target: String, replacing: Bool) throws(Errno) {
         if let error = renameError?(target) { throw error }
-        try live.rename(source, to: target, replacing: replacing)
+        try base.rename(source, to: target, replacing: replacing)
     }
     func removeFile(_ path: String) throws(Errno) {
         if let error = removeFileError?(path) { throw error }
-        try live.removeFile(path)
+        try base.removeFile(path)
     }
-    func removeDirectory(_ path: String) throws(Errno) { try live.removeDirectory(path) }
-    func removeTree(_ path: String) throws(Errno) { try live.removeTree(path) }
-    func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try live.setMode(path, mode) }
+    func removeDirectory(_ path: String) throws(Errno) { try base.removeDirectory(path) }
+    func removeTree(_ path: String) throws(Errno) { try base.removeTree(path) }
+    func setMode(_ path: String, _ mode: UInt32) throws(Errno) { try base.setMode(path, mode) }
     func setImmutable(_ path: String, _ immutable: Bool) throws(Errno) {
         if let immutableError { throw immutableError }
-        try live.setImmutable(path, immutable)
+        try base.setImmutable(path, immutable)
     }
     func run(_ command: Command) throws(Errno) -> CommandResult {
         if let commandResult { return commandResult(command) }
-        return try live.run(command)
+        return try base.run(command)
     }
     func cloneFile(_ source: String, into target: String) throws(Errno) {
         if let cloneError { throw cloneError }
-        try live.cloneFile(source, into: target)
+        try base.cloneFile(source, into: target)
     }
-    func link(_ source: String, to target: String) throws(Errno) { try live.link(source, to: target) }
+    func link(_ source: String, to target: String) throws(Errno) { try base.link(source, to: target) }
 }
 
 /// The project's own fixtures (Tests/Fixtures): the spec data the tests run. A missing or

@@ -3,7 +3,7 @@ import Testing
 @testable import SwiftPluginCore
 import SwiftPluginSystem
 
-@Suite("the live system seam", .serialized)
+@Suite("the live system seam")
 struct SystemTests {
     let system = LiveSystem()
 
@@ -23,20 +23,32 @@ struct SystemTests {
         #expect(entries.contains { $0.name == nil && $0.rawName == Array("bad-".utf8) + [0xff] })
     }
 
-    @Test("rename without replacing refuses an existing target")
-    func noReplace() throws {
+    /// A fresh directory on disk or in memory (and what keeps it): the seam's semantics
+    /// hold for both systems, the in-memory one held to the kernel's.
+    static func scratch(inMemory: Bool) -> (path: String, system: any SystemCalls, keep: AnyObject?) {
+        if inMemory {
+            let directory = MemoryDirectory()
+            return (directory.path, directory.system, nil)
+        }
         let directory = TemporaryDirectory()
-        directory.create("a")
-        directory.create("b")
-        #expect(throws: Errno.fileExists) { try system.rename(directory.path + "/a", to: directory.path + "/b", replacing: false) }
-        try system.rename(directory.path + "/a", to: directory.path + "/c", replacing: false)
-        #expect(system.exists(directory.path + "/c") && !system.exists(directory.path + "/a"))
+        return (directory.path, LiveSystem(), directory)
     }
 
-    @Test("files are written with the exact mode; exclusive creation refuses an existing file")
-    func writing() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.path + "/notes"
+    @Test("rename without replacing refuses an existing target", arguments: [false, true])
+    func noReplace(inMemory: Bool) throws {
+        let (root, system, keep) = Self.scratch(inMemory: inMemory)
+        defer { withExtendedLifetime(keep) {} }
+        for name in ["a", "b"] { try system.writeFile(root + "/" + name, contents: [], mode: 0o644, exclusive: true) }
+        #expect(throws: Errno.fileExists) { try system.rename(root + "/a", to: root + "/b", replacing: false) }
+        try system.rename(root + "/a", to: root + "/c", replacing: false)
+        #expect(system.exists(root + "/c") && !system.exists(root + "/a"))
+    }
+
+    @Test("files are written with the exact mode; exclusive creation refuses an existing file", arguments: [false, true])
+    func writing(inMemory: Bool) throws {
+        let (root, system, keep) = Self.scratch(inMemory: inMemory)
+        defer { withExtendedLifetime(keep) {} }
+        let path = root + "/notes"
         try system.writeFile(path, contents: Array("hello".utf8), mode: 0o644, exclusive: true)
         #expect(try system.readBytes(path, offset: 1, count: 100) == Array("ello".utf8))
         #expect(try system.status(path, followSymlinks: false).mode == 0o644)
@@ -47,7 +59,7 @@ struct SystemTests {
             try system.writeFileAtomically(path, contents: Array("other".utf8), mode: 0o600, replacing: false)
         }
         #expect(try system.readFile(path) == Array("new".utf8))
-        #expect(try system.listDirectory(directory.path).compactMap(\.name) == ["notes"], "no temporary file left")
+        #expect(try system.listDirectory(root).compactMap(\.name) == ["notes"], "no temporary file left")
     }
 
     @Test("removing a tree does not follow a symlink out of it")
@@ -109,11 +121,11 @@ struct SystemTests {
 struct OverrideTests {
     @Test("the mocks replace size, allocation and ctime of files; directories keep their size")
     func overriding() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("file")
         let overrides = try #require(MetadataOverrides(perl: ["stat_size": 131072, "stat_ctime": 1234567890, "image_actual_size": 5]))
         #expect(overrides == MetadataOverrides(fileSize: 131072, changeTime: 1234567890, allocatedSize: 5))
-        let system = OverridingSystem(overrides: overrides)
+        let system = OverridingSystem(base: directory.system, overrides: overrides)
         let file = try system.status(directory.path + "/file", followSymlinks: true)
         #expect(file.size == 131072 && file.changeTime == 1234567890 && file.allocatedBytes == 5)
         let folder = try system.status(directory.path, followSymlinks: true)
@@ -131,6 +143,11 @@ struct ErrnoTests {
         #expect(Errno.named.map(\.rawValue) == numbers)
         for error in Errno.named {
             #expect(error.description == String(cString: strerror(error.rawValue)))
+        }
+        // And those only the in-memory system gives.
+        let doubles: [(Errno, Int32)] = [(.badDescriptor, EBADF), (.busy, EBUSY), (.illegalSeek, ESPIPE), (.notEmpty, ENOTEMPTY)]
+        for (error, number) in doubles {
+            #expect(error.rawValue == number && error.description == String(cString: strerror(number)))
         }
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Testing
 @testable import SwiftPluginCore
 import SwiftPluginSystem
@@ -7,34 +6,34 @@ import SwiftPluginSystem
 struct VolumeAttributeTests {
     static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
 
-    func arguments(_ directory: TemporaryDirectory, _ arguments: [String: Value]) -> [String: Value] {
+    func arguments(_ directory: MemoryDirectory, _ arguments: [String: Value]) -> [String: Value] {
         var members = arguments
         members["scfg"] = ["path": .string(directory.path), "type": "swift"]
         members["storeid"] = "s"
         return members
     }
 
-    func get(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String) throws -> Value {
-        try Call().invoke(PluginMethods.getVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
+    func get(_ directory: MemoryDirectory, _ volname: String, _ attribute: String) throws -> Value {
+        try Call(system: directory.system).invoke(PluginMethods.getVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
     }
 
-    func update(_ directory: TemporaryDirectory, _ volname: String, _ attribute: String, _ value: Value) throws {
-        _ = try Call().invoke(PluginMethods.updateVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute), "value": value]))
+    func update(_ directory: MemoryDirectory, _ volname: String, _ attribute: String, _ value: Value) throws {
+        _ = try Call(system: directory.system).invoke(PluginMethods.updateVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute), "value": value]))
     }
 
-    func bytes(_ directory: TemporaryDirectory, _ relative: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: directory.path + "/" + relative).map(Array.init)
+    func bytes(_ directory: MemoryDirectory, _ relative: String) -> [UInt8]? {
+        directory.contents(relative)
     }
 
     @Test("notes: written as UTF-8, read back whole, removed when emptied")
     func notes() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
         #expect(try get(directory, Self.backup, "notes") == .text(""))
         try update(directory, Self.backup, "notes", .text("Grüße ☺\nline two"))
         #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes") == Array("Grüße ☺\nline two".utf8))
         #expect(try get(directory, Self.backup, "notes") == .text("Grüße ☺\nline two"))
-        let mode = try LiveSystem().status(directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", followSymlinks: false).mode
+        let mode = try directory.system.status(directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", followSymlinks: false).mode
         #expect(mode & 0o777 == 0o644)
         // A byte string is taken as Latin-1 characters, as Perl's encode does.
         try update(directory, Self.backup, "notes", .string("é"))
@@ -42,20 +41,20 @@ struct VolumeAttributeTests {
         try update(directory, Self.backup, "notes", .text(""))
         #expect(bytes(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes") == nil)
         try update(directory, Self.backup, "notes", .undef)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"])
+        #expect(directory.names(in: "dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"])
     }
 
     @Test("notes that are not UTF-8 come back as bytes")
     func invalidNotes() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes")
-        FileManager.default.createFile(atPath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", contents: Data([0xFF, 0x41]))
+        directory.write("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", [0xFF, 0x41])
         #expect(try get(directory, Self.backup, "notes") == .bytes([0xFF, 0x41]))
     }
 
     @Test("protection: a marker file, 0644, no-op when unchanged")
     func protection() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         directory.create("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
         #expect(try get(directory, Self.backup, "protected") == 0)
         try update(directory, Self.backup, "protected", 1)
@@ -69,7 +68,7 @@ struct VolumeAttributeTests {
 
     @Test("dir's answers for other volumes and attributes")
     func otherAnswers() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         #expect(try get(directory, "iso/x.iso", "notes") == .undef)
         #expect(try get(directory, "100/vm-100-disk-0.raw", "protected") == .undef)
         #expect(try get(directory, Self.backup, "bogus") == .undef)
@@ -81,40 +80,37 @@ struct VolumeAttributeTests {
 
     @Test("write failures leave no temporary file and keep the old notes")
     func writeFailure() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         write(directory, "dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", "old")
-        var system = ScriptedSystem()
+        var system = ScriptedSystem(base: directory.system)
         system.writeError = { _ in .noSpace }
         let sidecars = BackupSidecars(system: system, archivePath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst")
         let message = failure { try sidecars.setNotes(Array("new".utf8)) }
         // The temporary has a random name now (issue 10): the message names the notes file.
         #expect(message == "unable to open file '\(sidecars.notesPath)' - No space left on device")
         #expect(try sidecars.notes() == .characters("old"))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path + "/dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes"])
+        #expect(directory.names(in: "dump") == ["vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes"])
     }
 
     @Test("a notes symlink is never followed")
     func notesSymlink() throws {
-        let outside = TemporaryDirectory()
+        let directory = MemoryDirectory()
+        let outside = MemoryDirectory(directory.system)
         write(outside, "secret", "secret")
-        let directory = TemporaryDirectory()
-        directory.create("dump", directory: true)
-        try FileManager.default.createSymbolicLink(atPath: directory.path + "/dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes",
-                                                   withDestinationPath: outside.path + "/secret")
+        directory.symlink("dump/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst.notes", to: outside.path + "/secret")
         #expect(try get(directory, Self.backup, "notes") == .text(""))
     }
 
     @Test("import metadata: volume checks and dir's result shape")
     func importMetadata() throws {
-        let directory = TemporaryDirectory()
+        let directory = MemoryDirectory()
         let store = storage(directory, id: "s")
         #expect(failure { try store.importSource("iso/x.iso") } == "invalid content type 'iso'")
         #expect(failure { try store.importSource("import/x.qcow2") } == "invalid format")
         #expect(try store.importSource("import/vm.ova") == ImportSource(path: directory.path + "/import/vm.ova", isOVA: true))
-        let outside = TemporaryDirectory()
+        let outside = MemoryDirectory(directory.system)
         outside.create("evil.ovf")
-        directory.create("import", directory: true)
-        try FileManager.default.createSymbolicLink(atPath: directory.path + "/import/evil.ovf", withDestinationPath: outside.path + "/evil.ovf")
+        directory.symlink("import/evil.ovf", to: outside.path + "/evil.ovf")
         #expect(failure { try store.importSource("import/evil.ovf") } == "import source 'import/evil.ovf' is a symbolic link leading outside the storage")
 
         let ovf: Value = ["qm": ["bios": "ovmf", "name": "vm"], "net": ["net0": ["model": "e1000"]],

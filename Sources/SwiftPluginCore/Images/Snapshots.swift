@@ -108,8 +108,8 @@ enum ReflinkSupport {
         }
     }
 
-    /// Forgets what was probed (tests).
-    static func forget() { known.withLock { $0.removeAll() } }
+    /// Forgets what was probed for `directory` (tests: only their own, as they run in parallel).
+    static func forget(_ directory: String) { known.withLock { $0[directory] = nil } }
 }
 
 extension DirectoryStorage {
