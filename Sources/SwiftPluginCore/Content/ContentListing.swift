@@ -30,13 +30,16 @@ struct Companions {
     var withNotes: Set<String> = []
     var withProtection: Set<String> = []
 
-    init(_ names: Set<String>) {
-        for name in names {
-            if name.hasSuffix(".notes") {
-                withNotes.insert(String(decoding: name.utf8.dropLast(6), as: UTF8.self))
-            } else if name.hasSuffix(".protected") {
-                withProtection.insert(String(decoding: name.utf8.dropLast(10), as: UTF8.self))
-            }
+    static let notes = Array(".notes".utf8)
+    static let protected = Array(".protected".utf8)
+
+    /// Notes `name` if it is a companion's name (only companions are kept: a backup
+    /// directory holds a log for every archive).
+    mutating func note(_ name: [UInt8]) {
+        if Grammar.hasSuffix(name, Self.notes) {
+            withNotes.insert(String(decoding: name.dropLast(Self.notes.count), as: UTF8.self))
+        } else if Grammar.hasSuffix(name, Self.protected) {
+            withProtection.insert(String(decoding: name.dropLast(Self.protected.count), as: UTF8.self))
         }
     }
 }
@@ -92,7 +95,6 @@ extension DirectoryStorage {
             }
         }
         var items: [ContentItem] = []
-        var companions: Companions?
         items.reserveCapacity(listing.files.count)
         for file in listing.files {
             let bytes = Array(file.name.utf8)
@@ -105,8 +107,7 @@ extension DirectoryStorage {
                 guard let format = ContentNames.templateFormat(bytes) else { continue }
                 item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
             case .backup:
-                if companions == nil { companions = Companions(listing.names) }
-                guard let backup = try backupItem(file, vmid: vmid, companions: companions ?? Companions([])) else { continue }
+                guard let backup = try backupItem(file, vmid: vmid, companions: listing.companions) else { continue }
                 (item, nameTime) = backup
             case .snippets:
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
@@ -144,19 +145,19 @@ extension DirectoryStorage {
     /// as dir's glob), valid UTF-8, free of newlines, accepted by `isCandidate` (the
     /// type's name rule, checked before any `stat`), not directories, and symlinks only
     /// when they resolve inside the storage. In the order of Perl's glob, with the
-    /// names of all entries of the directory.
+    /// companion files (notes, protection markers) among all entries of the directory.
     func contentFiles(_ content: ContentType, isCandidate: ([UInt8]) -> Bool = { _ in true }) throws(StorageError)
-        -> (files: [ContentFile], names: Set<String>)
+        -> (files: [ContentFile], companions: Companions)
     {
         let directory = try subdirectory(for: content)
         // A missing or unreadable directory lists nothing, as dir's glob does.
-        guard let entries = try? system.listDirectory(directory) else { return ([], []) }
+        guard let entries = try? system.listDirectory(directory) else { return ([], Companions()) }
         var boundaries: [String]?
-        var names = Set<String>(minimumCapacity: entries.count)
+        var companions = Companions()
         var candidates: [(key: [UInt8], file: ContentFile)] = []
         for entry in entries {
             guard let name = entry.name else { continue }
-            names.insert(name)
+            companions.note(entry.rawName)
             guard entry.rawName.first != UInt8(ascii: "."), !entry.rawName.contains(Grammar.newline),
                   !entry.rawName.contains(0), isCandidate(entry.rawName) else { continue }
             let path = directory + "/" + name
@@ -171,7 +172,7 @@ extension DirectoryStorage {
             candidates.append((GlobOrder.key(entry.rawName), ContentFile(name: name, path: path, status: status)))
         }
         candidates.sort { GlobOrder.precedes($0.key, $1.key) }
-        return (candidates.map(\.file), names)
+        return (candidates.map(\.file), companions)
     }
 
     /// Where a symlink in a content directory may lead: the storage, or the content directory itself.

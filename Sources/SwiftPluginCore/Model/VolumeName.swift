@@ -150,7 +150,19 @@ enum Grammar {
 
     /// The archive extension `bytes` ends with, after at least one other byte.
     static func backupExtension(of bytes: [UInt8]) -> BackupExtension? {
-        backupExtensions.first { bytes.count > $0.suffix.count && bytes.suffix($0.suffix.count).elementsEqual($0.suffix) }
+        backupExtensions.first { bytes.count > $0.suffix.count && hasSuffix(bytes, $0.suffix) }
+    }
+
+    /// Whether `bytes` ends with `suffix` (the whole of `bytes` may be the suffix).
+    static func hasSuffix(_ bytes: [UInt8], _ suffix: [UInt8]) -> Bool {
+        guard bytes.count >= suffix.count else { return false }
+        return bytes.withUnsafeBufferPointer { bytes in
+            suffix.withUnsafeBufferPointer { suffix in
+                let start = bytes.count - suffix.count
+                for index in 0..<suffix.count where bytes[start + index] != suffix[index] { return false }
+                return true
+            }
+        }
     }
     /// The import sources by extension (the extension is the format's name).
     static let importFormats: [(format: VolumeFormat, suffix: [String])] =
