@@ -1,7 +1,7 @@
 /*
  * C shims for the system calls Swift cannot reach directly: variadic functions
  * (ioctl, syscall) and function-like macros (the wait status macros). Each is
- * wrapped once, here, and used only by Sources/SwiftPluginSystem/LiveSystem.swift.
+ * wrapped once, here, and used only by the live system (Sources/SwiftPluginSystem).
  */
 #ifndef SPVE_SYSTEM_SHIMS_H
 #define SPVE_SYSTEM_SHIMS_H

@@ -362,10 +362,15 @@ enum Monotonic {
     }
 }
 
+/// The C locale, for error texts: Perl's `$!` is English outside `use locale`, whatever
+/// the daemon's LANG says.
+nonisolated(unsafe) private let cLocale = newlocale(1 << LC_MESSAGES, "C", nil) // LC_MESSAGES_MASK
+
 extension Errno {
-    /// The error `number`, with the C library's text for it.
+    /// The error `number`, with the C library's text for it in the C locale.
     init(rawValue number: Int32) {
-        self.init(rawValue: number, description: String(cString: strerror(number)))
+        let text = cLocale.map { strerror_l(number, $0) } ?? strerror(number)
+        self.init(rawValue: number, description: text.map { String(cString: $0) } ?? "Unknown error \(number)")
     }
 }
 

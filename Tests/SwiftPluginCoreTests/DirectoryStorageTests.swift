@@ -36,6 +36,10 @@ struct PathTests {
             == "storage definition has no path")
         #expect(failure { try pathless.subdirectory(named: "none") } == "storage definition has no path")
         #expect(failure { try storage.subdirectory(named: "none") } == "unknown vtype 'none'")
+        // dir's test is m|^/|: the first character, even when a combining mark follows it.
+        #expect(try DirectoryStorage(id: "s", config: StorageConfig(path: "/\u{301}mnt")).subdirectory(for: .iso) == "/\u{301}mnt/template/iso")
+        #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: "mnt")).subdirectory(for: .iso) }
+            == "storage path 'mnt' is not an absolute path")
     }
 
     @Test("snapshots exist only for qcow2")
@@ -174,16 +178,7 @@ struct ActivationTests {
         #expect(try storage(directory).usage() == usage)
         directory.system.usage = FileSystemUsage(total: 0, available: 0, used: 0)
         #expect(try storage(directory).usage() == nil)
-        let disk = TemporaryDirectory()
-        let live = try #require(try DirectoryStorage(id: "s", config: StorageConfig(path: disk.path), system: LiveSystem()).usage())
-        #expect(live.total > 0 && live.available <= live.total)
         #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: nil)).usage() } == "storage definition has no path")
-    }
-
-    @Test("the live probe runs in a child and returns its numbers")
-    func liveProbe() throws {
-        #expect(LiveSystem().probe(timeout: 2) { [7, -1, Int64.max] } == [7, -1, Int64.max])
-        #expect(LiveSystem().probe(timeout: 2) { nil } == nil)
     }
 }
 

@@ -16,6 +16,13 @@ struct GlobOrderTests {
         #expect(GlobOrder.sorted(["b", "A", "a", "B", "ab", "a\u{e9}", "a-"]) == ["a\u{e9}", "A", "a", "a-", "ab", "B", "b"])
     }
 
+    @Test("Perl's string order is by code point: no canonical equivalence")
+    func perlStringOrder() {
+        #expect(Grammar.perlPrecedes("a\u{30A}", "backup") && !("a\u{30A}" < "backup"))
+        #expect(Grammar.perlPrecedes("backup", "images") && !Grammar.perlPrecedes("images", "backup"))
+        #expect(!Grammar.perlPrecedes("iso", "iso"))
+    }
+
     @Test("the eight-bytes-at-a-time comparison agrees with the definition")
     func agreesWithReference() {
         var generator = SystemRandomNumberGenerator()

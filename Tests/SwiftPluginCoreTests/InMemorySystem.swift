@@ -163,7 +163,7 @@ final class InMemorySystem: SystemCalls {
 
     /// A fresh directory no other system or test uses (like mkdtemp).
     func makeScratchDirectory() -> String {
-        let path = "/tmp/swiftplugin-test-\(Self.counter.add(1, ordering: .relaxed).newValue)"
+        let path = "/memory/swiftplugin-test-\(Self.counter.add(1, ordering: .relaxed).newValue)"
         create(path, directory: true)
         return path
     }

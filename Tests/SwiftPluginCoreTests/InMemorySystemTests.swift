@@ -226,26 +226,4 @@ struct InMemorySystemTests {
             #expect(system.localTime(at: epoch).flatMap(system.epoch(ofLocal:)) == epoch)
         }
     }
-
-    /// The arithmetic against glibc in UTC, in a child process: its TZ is its own, so
-    /// no other test's time zone changes.
-    @Test("UTC by arithmetic agrees with glibc's localtime and mktime")
-    func utcAgreesWithGlibc() throws {
-        let epochs: [Int64] = [0, -1, 951_782_400, 4_107_542_400, -2_203_891_200, 1_577_881_101, -12_345_678_901, 99_999_999_999]
-        let answers = LiveSystem().probe(timeout: 10) {
-            setenv("TZ", "UTC", 1)
-            tzset()
-            let live = LiveSystem()
-            return epochs.flatMap { epoch -> [Int64] in
-                guard let time = live.localTime(at: epoch) else { return [Int64.min] }
-                return [time.year, time.month, time.day, time.hour, time.minute, time.second].map(Int64.init)
-                    + [live.epoch(ofLocal: time) ?? Int64.min]
-            }
-        }
-        let expected = epochs.flatMap { epoch -> [Int64] in
-            let time = UTC.localTime(at: epoch)!
-            return [time.year, time.month, time.day, time.hour, time.minute, time.second].map(Int64.init) + [epoch]
-        }
-        #expect(answers == expected)
-    }
 }

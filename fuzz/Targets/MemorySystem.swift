@@ -10,7 +10,8 @@ struct MemorySystem: SystemCalls {
     static let path = "/fuzz/image"
     var contents: [UInt8]
 
-    // The clocks and the time zone are the live system's (retention reads local time).
+    // The clocks and the time zone are the live system's: archive names and retention
+    // are fuzzed through the C library's mktime and localtime_r, as the plugin runs them.
     var processID: Int32 { 1 }
     func currentTime() -> Int64 { LiveSystem().currentTime() }
     func monotonicTime() -> Int64 { 0 }

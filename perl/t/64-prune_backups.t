@@ -31,10 +31,12 @@ for my $case ($data->{cases}->@*) {
         make_file("$dir/dump/$name");
         make_file("$dir/dump/$name.protected") if $backup->{protected};
     }
-    # A renamed backup's time is its file's ctime, which the vector's listing gives.
+    # A backup without a standard name has its file's ctime, which the vector's listing gives.
     my @expected = map {
         my %entry = %$_;
-        $entry{ctime} = (stat("$dir/dump/" . ($entry{volid} =~ s!^[^:]+:backup/!!r)))[10] if $entry{mark} eq 'renamed';
+        my $name = $entry{volid} =~ s!^[^:]+:backup/!!r;
+        $entry{ctime} = (stat("$dir/dump/$name"))[10]
+            if $name !~ /^vzdump-(?:qemu|lxc|openvz)-[1-9][0-9]{2,8}-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}\./;
         \%entry;
     } $case->{expected}->@*;
     my $result = PLUGIN->prune_backups({ type => 'swift', path => $dir }, $data->{storeid}, $case->{keep},

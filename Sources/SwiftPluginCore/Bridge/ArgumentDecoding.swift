@@ -173,7 +173,7 @@ extension StorageConfig {
             return
         }
         content = Set(names.compactMap(ContentType.init(rawValue:))).sorted()
-        unrecognized.content = names.filter { ContentType(rawValue: $0) == nil }.min()
+        unrecognized.content = names.filter { ContentType(rawValue: $0) == nil }.min(by: Grammar.perlPrecedes)
     }
 
     /// A configuration with `path`, `content` and further options as PVE would pass them.

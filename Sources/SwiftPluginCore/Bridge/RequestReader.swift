@@ -110,7 +110,7 @@ public struct RequestReader {
                 named |= 1 << index
             } else {
                 let name = key.string
-                if unknown.map({ name < $0 }) ?? true { unknown = name }
+                if unknown.map({ Grammar.perlPrecedes(name, $0) }) ?? true { unknown = name }
             }
             try skip()
         }

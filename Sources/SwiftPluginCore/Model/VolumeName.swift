@@ -123,7 +123,6 @@ enum Grammar {
 
     static let templateExtensions = [".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
     static let compressions = ["gz", "lzo", "zst", "bz2"]
-    /// vzdump archive extensions, longest first so the longest match is found.
     /// An archive extension: `.tgz`, `.tar`, `.vma` or either compressed.
     struct BackupExtension: Sendable {
         /// As in the name, with its dot (`.vma.zst`).
@@ -227,6 +226,12 @@ enum Grammar {
             if matches { return String(decoding: bytes[(bytes.count - tail.count)...], as: UTF8.self) }
         }
         return nil
+    }
+
+    /// Perl's `sort` and `lt` on these strings: by code point, that is by UTF-8 bytes
+    /// (Swift's `<` compares canonically equivalent strings as equal).
+    static func perlPrecedes(_ left: String, _ right: String) -> Bool {
+        left.utf8.lexicographicallyPrecedes(right.utf8)
     }
 
     static func lowercase(_ byte: UInt8) -> UInt8 {

@@ -113,7 +113,7 @@ public struct DirectoryStorage: Sendable {
         var seen: Set<String> = []
         for type in content {
             // dir looks the names up in order: one that is no content type fails where it sorts.
-            if let unknown = config.unrecognized.content, unknown < type.rawValue { throw Self.unknownContentType(unknown) }
+            if let unknown = config.unrecognized.content, Grammar.perlPrecedes(unknown, type.rawValue) { throw Self.unknownContentType(unknown) }
             let directory = try subdirectory(for: type)
             guard let resolved = try? system.realPath(directory) else { continue }
             guard seen.insert(resolved).inserted else {
