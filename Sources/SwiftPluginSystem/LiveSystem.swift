@@ -327,29 +327,15 @@ extension LiveSystem {
 
     public func monotonicTime() -> Int64 { Monotonic.now() }
 
-    public func readTimeZone() { tzset() }
 
     public func localTime(at epoch: Int64) -> LocalTime? {
         var time = time_t(epoch)
         var parts = tm()
+        // localtime_r, unlike localtime, may keep the zone it saw first: a daemon's TZ can change.
+        tzset()
         guard localtime_r(&time, &parts) != nil else { return nil }
         return LocalTime(year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
                          hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
-    }
-
-    public func epoch(ofLocal time: LocalTime) -> Int64? {
-        var parts = tm()
-        parts.tm_year = Int32(time.year - 1900)
-        parts.tm_mon = Int32(time.month - 1)
-        parts.tm_mday = Int32(time.day)
-        parts.tm_hour = Int32(time.hour)
-        parts.tm_min = Int32(time.minute)
-        parts.tm_sec = Int32(time.second)
-        parts.tm_isdst = -1
-        let result = mktime(&parts)
-        // -1 is also a valid time (1969-12-31 23:59:59 UTC); only a changed year means failure.
-        guard result != -1 || Int(parts.tm_year) + 1900 == time.year else { return nil }
-        return Int64(result)
     }
 }
 

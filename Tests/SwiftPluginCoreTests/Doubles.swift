@@ -11,9 +11,7 @@ extension ForwardingSystem {
     var processID: Int32 { base.processID }
     func currentTime() -> Int64 { base.currentTime() }
     func monotonicTime() -> Int64 { base.monotonicTime() }
-    func readTimeZone() { base.readTimeZone() }
     func localTime(at epoch: Int64) -> LocalTime? { base.localTime(at: epoch) }
-    func epoch(ofLocal time: LocalTime) -> Int64? { base.epoch(ofLocal: time) }
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         try base.status(path, followSymlinks: followSymlinks)
@@ -114,9 +112,7 @@ struct OverridingSystem: ForwardingSystem {
 /// whose expectations assume a UTC node (the process's TZ is never changed: tests run in parallel).
 struct LiveUTCSystem: ForwardingSystem {
     var base: any SystemCalls = LiveSystem()
-    func readTimeZone() {}
     func localTime(at epoch: Int64) -> LocalTime? { UTC.localTime(at: epoch) }
-    func epoch(ofLocal time: LocalTime) -> Int64? { UTC.epoch(of: time) }
 }
 
 extension DirectoryStorage {

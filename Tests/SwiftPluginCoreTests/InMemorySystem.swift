@@ -394,9 +394,7 @@ final class InMemorySystem: SystemCalls {
 
     func currentTime() -> Int64 { now }
     func monotonicTime() -> Int64 { monotonic }
-    func readTimeZone() {}
     func localTime(at epoch: Int64) -> LocalTime? { UTC.localTime(at: epoch) }
-    func epoch(ofLocal time: LocalTime) -> Int64? { UTC.epoch(of: time) }
 
     // MARK: - Files
 

@@ -220,10 +220,11 @@ struct InMemorySystemTests {
         ]
         for (epoch, time) in cases {
             #expect(system.localTime(at: epoch) == time, "\(epoch)")
-            #expect(system.epoch(ofLocal: time) == epoch, "\(time)")
+            #expect(UTC.epoch(of: time) == epoch && time.utcEpoch == epoch, "\(time)")
         }
         for epoch in stride(from: Int64(-5_000_000_000), through: 5_000_000_000, by: 7_777_777) {
-            #expect(system.localTime(at: epoch).flatMap(system.epoch(ofLocal:)) == epoch)
+            #expect(system.localTime(at: epoch).flatMap(UTC.epoch(of:)) == epoch)
+            #expect(system.localTime(at: epoch)?.utcEpoch == epoch)
         }
     }
 }

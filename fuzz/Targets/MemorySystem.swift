@@ -11,13 +11,11 @@ struct MemorySystem: SystemCalls {
     var contents: [UInt8]
 
     // The clocks and the time zone are the live system's: archive names and retention
-    // are fuzzed through the C library's mktime and localtime_r, as the plugin runs them.
+    // are fuzzed through the C library's localtime_r, as the plugin runs them.
     var processID: Int32 { 1 }
     func currentTime() -> Int64 { LiveSystem().currentTime() }
     func monotonicTime() -> Int64 { 0 }
-    func readTimeZone() {}
     func localTime(at epoch: Int64) -> LocalTime? { LiveSystem().localTime(at: epoch) }
-    func epoch(ofLocal time: LocalTime) -> Int64? { LiveSystem().epoch(ofLocal: time) }
 
     func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
         guard path == Self.path else { throw .noSuchFileOrDirectory }

@@ -11,7 +11,6 @@ public enum PrunePlan {
     /// guest and type and marked by `keep`; backups of another `type` are left out.
     public static func mark(_ backups: [ContentItem], keep retention: Retention, vmid: String?, type: String?,
                             in system: any SystemCalls) throws(StorageError) -> [PruneEntry] {
-        system.readTimeZone()
         var entries: [PruneEntry] = []
         var groups: [String: [Int]] = [:]
         var groupOrder: [String] = []

@@ -1,7 +1,7 @@
 /// A calendar time in the node's local time zone (`TZ`), as Perl's `localtime`
 /// and Time::Local's `timelocal` see it. Backup names carry local time, and
 /// retention periods are local hours, days, weeks, months and years. The zone's
-/// rules are the system's: ``SystemCalls/localTime(at:)``, ``SystemCalls/epoch(ofLocal:)``.
+/// rules are the system's (``SystemCalls/localTime(at:)``).
 public struct LocalTime: Equatable, Sendable {
     public var year: Int
     /// 1...12
@@ -20,8 +20,12 @@ public struct LocalTime: Equatable, Sendable {
         self.second = second
     }
 
-    /// Seconds since the epoch of this local time (`timelocal`), after the range
-    /// checks Time::Local makes; the error names the first field out of range.
+    /// Seconds since the epoch of this local time, as Time::Local's `timelocal` (which
+    /// PVE uses) finds it, after the range checks it makes; the error names the first
+    /// field out of range. Like `timelocal`, and unlike `mktime`, it reads the zone
+    /// only through `localtime`: the time taken as UTC, moved by the zone's offset there,
+    /// then corrected where a daylight saving change lies between. A time that occurs
+    /// twice is its first occurrence; one in a gap is moved past it.
     public func epoch(in system: any SystemCalls) throws(StorageError) -> Int64 {
         guard (1...12).contains(month) else { throw StorageError("Month '\(month - 1)' out of range 0..11") }
         let days = LocalTime.daysInMonth(month, year: year)
@@ -29,10 +33,39 @@ public struct LocalTime: Equatable, Sendable {
         guard (0...23).contains(hour) else { throw StorageError("Hour '\(hour)' out of range 0..23") }
         guard (0...59).contains(minute) else { throw StorageError("Minute '\(minute)' out of range 0..59") }
         guard (0...59).contains(second) else { throw StorageError("Second '\(second)' out of range 0..59") }
-        guard let epoch = system.epoch(ofLocal: self) else {
-            throw StorageError("Cannot handle date (\(second), \(minute), \(hour), \(day), \(month - 1), \(year))")
+        var cannotHandle: StorageError {
+            StorageError("Cannot handle date (\(second), \(minute), \(hour), \(day), \(month - 1), \(year))")
         }
+        /// The local time at `epoch`, read as if it were UTC.
+        func localAsUTC(_ epoch: Int64) throws(StorageError) -> Int64 {
+            guard let local = system.localTime(at: epoch) else { throw cannotHandle }
+            return local.utcEpoch
+        }
+        let reference = utcEpoch
+        let zoneOffset = try localAsUTC(reference) - reference
+        if zoneOffset == 0 { return reference }
+        var epoch = reference - zoneOffset
+        let changeOffset = reference - (try localAsUTC(epoch))
+        // No change here, but the hour before is one of a change back: the first occurrence.
+        if changeOffset == 0, (reference - 3600) - (try localAsUTC(epoch - 3600)) < 0 { return epoch - 3600 }
+        epoch += changeOffset
+        if changeOffset > 0 { return epoch }
+        // A time in the gap of a change forward: undo the correction.
+        guard let check = system.localTime(at: epoch) else { throw cannotHandle }
+        if check.second != second || check.minute != minute || check.hour != hour { epoch -= changeOffset }
         return epoch
+    }
+
+    /// Seconds since the epoch of this calendar time taken as UTC (days from civil on
+    /// the proleptic Gregorian calendar; Time::Local's `timegm` once its checks passed).
+    public var utcEpoch: Int64 {
+        let shiftedYear = Int64(month <= 2 ? year - 1 : year)
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * Int64(month + (month > 2 ? -3 : 9)) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
     public static func isLeapYear(_ year: Int) -> Bool {

@@ -75,14 +75,10 @@ public protocol SystemCalls: Sendable {
     func currentTime() -> Int64
     /// A monotonic clock, in nanoseconds (progress reports).
     func monotonicTime() -> Int64
-    /// Reads the time zone (`TZ`) again, as Perl's `localtime` does on each call.
-    func readTimeZone()
-    /// The calendar time of `epoch` in the node's time zone (`localtime`); nil when
-    /// the C library cannot represent it.
+    /// The calendar time of `epoch` in the node's time zone (`localtime`), the zone
+    /// (`TZ`) read again on each call as Perl's `localtime` does; nil when the C library
+    /// cannot represent it. (The way back is ``LocalTime/epoch(in:)``.)
     func localTime(at epoch: Int64) -> LocalTime?
-    /// The epoch of a local calendar time (`mktime`, the zone deciding daylight
-    /// saving time); nil when it cannot be represented.
-    func epoch(ofLocal time: LocalTime) -> Int64?
 
     // Files and processes.
 

@@ -269,7 +269,9 @@ other volumes and attributes. Protected backups are never removed by pruning.
 
 C<prune_backups> applies C<keep-all>, C<keep-last>, C<keep-hourly>, C<keep-daily>,
 C<keep-weekly> (ISO weeks), C<keep-monthly> and C<keep-yearly> per guest and guest type,
-in the node's local time, exactly as PVE does; backups not named the vzdump way are
+in the node's local time, exactly as PVE does (a backup's time is its name's timestamp
+read as Time::Local's C<timelocal> reads it, also across daylight saving changes, with
+C<TZ> read on every call); backups not named the vzdump way are
 marked C<renamed> and never removed. A real run removes each pruned archive with its
 F<.log> and F<.notes>, logging every removal; a failed removal is logged and the prune
 fails with C<error pruning backups - check log> after trying all others.
