@@ -14,7 +14,10 @@ final class LiveStreamSignals: StreamSignals, @unchecked Sendable {
     private var pipePendingBefore = false
     private var previousMask = sigset_t()
 
-    init() {
+    /// Holds the signals, or (`holding` false) nothing: the stand-in for signals another
+    /// system held, which this one cannot watch.
+    init(holding: Bool = true) {
+        guard holding else { return }
         watch = StopSignalWatch()
         var pipeSet = sigset_t()
         sigemptyset(&pipeSet)
@@ -30,9 +33,7 @@ final class LiveStreamSignals: StreamSignals, @unchecked Sendable {
     }
 
     /// Watches nothing.
-    static let none = LiveStreamSignals(watching: false)
-
-    private init(watching: Bool) {}
+    static let none = LiveStreamSignals(holding: false)
 
     /// Readable while a stop signal is pending; -1 when none is watched.
     public var descriptor: Int32 { watch?.descriptor ?? -1 }
