@@ -207,6 +207,9 @@ public struct LiveSystem: SystemCalls {
             guard Glibc.rename(source, target) == 0 else { throw Errno(rawValue: errno) }
             return
         }
+        // Onto itself nothing may be replaced: EEXIST, as renameat2 answers, and never
+        // the link-and-unlink below, which would remove the only name.
+        if source == target { throw Errno.fileExists }
         if spve_rename_noreplace(source, target) == 0 { return }
         let failure = errno
         // NFS, CephFS, FUSE and old kernels refuse the flag itself (EINVAL, ENOSYS,

@@ -34,7 +34,7 @@ struct SystemTests {
         return (directory.path, LiveSystem(), directory)
     }
 
-    @Test("rename without replacing refuses an existing target", arguments: [false, true])
+    @Test("rename without replacing refuses an existing target, also the source itself", arguments: [false, true])
     func noReplace(inMemory: Bool) throws {
         let (root, system, keep) = Self.scratch(inMemory: inMemory)
         defer { withExtendedLifetime(keep) {} }
@@ -42,6 +42,12 @@ struct SystemTests {
         #expect(throws: Errno.fileExists) { try system.rename(root + "/a", to: root + "/b", replacing: false) }
         try system.rename(root + "/a", to: root + "/c", replacing: false)
         #expect(system.exists(root + "/c") && !system.exists(root + "/a"))
+        // Onto itself: refused, and the only name stays (files and directories).
+        try system.makeDirectory(root + "/d", mode: 0o755)
+        for name in ["c", "d"] {
+            #expect(throws: Errno.fileExists) { try system.rename(root + "/" + name, to: root + "/" + name, replacing: false) }
+            #expect(system.exists(root + "/" + name))
+        }
     }
 
     @Test("files are written with the exact mode; exclusive creation refuses an existing file", arguments: [false, true])

@@ -7,7 +7,9 @@
 # with base image\n"; unreadable -> "file_size_info on '<volname>' failed\n"; a linked
 # clone whose backing file is not ../<basevmid>/<basename> -> "volname '<volname>'
 # contains wrong information about parent\n"; target exists -> "file '<path>' already
-# exists\n" (a name without vm- maps onto itself and is therefore refused, as in dir).
+# exists\n" (a file whose name lacks vm- maps onto itself and is therefore refused, as
+# in dir). A container's subvol-<vmid>-disk-N.subvol directory keeps its name: it becomes
+# the template where it is (mode 0444, immutable), as dir's rename onto itself does.
 use strict;
 use warnings;
 
@@ -46,6 +48,17 @@ is(dies { PLUGIN->create_base('s', $scfg, '300/vm-300-disk-5.raw') }, "file '$im
 ok(-e "$img/300/vm-300-disk-5.raw", '... nothing renamed');
 my ($missing) = warnings_of { is(dies { PLUGIN->create_base('s', $scfg, '300/vm-300-disk-6.raw') }, "file_size_info on '300/vm-300-disk-6.raw' failed\n", 'missing') };
 is_deeply($missing, ["failed to stat '$img/300/vm-300-disk-6.raw'\n"], '... after the warning that explains it (emitted before the error)');
+my $subvol = PLUGIN->alloc_image('s', $scfg, 9601, 'subvol', undef, 0);
+open(my $fh, '>', "$img/$subvol/etc-hostname") or die; print $fh "ct\n"; close($fh);
+($warnings, my $subbase) = warnings_of { PLUGIN->create_base('s', $scfg, $subvol) };
+is($subbase, '9601/subvol-9601-disk-0.subvol', 'a subvol template keeps its name (pct template)');
+is_deeply($warnings, [], '... without a warning');
+ok(-d "$img/$subbase" && -f "$img/$subbase/etc-hostname", '... the directory and its contents stay');
+is((stat("$img/$subbase"))[2] & 07777, 0444, '... mode 0444');
+ok(!mkdir("$img/$subbase/new") && !-e "$img/$subbase/new", '... immutable: even root cannot add to it') if $> == 0;
+PLUGIN->free_image('s', $scfg, $subbase, 1, 'subvol');
+ok(!-e "$img/$subbase" && !-e "$img/9601", '... and free_image of the template removes it');
+
 is(dies { PLUGIN->create_base('s', $scfg, 'iso/x.iso') }, "create_base on wrong vtype 'iso'\n", 'wrong vtype');
 is(dies { PLUGIN->create_base('s', { type => 'swift' }, $vol) }, "storage definition has no path\n", 'no path');
 

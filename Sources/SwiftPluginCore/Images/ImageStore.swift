@@ -322,7 +322,8 @@ extension DirectoryStorage {
 
     // MARK: - Templates and linked clones
 
-    /// `create_base`: renames `vm-…` to `base-…`, makes it read-only and, where the file
+    /// `create_base`: renames `vm-…` to `base-…` (other names, such as a container's
+    /// `subvol-…` directory, stay as they are), makes it read-only and, where the file
     /// system allows, immutable. Returns the new volume name.
     public func createBase(_ volname: String) throws(StorageError) -> String {
         _ = try basePath()
@@ -351,9 +352,13 @@ extension DirectoryStorage {
         let (newPath, _) = try filesystemPath(newVolname)
         let exists = StorageError("file '\(newPath)' already exists")
         if (try? system.status(newPath, followSymlinks: true))?.kind == .regular { throw exists }
-        do { try system.rename(path, to: newPath, replacing: false) } catch {
-            if error == .fileExists { throw exists }
-            throw StorageError("rename '\(path)' to '\(newPath)' failed - \(error)", errno: error)
+        // A subvol keeps its name (only vm- becomes base-): dir's rename onto itself
+        // succeeds and the directory becomes the template as it is.
+        if newPath != path {
+            do { try system.rename(path, to: newPath, replacing: false) } catch {
+                if error == .fileExists { throw exists }
+                throw StorageError("rename '\(path)' to '\(newPath)' failed - \(error)", errno: error)
+            }
         }
         try? system.setMode(newPath, 0o444)
         do { try system.setImmutable(newPath, true) } catch {
