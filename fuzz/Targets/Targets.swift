@@ -15,6 +15,15 @@ enum VolumeNameTarget {
             // Whatever the name, its path is below the storage path.
             guard path.hasPrefix(base + "/") else { violated("'\(volname)' maps to '\(path)'") }
         }
+        // The same bytes as a snapshot name: a chain snapshot's file is beside its volume.
+        var chain = StorageConfig(path: base)
+        chain.snapshotAsVolumeChain = true
+        let chainStorage = DirectoryStorage(id: "fuzz", config: chain, system: MemorySystem(contents: []))
+        if let (path, _) = try? chainStorage.filesystemPath("100/vm-100-disk-0.qcow2", snapshot: .named(volname)) {
+            let directory = base + "/images/100/"
+            guard path.hasPrefix(directory), !path.utf8.dropFirst(directory.utf8.count).contains(UInt8(ascii: "/")),
+                  !path.contains("..") else { violated("snapshot '\(volname)' maps to '\(path)'") }
+        }
     }
 }
 

@@ -10,9 +10,10 @@
 # - raw images where the file system shares extents (XFS, btrfs): a reflink copy
 #   <name>@<snap> next to the volume (see 79-reflink-snapshots.t); elsewhere, and for
 #   vmdk, subvol and non-image content: "can't snapshot this image format\n".
-# - $snap must be a PVE snapshot name (a letter, then letters, digits, '-', '_'; 2 to 40
-#   characters); anything else is refused before a file is touched; 'current' names a
-#   volume's current state and is reserved.
+# - $snap is any name PVE's callers pass: the API's names and PVE's own
+#   (__replicate_<job>_<time>__, __migration__, vzdump); a name that could break the
+#   layout (empty, over 128 bytes, '/', '..', control characters) is refused before a file
+#   is touched; 'current' names a volume's current state and is reserved.
 use strict;
 use warnings;
 
@@ -45,17 +46,29 @@ for my $volume ($raw, $vmdk, $subvol, 'iso/a.iso', 'backup/vzdump-qemu-100-2020_
 
 # Hostile and invalid names: a clear error, nothing created.
 my $before = files_below($dir);
-my $rule = "it must start with a letter, contain only letters, digits, '-' and '_', and be 2 to 40 characters long";
-for my $case (['../x', '../x'], ["a\nb", 'a\x0ab'], ['a/b', 'a/b'], ['1abc', '1abc'], ['x', 'x'], ['a b', 'a b'],
-              ['x' x 41, 'x' x 41], ['y' x 5000, ('y' x 60) . '...'], ["a\0b", 'a\x00b']) {
+my $rule = "it must be 1 to 128 bytes long, without '/', '..' or control characters";
+for my $case (['../x', '../x'], ["a\nb", 'a\x0ab'], ['a/b', 'a/b'], ['a..b', 'a..b'], ['', ''], ["a\x7fb", 'a\x7fb'],
+              ['x' x 129, ('x' x 60) . '...'], ['y' x 5000, ('y' x 60) . '...'], ["a\0b", 'a\x00b']) {
     my ($name, $shown) = @$case;
     for my $config ($scfg, $chain) {
         is(dies { PLUGIN->volume_snapshot($config, 's', $qcow, $name) }, "invalid snapshot name '$shown' - $rule\n",
             "name '$shown' refused" . ($config->{'snapshot-as-volume-chain'} ? ' (chain)' : ''));
     }
 }
-ok(PLUGIN->volume_snapshot($scfg, 's', $qcow, 'x' x 40) // 1, '40 characters are fine');
-PLUGIN->volume_snapshot_delete($scfg, 's', $qcow, 'x' x 40, 0);
+# The names PVE's own code passes without the API's check, and others dir takes too.
+my @pve_names = ('__replicate_100-0_1700000000__', '__migration__', 'vzdump', '1abc', 'x', 'with space', 'x' x 128);
+for my $config ($scfg, $chain) {
+    my $vol = PLUGIN->alloc_image('s', $config, 102, 'qcow2', undef, 1024);
+    for my $name (@pve_names) {
+        ok(!defined(PLUGIN->volume_snapshot($config, 's', $vol, $name)),
+            "snapshot '$name' taken" . ($config->{'snapshot-as-volume-chain'} ? ' (chain)' : ''));
+    }
+    my $info = PLUGIN->volume_snapshot_info($config, 's', $vol);
+    is_deeply([sort grep { $_ ne 'current' } keys %$info], [sort @pve_names], '... and listed');
+    PLUGIN->volume_snapshot_delete($config, 's', $vol, $_, 0) for reverse @pve_names;
+    is_deeply([grep { $_ ne 'current' } keys %{ PLUGIN->volume_snapshot_info($config, 's', $vol) }], [], '... and deleted');
+    PLUGIN->free_image('s', $config, $vol, 0, 'qcow2');
+}
 is(dies { PLUGIN->volume_snapshot($scfg, 's', $qcow, 'current') },
     "snapshot name 'current' is reserved for the current state of a volume\n", 'current is reserved');
 is(dies { PLUGIN->volume_snapshot($scfg, 's', $qcow, undef) }, "missing snapname\n", 'no name');

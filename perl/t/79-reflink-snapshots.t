@@ -132,7 +132,7 @@ for my $type (qw(xfs btrfs)) {
     my $vol = PLUGIN->alloc_image('s', $scfg, 400, 'raw', undef, 1024);
     my $files = files_below($dir);
     like(dies { PLUGIN->volume_snapshot($scfg, 's', $vol, $_) }, qr/^invalid snapshot name /, "$type: name refused")
-        for ('../x', "a\nb", 'x' x 41, "a\0b");
+        for ('../x', "a\nb", 'x' x 129, "a\0b");
     like(dies { PLUGIN->path($scfg, $vol, 's', '../../x') }, qr/^invalid snapshot name /, "$type: path refuses it too");
     is_deeply(files_below($dir), $files, "$type: no file was created");
 
@@ -141,6 +141,16 @@ for my $type (qw(xfs btrfs)) {
     PLUGIN->volume_snapshot($scfg, 's', $vol, 'gone');
     is(PLUGIN->volume_snapshot_delete($scfg, 's', $vol, 'gone', 1), undef, "$type: delete (also while running)");
     ok(!-e "$dir/images/$vol\@gone", "$type: the file is gone");
+
+    # The names PVE's replication and migration give their snapshots.
+    for my $name ('__replicate_400-0_1700000000__', '__migration__') {
+        PLUGIN->volume_snapshot($scfg, 's', $vol, $name);
+        ok(-f "$dir/images/$vol\@$name", "$type: snapshot '$name' is a file beside the volume");
+    }
+    is_deeply([sort keys %{ PLUGIN->volume_snapshot_info($scfg, 's', $vol) }],
+        ['__migration__', '__replicate_400-0_1700000000__'], "$type: ... listed");
+    PLUGIN->volume_snapshot_delete($scfg, 's', $vol, $_, 0) for ('__replicate_400-0_1700000000__', '__migration__');
+    is_deeply(files_below("$dir/images/400"), [$vol =~ s{^400/}{}r], "$type: ... and deleted");
 }
 
 # ext4: no reflinks; dir's refusals.

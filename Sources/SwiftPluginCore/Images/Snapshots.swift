@@ -36,26 +36,36 @@ public struct SnapshotDetails: Equatable, Sendable {
     public init(name: String) { self.name = name }
 }
 
-/// Snapshot names as PVE's API accepts them (`pve-snapshot-name`): a configuration ID
-/// (a letter, then letters, digits, `-` and `_`) of at most 40 characters. The names
-/// become parts of file names (volume chains, reflink snapshots), so nothing else passes.
+/// Snapshot names as PVE's own callers pass them: the API's names (a letter, then
+/// letters, digits, `-` and `_`), and also those PVE gives itself without the API's
+/// check (`__replicate_<job>_<time>__`, `__migration__`, `vzdump`). The names become
+/// parts of file names (`snap-<name>-<volume>`, `<volume>@<name>`), so only what could
+/// break that layout is refused: an empty or overlong name, `/`, `..`, and control
+/// characters (which also break PVE's line-based guest configuration and logs).
 public enum SnapshotNames {
-    public static let maximumLength = 40
+    /// In bytes: with the volume's own name it stays within a file name's 255 bytes.
+    public static let maximumLength = 128
     /// The name of a volume's current state in a volume chain.
     public static let current = "current"
 
     public static func isValid(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard bytes.count >= 2, bytes.count <= maximumLength, let first = bytes.first, Grammar.isLetter(first) else { return false }
-        return bytes.dropFirst().allSatisfy { Grammar.isLetter($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x5F }
+        let bytes = name.utf8
+        guard !bytes.isEmpty, bytes.count <= maximumLength else { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "/") { return false }
+            if byte == UInt8(ascii: "."), previous == UInt8(ascii: ".") { return false }
+            previous = byte
+        }
+        return true
     }
 
     /// `name` when valid; the error names it (shortened, control characters escaped).
     public static func validated(_ name: String) throws(StorageError) -> String {
         guard isValid(name) else {
             let shown = name.count > 60 ? String(name.prefix(60)) + "..." : name
-            throw StorageError("invalid snapshot name '\(DirectoryStorage.escapingControls(shown))' - it must start with a letter, "
-                + "contain only letters, digits, '-' and '_', and be 2 to \(maximumLength) characters long")
+            throw StorageError("invalid snapshot name '\(DirectoryStorage.escapingControls(shown))' - it must be 1 to "
+                + "\(maximumLength) bytes long, without '/', '..' or control characters")
         }
         return name
     }

@@ -721,29 +721,41 @@ for my $run (['dir', \@dir_run], ['swift', \@swift_run]) {
 }
 
 # ---------------------------------------------------------------------------------------
-# Deliberate difference: snapshot names. dir hands any name on; swift takes PVE's rule.
+# Snapshot names: the names PVE's own code passes (replication, migration, vzdump) and
+# others dir takes, the same on both; deliberate: swift refuses what could leave the
+# volume's directory or break PVE's line-based files, which dir hands on.
 
 for my $mode (sort keys %pairs) {
     my $pair = $pairs{$mode};
-    fresh_images_dir($pair->{path});
     my %outcome;
-    my @names = ('x', '1abc', 'with space', 'a' x 41);
+    my @names = ('__replicate_100-0_1700000000__', '__migration__', 'vzdump', 'x', '1abc', 'with space', 'a' x 41);
+    my @refused = ("a\nb", 'a' x 129);
     for my $type (qw(dir swift)) {
+        fresh_images_dir($pair->{path});    # dir leaves files of names it cannot delete
         my $sid = $pair->{$type};
         my $vol = PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', undef, 1024);
-        for my $name (@names) {
+        for my $name (@names, @refused) {
             $outcome{$type}->{$name} = run_step(sub { PVE::Storage::volume_snapshot($cfg, $vol, $name) });
             $outcome{$type}->{"$name files"} = files_below("$pair->{path}/images");
-            run_step(sub { PVE::Storage::volume_snapshot_delete($cfg, $vol, $name, 0) }) if $mode eq 'internal';
+            run_step(sub { PVE::Storage::volume_snapshot_delete($cfg, $vol, $name, 0) });
+            $outcome{$type}->{"$name after delete"} = files_below("$pair->{path}/images");
         }
         PVE::Storage::vdisk_free($cfg, $_->{volid}) for PVE::Storage::vdisk_list($cfg, $sid)->{$sid}->@*;
     }
     for my $name (@names) {
-        is($outcome{dir}->{$name}->{error}, '', "$mode: dir takes a snapshot named '$name'");
-        like($outcome{swift}->{$name}->{error}, qr/^invalid snapshot name '\Q$name\E' - /,
-            "$mode: deliberate: swift refuses the snapshot name '$name'");
+        is($outcome{swift}->{$name}->{error}, $outcome{dir}->{$name}->{error}, "$mode: snapshot '$name': the same outcome as dir");
+        is($outcome{swift}->{$name}->{error}, '', "$mode: ... which is success");
+        is_deeply($outcome{swift}->{"$name files"}, $outcome{dir}->{"$name files"}, "$mode: ... the same files");
+        is_deeply($outcome{swift}->{"$name after delete"}, ['100', '100/vm-100-disk-0.qcow2'], "$mode: ... and deleted");
+        $comparisons += 4;
+    }
+    for my $name (@refused) {
+        (my $shown = $name) =~ s/\n/\\x0a/;
+        $shown = substr($shown, 0, 60) . '...' if length($shown) > 60;
+        like($outcome{swift}->{$name}->{error}, qr/^invalid snapshot name '\Q$shown\E' - /,
+            "$mode: deliberate: swift refuses the snapshot name '$shown' (dir: " . ($outcome{dir}->{$name}->{error} || 'taken') . ")");
         is_deeply($outcome{swift}->{"$name files"}, ['100', '100/vm-100-disk-0.qcow2'], "$mode: ... and creates no file");
-        $comparisons += 3;
+        $comparisons += 2;
     }
 }
 

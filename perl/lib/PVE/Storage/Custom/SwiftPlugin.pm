@@ -428,10 +428,14 @@ C<volume_snapshot_needs_fsfreeze> answers 1.
 
 =head2 Snapshot names
 
-Names must be PVE snapshot names (a letter, then letters, digits, C<-> and C<_>, 2 to
-40 characters; C<current> is reserved for a volume chain's current state); others,
-which PVE's API refuses anyway, are refused with C<< invalid snapshot name '<name>' >>
-before any file is touched, so no name can lead outside the volume's directory.
+Every name PVE's callers pass is taken: the names PVE's API allows, and those PVE's
+own code gives snapshots without the API's check (replication's
+C<__replicate_E<lt>jobE<gt>_E<lt>timeE<gt>__>, C<__migration__>, vzdump's C<vzdump>).
+A name that could break the storage's layout is refused with
+C<< invalid snapshot name '<name>' >> before any file is touched: an empty name, one
+over 128 bytes, one containing C</>, C<..> or a control character. So no name can lead
+outside the volume's directory. C<current> is reserved for a volume chain's current
+state.
 
 =head1 STATUS
 
