@@ -25,7 +25,8 @@
  *   'T' uint32 len, UTF-8 bytes      character string (Perl string with UTF-8 flag)
  *   'A' uint32 count, values         array
  *   'H' uint32 count, (uint32 len, key bytes, value)*   hash
- * A request is a hash of the method's named arguments plus "class". A reply is
+ * A request is a hash of the method's named arguments plus "class" and, once the
+ * host's PVE::Storage defines it, "apiver" (its storage API version). A reply is
  * the method's return value followed by optional sections, each a tag byte and
  * an array value: 'W' lines the caller emits with Perl's warn, 'O' lines it
  * prints to standard output, 'L' [level, text] pairs for the method's log

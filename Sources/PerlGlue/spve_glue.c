@@ -341,6 +341,18 @@ static IV spve_file_descriptor(pTHX_ SV *handle) {
     return PerlIO_fileno(file);
 }
 
+/* The host's storage API version (PVE::Storage::APIVER), 0 while PVE::Storage has not
+ * defined it. Read once per process: it is a constant of the loaded PVE::Storage. */
+static IV spve_host_apiver(pTHX) {
+    static IV known = 0;
+    if (!known) {
+        CV *cv = get_cv("PVE::Storage::APIVER", 0);
+        SV *value = cv ? cv_const_sv(cv) : NULL;
+        if (value && SvIOK(value) && SvIV(value) > 0) known = SvIV(value);
+    }
+    return known;
+}
+
 /* Encodes the XSUB's arguments (ST(0) is the class) into `request`, and finds the
  * log and push arguments. Returns NULL, or the reason they cannot be encoded. */
 static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax, I32 items,
@@ -356,6 +368,11 @@ static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax
     if ((failure = spve_put_bytes(aTHX_ members, "class", 5))
         || (failure = spve_encode(aTHX_ members, ST(0), 0)))
         return failure;
+    if (spve_host_apiver(aTHX)) {
+        if ((failure = spve_put_bytes(aTHX_ members, "apiver", 6))) return failure;
+        spve_put_int(aTHX_ members, spve_host_apiver(aTHX));
+        count++;
+    }
     for (i = 0; i < binding->count; i++) {
         const spve_arg *arg = &binding->args[i];
         I32 position = (I32)i + 1;

@@ -6,7 +6,9 @@
 # <vmid> to <name> (base=../<basevmid>/<basename>)". qcow2, raw and vmdk bases. Refused:
 # no path; not an image ("clone_image on wrong vtype '<vtype>'\n"); a snapshot ("this
 # storage type does not support clone_image on snapshot\n"); a subvol ("... on
-# subvolumes\n"); not a base ("clone_image only works on base images\n").
+# subvolumes\n"); not a base ("clone_image only works on base images\n"). The overlay's
+# layout is that release's dir's: PVE 9 asks for extended L2 tables and 128 KiB clusters
+# (and the storage's preallocation), PVE 8 (storage API 10, 11) for qemu-img's defaults.
 use strict;
 use warnings;
 
@@ -36,6 +38,30 @@ for my $format (qw(qcow2 raw vmdk)) {
     is((grep { $_->{volid} eq "s:$clone" } PLUGIN->list_images('s', $scfg, 200)->@*), 1, "$format base: listed under its volid");
 }
 is_deeply(files_below("$img/200"), [qw(vm-200-disk-0.qcow2 vm-200-disk-1.qcow2 vm-200-disk-2.qcow2)], 'three clones, no leftovers');
+
+# The overlay's layout follows the host's release, as its dir does.
+my $layout = sub {
+    my ($path) = @_;
+    my $data = qemu_img_info($path)->{'format-specific'}->{data};
+    return [$data->{'cluster-size'} // qemu_img_info($path)->{'cluster-size'}, $data->{'extended-l2'} ? 'extended-l2' : 'plain'];
+};
+is_deeply($layout->("$img/200/vm-200-disk-0.qcow2"), [131072, 'extended-l2'], 'PVE 9: extended L2 tables, 128 KiB clusters');
+SKIP: {
+    skip 'needs the stand-in PVE host (its release knob)', 2 if $INC{'PVE/Storage.pm'} !~ m{perl/t/lib/};
+    local $ENV{PATH} = '/usr/bin:/bin';
+    delete local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+    local $ENV{PVE_STANDIN_GENERATION} = 8;
+    my @inc = map { ('-I', untaint($_)) } grep { !ref($_) } @INC;
+    my $program = 'use PVE::Storage; my ($path, $base) = @ARGV; ($path) = $path =~ /(.*)/; ($base) = $base =~ /(.*)/; '
+        . 'my $w; local $SIG{__WARN__} = sub { $w = shift }; '
+        . 'print "\\nvolid: ", PVE::Storage::Plugin->lookup("swift")->clone_image({ type => "swift", path => $path }, "s", $base, 300)';
+    open(my $child, '-|', untaint($^X), '-T', @inc, '-e', $program, $dir, $bases[1]) or die "cannot run perl: $!\n";
+    my ($clone) = do { local $/; <$child> } =~ /^volid: (.*)\z/m;
+    close($child);
+    is($clone, "$bases[1]/300/vm-300-disk-0.qcow2", 'PVE 8 host: a linked clone');
+    is_deeply($layout->("$img/300/vm-300-disk-0.qcow2"), [65536, 'plain'], 'PVE 8: qemu-img\'s defaults, as PVE 8\'s dir');
+    PLUGIN->free_image('s', $scfg, $clone, undef, 'qcow2');
+}
 
 my $plain = PLUGIN->alloc_image('s', $scfg, 100, 'qcow2', undef, 1024);
 is(dies { PLUGIN->clone_image($scfg, 's', $plain, 200) }, "clone_image only works on base images\n", 'not a base');

@@ -13,6 +13,9 @@ public final class Call {
 
     /// The Perl class the method was called on (for messages naming it).
     public internal(set) var className = "PVE::Storage::Custom::SwiftPlugin"
+    /// The host's storage API version (PVE::Storage::APIVER), where the host's releases
+    /// differ (PVE 8: 10 and 11); nil when the glue did not pass it.
+    public internal(set) var hostAPIVersion: Int?
     /// The string arguments that arrived as Perl character strings (UTF-8 flag on).
     public internal(set) var characterArguments: Set<String> = []
 
@@ -40,6 +43,7 @@ public final class Call {
     public func storage(_ id: String, _ config: StorageConfig) -> DirectoryStorage {
         var storage = DirectoryStorage(id: id, config: config, system: system)
         storage.diagnostics = diagnostics
+        if let hostAPIVersion { storage.host = HostRelease(apiVersion: hostAPIVersion) }
         return storage
     }
 
@@ -61,6 +65,8 @@ public final class Call {
     public func takeCommon(_ key: RequestReader.Key, from request: inout RequestReader) throws(StorageError) {
         if key == "class" {
             if let name = try request.value().string { className = name }
+        } else if key == "apiver" {
+            if case .int(let version) = try request.value() { hostAPIVersion = Int(exactly: version) }
         } else {
             try request.skip()
         }

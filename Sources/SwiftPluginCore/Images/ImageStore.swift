@@ -391,6 +391,7 @@ extension DirectoryStorage {
         let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
         try createImage(at: path, removingEmptyDirectory: false,
                         { QemuImg.createBacked(path: $0, backing: "../\(baseVMID)/\(baseName)", backingFormat: volume.format,
+                                               layout: host.backedImageOptions,
                                                preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in
                             try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))

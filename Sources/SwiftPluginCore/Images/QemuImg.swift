@@ -16,11 +16,15 @@ public enum QemuImg {
 
     /// A qcow2 overlay backed by `backing` (recorded as given; QEMU resolves a relative
     /// name against the overlay's directory); the size is the backing file's.
-    public static func createBacked(path: String, backing: String, backingFormat: VolumeFormat, preallocation: Preallocation?) -> Command {
-        var options = "extended_l2=on,cluster_size=128k"
-        if let preallocation { options += ",preallocation=\(preallocation.name)" }
-        return Command(executable, ["create", "-F", backingFormat.description, "-b", backing, "-f", "qcow2", path, "-o", options],
-                       timeout: createTimeout)
+    public static func createBacked(path: String, backing: String, backingFormat: VolumeFormat,
+                                    layout: BackedImageOptions, preallocation: Preallocation?) -> Command {
+        var arguments = ["create", "-F", backingFormat.description, "-b", backing, "-f", "qcow2", path]
+        if layout == .extendedL2 {
+            var options = "extended_l2=on,cluster_size=128k"
+            if let preallocation { options += ",preallocation=\(preallocation.name)" }
+            arguments += ["-o", options]
+        }
+        return Command(executable, arguments, timeout: createTimeout)
     }
 
     /// `qemu-img resize [--preallocation=<p>] -f <fmt> <path> <bytes>`.

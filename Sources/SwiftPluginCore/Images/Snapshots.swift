@@ -330,7 +330,7 @@ extension DirectoryStorage {
     private func replaceWithOverlay(_ path: String, backedBy backing: String) throws(StorageError) {
         let preallocation = try QemuImg.preallocation(config.preallocation, format: .image(.qcow2))
         try createImage(at: path, removingEmptyDirectory: false,
-                        { QemuImg.createBacked(path: $0, backing: backing, backingFormat: .image(.qcow2),
+                        { QemuImg.createBacked(path: $0, backing: backing, backingFormat: .image(.qcow2), layout: .extendedL2,
                                                preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in
                             do throws(Errno) { try system.rename(temporary, to: path, replacing: true) } catch {

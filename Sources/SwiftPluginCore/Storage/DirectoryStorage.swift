@@ -8,6 +8,8 @@ public struct DirectoryStorage: Sendable {
     public var system: any SystemCalls
     /// Where warnings go (the call's, when the storage serves a plugin call).
     public var diagnostics = Diagnostics()
+    /// The release whose `dir` the storage follows where releases differ.
+    public var host = HostRelease.pve9
 
     /// How long a probe of the storage path may take before the storage counts as unreachable.
     public static let probeTimeout = 2

@@ -46,7 +46,8 @@ sub project_file {
 # Loads PVE::Storage, whose plugin scan finds and registers the plugin, and
 # returns the warnings the load produced. With the real PVE modules, whose scan
 # only looks in /usr/share/perl5/PVE/Storage/Custom, an uninstalled plugin is
-# registered the same way the scan does it.
+# registered where the scan would have registered it: just before PVE::Storage
+# runs the plugins' init() (which PVE 8 cannot run twice).
 sub load_host {
     my @warnings;
     local $SIG{__WARN__} = sub { push @warnings, @_ };
@@ -57,12 +58,17 @@ sub load_host {
             last;
         }
     }
+    require PVE::Storage::Plugin;
+    my $init = PVE::Storage::Plugin->can('init');
+    no warnings 'redefine';
+    local *PVE::Storage::Plugin::init = sub {
+        if (!PVE::Storage::Plugin->private()->{plugins}->{swift}) {
+            require PVE::Storage::Custom::SwiftPlugin;
+            PLUGIN->register();
+        }
+        goto &$init;
+    };
     require PVE::Storage;
-    if (!PVE::Storage::Plugin->private()->{plugins}->{swift}) {
-        require PVE::Storage::Custom::SwiftPlugin;
-        PLUGIN->register();
-        PVE::Storage::Plugin->init();
-    }
     return @warnings;
 }
 
