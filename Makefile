@@ -48,7 +48,7 @@ export SPVE_PERL_CFLAGS = -isystem $(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSIO
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
 .PHONY: all install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
-        test-perl test-package clean distclean
+        test-perl test-perl-pve8 test-package clean distclean
 
 all: $(STAGE_SO)
 
@@ -80,7 +80,7 @@ bench: all
 # package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
 test: test-glue all test-swift test-header test-library test-perl
 
-check: deps test-glue all test-swift test-header test-library test-perl check-asan fuzz-regressions test-package
+check: deps test-glue all test-swift test-header test-library test-perl test-perl-pve8 check-asan fuzz-regressions test-package
 
 # The Swift unit tests build without the XS glue (no SPVE_PERL_CFLAGS). They run in
 # parallel: most use InMemorySystem, and none changes process-wide state (TZ, signal
@@ -104,6 +104,11 @@ test-library: all
 
 test-perl: all
 	$(PROVE) -T $(PERL_TEST_INC) perl/t/
+
+# The same Perl tests on a stand-in PVE 8 host (storage API 11), whose dir the plugin
+# follows there (linked clone layout, volume-name grammar, maxfiles).
+test-perl-pve8: all
+	PVE_STANDIN_GENERATION=8 $(PROVE) -T $(PERL_TEST_INC) perl/t/
 
 test-package: deb
 	$(PROVE) packaging/t/

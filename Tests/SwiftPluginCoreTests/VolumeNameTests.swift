@@ -15,9 +15,9 @@ struct VolumeNameTests {
     func sharedVector(vector: SharedVector) throws {
         let volname = vector.input["volname"].string ?? ""
         if let message = vector.message {
-            #expect(failure { try VolumeName.parse(volname) }.map { $0 + "\n" } == message)
+            #expect(failure { try VolumeName.parse(volname, for: .pve9) }.map { $0 + "\n" } == message)
         } else {
-            #expect((try? VolumeName.parse(volname)).map { Value.array($0.perlList) } == vector.expected)
+            #expect((try? VolumeName.parse(volname, for: .pve9)).map { Value.array($0.perlList) } == vector.expected)
         }
     }
 
@@ -35,7 +35,7 @@ struct VolumeNameTests {
          VolumeName(vtype: .images, name: "base-2-disk-0.raw", vmid: "2", baseName: "b.raw", baseVMID: "1", isBase: true, format: .image(.raw))),
     ])
     func images(volname: String, expected: VolumeName) throws {
-        #expect(try VolumeName.parse(volname) == expected)
+        #expect(try VolumeName.parse(volname, for: .pve9) == expected)
     }
 
     @Test("other content types", arguments: [
@@ -50,7 +50,7 @@ struct VolumeNameTests {
         ("import/disk.raw", VolumeName(vtype: .import, name: "disk.raw", format: .image(.raw))),
     ])
     func otherContent(volname: String, expected: VolumeName) throws {
-        #expect(try VolumeName.parse(volname) == expected)
+        #expect(try VolumeName.parse(volname, for: .pve9) == expected)
     }
 
     @Test("refused names and their messages", arguments: [
@@ -73,12 +73,25 @@ struct VolumeNameTests {
         ("../../etc/passwd", "unable to parse directory volume name '../../etc/passwd'"),
     ])
     func refused(volname: String, message: String) throws {
-        #expect(failure { try VolumeName.parse(volname) } == message)
+        #expect(failure { try VolumeName.parse(volname, for: .pve9) } == message)
+    }
+
+    @Test("PVE 8's grammar: its container directory names, snap- files as volumes, compressed templates only")
+    func pve8() throws {
+        #expect(try VolumeName.parse("rootdir/100", for: .pve8).perlList == ["rootdir", "100", "100", .undef, .undef, .undef, "raw"])
+        #expect(try VolumeName.parse("100/snap-x-vm-100-disk-0.qcow2", for: .pve8).format == .image(.qcow2))
+        #expect(failure { try VolumeName.parse("100/snap-x-vm-100-disk-0.qcow2", for: .pve9) }
+            == "'snap-x-vm-100-disk-0.qcow2' is a snapshot filename, not a volume!")
+        #expect(failure { try VolumeName.parse("vztmpl/ct.tar", for: .pve8) } == "unable to parse directory volume name 'vztmpl/ct.tar'")
+        #expect(try VolumeName.parse("vztmpl/ct.tar", for: .pve9).vtype == .vztmpl)
+        #expect(try VolumeName.parse("vztmpl/ct.tar.zst", for: .pve8).vtype == .vztmpl)
+        #expect(ContentNames.templateFormat(Array("ct.tar".utf8), for: .pve8) == nil)
+        #expect(ContentNames.templateFormat(Array("ct.tar.xz".utf8), for: .pve8) == "txz")
     }
 
     @Test("the Perl list keeps undef and the literal 'base-'")
     func perlList() throws {
-        #expect(try VolumeName.parse("100/base-100-disk-0.raw").perlList
+        #expect(try VolumeName.parse("100/base-100-disk-0.raw", for: .pve9).perlList
             == ["images", "base-100-disk-0.raw", "100", .undef, .undef, "base-", "raw"])
     }
 }

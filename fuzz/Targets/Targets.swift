@@ -7,8 +7,10 @@ enum VolumeNameTarget {
 
     static func run(_ input: [UInt8]) {
         let volname = String(decoding: input, as: UTF8.self)
-        _ = try? VolumeName.parse(volname)
-        _ = try? VolumeName.parseImageFile(volname)
+        for host: HostRelease in [.pve8, .pve9] {
+            _ = try? VolumeName.parse(volname, for: host)
+            _ = try? VolumeName.parseImageFile(volname, for: host)
+        }
         let storage = DirectoryStorage(id: "fuzz", config: StorageConfig(path: base), system: MemorySystem(contents: []))
         for snapshot: SnapshotSelector in [.none, "snap"] {
             guard let (path, _) = try? storage.filesystemPath(volname, snapshot: snapshot) else { continue }

@@ -32,11 +32,23 @@ is_deeply(
 my @list = PLUGIN->parse_volname('100/vm-100-disk-0.raw');
 ok(!utf8::is_utf8($list[1]), 'names come back as byte strings');
 
-is(
-    dies { PLUGIN->parse_volname('100/snap-s1-vm-100-disk-0.qcow2') },
-    "'snap-s1-vm-100-disk-0.qcow2' is a snapshot filename, not a volume!\n",
-    'snapshot files of a volume chain are not volumes',
-);
+if (host_is_pve8()) {
+    is_deeply([PLUGIN->parse_volname('100/snap-s1-vm-100-disk-0.qcow2')],
+        ['images', 'snap-s1-vm-100-disk-0.qcow2', '100', undef, undef, undef, 'qcow2'],
+        'PVE 8 (no volume chains): a snap- file is a volume as any other name');
+    is_deeply([PLUGIN->parse_volname('rootdir/100')], ['rootdir', '100', '100', undef, undef, undef, 'raw'],
+        "PVE 8: a container's private directory");
+    is(dies { PLUGIN->parse_volname('vztmpl/ct.tar') }, "unable to parse directory volume name 'vztmpl/ct.tar'\n",
+        'PVE 8: templates are compressed');
+} else {
+    is(
+        dies { PLUGIN->parse_volname('100/snap-s1-vm-100-disk-0.qcow2') },
+        "'snap-s1-vm-100-disk-0.qcow2' is a snapshot filename, not a volume!\n",
+        'snapshot files of a volume chain are not volumes',
+    );
+    is(dies { PLUGIN->parse_volname('rootdir/100') }, "unable to parse directory volume name 'rootdir/100'\n",
+        'PVE 9: no rootdir/<vmid> names');
+}
 is(dies { PLUGIN->parse_volname('../../../etc/passwd') },
     "unable to parse directory volume name '../../../etc/passwd'\n", 'no escape from the storage');
 is(dies { PLUGIN->parse_volname(undef) }, "unable to parse directory volume name ''\n", 'undef reads as the empty string, as in Perl');

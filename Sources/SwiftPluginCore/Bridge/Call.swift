@@ -16,6 +16,8 @@ public final class Call {
     /// The host's storage API version (PVE::Storage::APIVER), where the host's releases
     /// differ (PVE 8: 10 and 11); nil when the glue did not pass it.
     public internal(set) var hostAPIVersion: Int?
+    /// The release whose `dir` the call follows: PVE 9 unless the host says otherwise.
+    public var host: HostRelease { hostAPIVersion.map(HostRelease.init(apiVersion:)) ?? .pve9 }
     /// The string arguments that arrived as Perl character strings (UTF-8 flag on).
     public internal(set) var characterArguments: Set<String> = []
 
@@ -43,7 +45,7 @@ public final class Call {
     public func storage(_ id: String, _ config: StorageConfig) -> DirectoryStorage {
         var storage = DirectoryStorage(id: id, config: config, system: system)
         storage.diagnostics = diagnostics
-        if let hostAPIVersion { storage.host = HostRelease(apiVersion: hostAPIVersion) }
+        storage.host = host
         return storage
     }
 

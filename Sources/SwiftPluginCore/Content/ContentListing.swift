@@ -87,7 +87,7 @@ extension DirectoryStorage {
         let listing = try contentFiles(content) { bytes in
             switch content {
             case .iso: return Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true)
-            case .vztmpl: return ContentNames.templateFormat(bytes) != nil
+            case .vztmpl: return ContentNames.templateFormat(bytes, for: host) != nil
             case .backup: return Grammar.backupExtension(of: bytes) != nil
             case .import: return ContentNames.importFormat(bytes) != nil
             case .snippets: return true
@@ -104,7 +104,7 @@ extension DirectoryStorage {
             case .iso:
                 item = ContentItem(volid: "\(id):iso/\(file.name)", format: "iso", size: 0, ctime: 0, content: content)
             case .vztmpl:
-                guard let format = ContentNames.templateFormat(bytes) else { continue }
+                guard let format = ContentNames.templateFormat(bytes, for: host) else { continue }
                 item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
             case .backup:
                 guard let backup = try backupItem(file, vmid: vmid, companions: listing.companions) else { continue }
@@ -189,13 +189,13 @@ extension DirectoryStorage {
 enum ContentNames {
     /// A container template's listed format: `tar`, or `t` + the compression as written
     /// (`tgz`, `txz`, `tzst`, `tbz2`); a `.tar` written in other case keeps its spelling (`tTAR`).
-    static func templateFormat(_ bytes: [UInt8]) -> String? {
+    static func templateFormat(_ bytes: [UInt8], for host: HostRelease) -> String? {
         for compression in ["gz", "xz", "zst", "bz2"] {
             if let matched = Grammar.matchedSuffix(bytes, [".tar.\(compression)"], caseInsensitive: true) {
                 return "t" + matched.suffix(compression.count)
             }
         }
-        guard let matched = Grammar.matchedSuffix(bytes, [".tar"], caseInsensitive: true) else { return nil }
+        guard host != .pve8, let matched = Grammar.matchedSuffix(bytes, [".tar"], caseInsensitive: true) else { return nil }
         let text = String(matched.dropFirst())
         return text == "tar" ? text : "t" + text
     }

@@ -52,7 +52,7 @@ extension DirectoryStorage {
             let names = GlobOrder.sorted(try entries(directory).filter { !$0.hasPrefix(".") })
             for name in names {
                 guard let format = Grammar.imageFormat(Array(name.utf8)),
-                      (try? VolumeName.parseImageFile(name)) != nil
+                      (try? VolumeName.parseImageFile(name, for: host)) != nil
                 else { continue }
                 if let image = try listedImage(directory: directory, owner: owner, name: name, format: format),
                    volumes.map({ $0.contains(image.volid) }) ?? true {
@@ -153,7 +153,7 @@ extension DirectoryStorage {
         }
         var name = requestedName ?? ""
         if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: requested, addFormatSuffix: true) }
-        let parsed = try VolumeName.parseImageFile(name)
+        let parsed = try VolumeName.parseImageFile(name, for: host)
         guard let format = requested.format, parsed.format == format else {
             throw StorageError("illegal name '\(name)' - wrong extension for format ('\(parsed.format) != '\(requested)')")
         }
@@ -314,7 +314,8 @@ extension DirectoryStorage {
             throw StorageError("resizing a snapshot is not supported for \(className) without 'snapshot-as-volume-chain'")
         }
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
-        let preallocation = try QemuImg.preallocation(config.preallocation, format: volume.format)
+        // PVE 8's dir resizes without a preallocation mode.
+        let preallocation = host == .pve8 ? nil : try QemuImg.preallocation(config.preallocation, format: volume.format)
         guard let bytes = size.text, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
         try runQemuImg(QemuImg.resize(path: path, format: volume.format, size: bytes, preallocation: preallocation), errorPrefix: nil)
         return false
@@ -371,7 +372,7 @@ extension DirectoryStorage {
     /// whose backing file is `../<basevmid>/<basename>`. Returns its volume name.
     public func cloneImage(_ volname: String, vmid: String, snapshot: SnapshotSelector) throws(StorageError) -> String {
         _ = try basePath()
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype)'") }
         if snapshot.isTrue { throw StorageError("this storage type does not support clone_image on snapshot") }
         if volume.format == .image(.subvol) {
@@ -421,7 +422,7 @@ extension DirectoryStorage {
                                errno: .noSuchFileOrDirectory)
         }
         // The target becomes a path component: it must be an image file name.
-        _ = try VolumeName.parseImageFile(name)
+        _ = try VolumeName.parseImageFile(name, for: host)
         let directory = try imageDirectory(vmid: targetVMID)
         do { try system.makeDirectories(directory) } catch {
             throw StorageError("mkdir \(directory): \(error)", errno: error)

@@ -269,7 +269,7 @@ extension DirectoryStorage {
 
     /// `volume_snapshot`: takes snapshot `selector` of the volume.
     public func takeSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         guard let kind = try snapshotKind(of: volume) else { throw StorageError("can't snapshot this image format") }
         let name = try SnapshotNames.forNewSnapshot(selector)
         let (path, _) = try filesystemPath(volname)
@@ -453,7 +453,7 @@ extension DirectoryStorage {
     /// newer ones are added to `blockers`, oldest first, before the refusal); a reflink
     /// snapshot must exist. Internal snapshots can always be rolled back to, as in dir.
     public func checkRollback(_ volname: String, _ selector: SnapshotSelector, blockers: inout [String]) throws(StorageError) {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         let name = selector.name ?? (selector == .current ? SnapshotNames.current : "")
         let missing = StorageError("can't rollback, snapshot '\(name)' does not exist on '\(volname)'")
         let (path, _) = try filesystemPath(volname)
@@ -477,7 +477,7 @@ extension DirectoryStorage {
 
     /// `volume_snapshot_rollback`.
     public func rollbackSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard let kind, kind == .reflink || volume.format == .image(.qcow2) else {
@@ -514,7 +514,7 @@ extension DirectoryStorage {
     /// `volume_snapshot_delete`. Returns true when there was nothing to do because QEMU
     /// removed the internal snapshot of the running VM itself (dir returns 1 then).
     public func deleteSnapshot(_ volname: String, _ selector: SnapshotSelector, running: Bool) throws(StorageError) -> Bool {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard volume.format == .image(.qcow2) || kind == .reflink else {
@@ -593,7 +593,7 @@ extension DirectoryStorage {
     /// volume file itself). Internal snapshots live in the volume file, so their target
     /// always exists, as in dir.
     public func renameSnapshot(_ volname: String, from source: SnapshotSelector, to target: SnapshotSelector) throws(StorageError) {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         if try snapshotKind(of: volume) == .reflink, source == .current || target == .current {
             throw StorageError("the current state of a raw volume cannot be renamed")
         }
@@ -612,7 +612,7 @@ extension DirectoryStorage {
     /// `volume_qemu_snapshot_method`: QEMU snapshots qcow2 itself (`mixed` in a chain:
     /// the storage renames the files); everything else is the storage's.
     public func qemuSnapshotMethod(_ volname: String) throws(StorageError) -> QEMUSnapshotMethod {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         guard volume.format == .image(.qcow2) else { return .storage }
         return config.snapshotAsVolumeChain ? .mixed : .qemu
     }

@@ -28,15 +28,15 @@ public struct VolumeName: Equatable, Sendable {
     /// A disk inside an OVA archive (`import/<name>.ova/<disk>`), which has no file of its own.
     public var isArchiveMember: Bool { vtype == .import && name.contains("/") }
 
-    /// Parses a volume name by the rules of PVE's directory storage (dir-layout.md §2), first match wins.
-    public static func parse(_ volname: String) throws(StorageError) -> VolumeName {
+    /// Parses a volume name by the rules of `host`'s directory storage, first match wins.
+    public static func parse(_ volname: String, for host: HostRelease) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)
         // Built only on failure: messages cost more than parsing.
         var unparsable: StorageError { StorageError("unable to parse directory volume name '\(volname)'") }
         // A NUL would cut the path short at the C boundary; no file name contains one.
         guard !bytes.contains(0) else { throw unparsable }
         // Image names start with a VMID; others need not try that grammar.
-        if let first = bytes.first, (0x30...0x39).contains(first), let image = try parseImage(bytes) { return image }
+        if let first = bytes.first, (0x30...0x39).contains(first), let image = try parseImage(bytes, for: host) { return image }
 
         guard let slash = bytes.firstIndex(of: Grammar.slash) else { throw unparsable }
         let prefix = String(decoding: bytes[..<slash], as: UTF8.self)
@@ -47,8 +47,11 @@ public struct VolumeName: Equatable, Sendable {
         switch prefix {
         case "iso" where oneComponent && Grammar.hasSuffix(rest, [".iso", ".img"], caseInsensitive: true):
             return VolumeName(vtype: .iso, name: name)
-        case "vztmpl" where oneComponent && Grammar.hasSuffix(rest, Grammar.templateExtensions, caseInsensitive: true):
+        case "vztmpl" where oneComponent && Grammar.hasSuffix(rest, host.templateExtensions, caseInsensitive: true):
             return VolumeName(vtype: .vztmpl, name: name)
+        case "rootdir" where host == .pve8 && oneComponent && Grammar.isDigits(rest):
+            // PVE 8's name of a container's private directory (gone in PVE 9).
+            return VolumeName(vtype: .rootdir, name: name, vmid: name)
         case "backup" where oneComponent && Grammar.backupExtension(of: rest) != nil:
             return VolumeName(vtype: .backup, name: name, vmid: Grammar.vzdumpVMID(rest))
         case "snippets" where oneComponent:
@@ -64,7 +67,7 @@ public struct VolumeName: Equatable, Sendable {
     }
 
     /// Images: `<vmid>/<file>` or the linked-clone form `<basevmid>/<basefile>/<vmid>/<file>`.
-    private static func parseImage(_ bytes: [UInt8]) throws(StorageError) -> VolumeName? {
+    private static func parseImage(_ bytes: [UInt8], for host: HostRelease) throws(StorageError) -> VolumeName? {
         guard !bytes.isEmpty, !bytes.contains(where: Grammar.isWhitespace) else { return nil }
         let slashes = bytes.indices.filter { bytes[$0] == Grammar.slash }
         guard let first = slashes.first, Grammar.isDigits(bytes[..<first]) else { return nil }
@@ -79,9 +82,9 @@ public struct VolumeName: Equatable, Sendable {
             let file = (slashes[split] + 1)..<bytes.count
             if Grammar.isDigits(bytes[vmid]), !base.isEmpty, !file.isEmpty {
                 let baseName = text(base)
-                _ = try parseImageFile(baseName)
+                _ = try parseImageFile(baseName, for: host)
                 let name = text(file)
-                let (format, isBase) = try parseImageFile(name)
+                let (format, isBase) = try parseImageFile(name, for: host)
                 return VolumeName(vtype: .images, name: name, vmid: text(vmid), baseName: baseName,
                                   baseVMID: text(0..<first), isBase: isBase, format: .image(format))
             }
@@ -91,18 +94,19 @@ public struct VolumeName: Equatable, Sendable {
         let file = (first + 1)..<bytes.count
         guard !file.isEmpty else { return nil }
         let name = text(file)
-        let (format, isBase) = try parseImageFile(name)
+        let (format, isBase) = try parseImageFile(name, for: host)
         return VolumeName(vtype: .images, name: name, vmid: text(0..<first), isBase: isBase, format: .image(format))
     }
 
     /// An image file name (dir-layout.md §2.3): returns its format and whether it is a base image.
     ///
-    /// PVE tries its standard names (`vm-<n>-…`), then refuses `snap-*.qcow2` (external
+    /// PVE 9 tries its standard names (`vm-<n>-…`), then refuses `snap-*.qcow2` (external
     /// snapshot files), then accepts free-form names; the standard names are a subset of
     /// the free-form ones with the same result, so only the snapshot rule needs ordering.
-    public static func parseImageFile(_ name: String) throws(StorageError) -> (format: ImageFormat, isBase: Bool) {
+    /// PVE 8, which has no external snapshots, accepts every free-form name.
+    public static func parseImageFile(_ name: String, for host: HostRelease) throws(StorageError) -> (format: ImageFormat, isBase: Bool) {
         let bytes = Array(name.utf8)
-        if Grammar.hasPrefix(bytes, "snap-"), Grammar.hasSuffix(bytes, [".qcow2"], caseInsensitive: false),
+        if host != .pve8, Grammar.hasPrefix(bytes, "snap-"), Grammar.hasSuffix(bytes, [".qcow2"], caseInsensitive: false),
            !bytes.contains(Grammar.newline) {
             throw StorageError("'\(name)' is a snapshot filename, not a volume!")
         }
@@ -121,7 +125,7 @@ enum Grammar {
     static let slash = UInt8(ascii: "/")
     static let newline = UInt8(ascii: "\n")
 
-    static let templateExtensions = [".tar", ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
+    static let compressedTemplateExtensions = [".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2"]
     static let compressions = ["gz", "lzo", "zst", "bz2"]
     /// An archive extension: `.tgz`, `.tar`, `.vma` or either compressed.
     struct BackupExtension: Sendable {

@@ -53,7 +53,7 @@ public struct DirectoryStorage: Sendable {
     public func filesystemPath(_ volname: String, snapshot: SnapshotSelector = .none) throws(StorageError)
         -> (path: String, volume: VolumeName)
     {
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         var name = volume.name
         if snapshot.isRequested, volume.format != .image(.qcow2) {
             guard volume.format == .image(.raw), volume.vtype == .images, supportsReflinks() else {

@@ -11,7 +11,7 @@ extension DirectoryStorage {
     public func exportFormats(_ volname: String, snapshot: String?, baseSnapshot: String?,
                               withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
         guard hasPath, snapshot == nil, baseSnapshot == nil else { return [] }
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots)
     }
 

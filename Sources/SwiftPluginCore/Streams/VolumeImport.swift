@@ -8,7 +8,7 @@ extension DirectoryStorage {
     /// (`base_snapshot`) is refused.
     public func importFormats(_ volname: String, baseSnapshot: String?, withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
         guard hasPath, baseSnapshot == nil else { return [] }
-        let volume = try VolumeName.parse(volname)
+        let volume = try VolumeName.parse(volname, for: host)
         return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots)
     }
 

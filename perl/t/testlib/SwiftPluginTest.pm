@@ -17,6 +17,7 @@ our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
     make_file make_setup with_real_metadata prune_vectors fixture_text
     qemu_img qemu_img_info files_below loop_mounted_dir checksum output_of snapshot_names
+    host_is_pve8
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -70,6 +71,12 @@ sub load_host {
     };
     require PVE::Storage;
     return @warnings;
+}
+
+# Whether the loaded host is PVE 8 (storage API below 12), whose dir the plugin follows
+# there (the Perl tests run on both: `make test-perl-pve8`).
+sub host_is_pve8 {
+    return PVE::Storage::APIVER() < 12;
 }
 
 # A fresh, symlink-free storage directory, removed at exit.

@@ -20,7 +20,7 @@ extension PluginMethods {
 
     /// The companion files of the backup `volname` names; nil for any other volume.
     private static func backupSidecars(_ storage: DirectoryStorage, _ volname: String) throws(StorageError) -> BackupSidecars? {
-        guard try VolumeName.parse(volname).vtype == .backup else { return nil }
+        guard try VolumeName.parse(volname, for: storage.host).vtype == .backup else { return nil }
         return BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(volname).path)
     }
 

@@ -24,7 +24,7 @@ extension PluginMethods {
     }
 
     public static func parseVolname(_ arguments: ParseVolnameArguments, _ call: Call) throws(StorageError) -> Value {
-        let list = try VolumeName.parse(arguments.volname).perlList
+        let list = try VolumeName.parse(arguments.volname, for: call.host).perlList
         guard call.characterArguments.contains("volname") else { return .array(list) }
         return .array(list.map { element in element.string.map { call.string($0, like: "volname") } ?? element })
     }

@@ -61,7 +61,7 @@ extension PluginMethods {
            !formats.contains(where: { $0.string == ImageFormat.qcow2.rawValue }) {
             return 0
         }
-        let volume = try VolumeName.parse(arguments.volname)
+        let volume = try VolumeName.parse(arguments.volname, for: call.host)
         let state: VolumeFeatures.State = arguments.snapname.isTrue ? .snapshot : volume.isBase ? .base : .current
         guard let feature else { return .undef }
         if VolumeFeatures.has(feature, state: state, format: volume.format) { return 1 }

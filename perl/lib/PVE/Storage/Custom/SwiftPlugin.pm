@@ -87,6 +87,7 @@ sub properties {
 my @OPTIONAL = qw(
     content content-dirs format preallocation nodes shared disable bwlimit
     prune-backups max-protected-backups mkdir create-base-path create-subdirs is_mountpoint
+    maxfiles
 );
 
 # The options of PVE's dir storage that this host defines: PVE 8 lacks some of

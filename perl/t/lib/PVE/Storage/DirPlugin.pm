@@ -45,8 +45,12 @@ my @OPTIONAL = qw(
 
 sub options {
     my %opts = (path => { fixed => 1 }, map { $_ => { optional => 1 } } @OPTIONAL);
-    $opts{'snapshot-as-volume-chain'} = { optional => 1, fixed => 1 }
-        if $PVE::Storage::Plugin::STANDIN_GENERATION != 8;
+    # PVE 8's dir still takes the deprecated maxfiles; PVE 9's has volume chains instead.
+    if ($PVE::Storage::Plugin::STANDIN_GENERATION == 8) {
+        $opts{maxfiles} = { optional => 1 };
+    } else {
+        $opts{'snapshot-as-volume-chain'} = { optional => 1, fixed => 1 };
+    }
     return \%opts;
 }
 
