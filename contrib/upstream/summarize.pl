@@ -43,14 +43,17 @@ for my $phase (@phases) {
         my $rc = slurp("$dir/$project\__$target.rc") // '1';
         $rc =~ s/\s+//g;
 
-        my (%units, %weight);
+        my (%units, %weight, %occurrence);
         for my $line (split(/\n/, $log)) {
             next if $line !~ m/^(not )?ok (\d+)(?:\s+-?\s*(.*))?$/;
             my ($not, $num, $name) = ($1, $2, $3);
             $name = "#$num" if !defined($name) || $name eq '';
             $name =~ s/\s+#\s*(?:skip|todo)\b.*//i;
-            $units{$name} = 1 if !exists($units{$name});
-            $units{$name} = 0 if $not;
+            # the same name again (a suite repeating it, or a failing test's
+            # several assertions): counted on its own, in order of appearance
+            my $n = ++$occurrence{$name};
+            $name .= " ($n)" if $n > 1;
+            $units{$name} = $not ? 0 : 1;
         }
         if (!%units && $log =~ m/Files=\d+, Tests=(\d+)/) {
             my $n = $1;
@@ -87,7 +90,7 @@ my @skipped = grep { length } split(/\n/, slurp("$work/skipped.txt") // '');
 
 print "\n=== summary ===\n\n";
 printf("%-44s", 'project / target');
-printf(" %-18s", $_) for @phases;
+printf(" %-21s", $_) for @phases;
 print "\n";
 
 my ($failures, @regressions, @both, @ours_bad) = (0);
@@ -98,11 +101,11 @@ for my $key (@order) {
     for my $phase (@phases) {
         my $r = $results->{$phase}->{$key};
         if (!$r) {
-            printf(" %-18s", '-');
+            printf(" %-21s", '-');
             next;
         }
         my ($p, $f) = counts($r);
-        printf(" %-18s", "$p passed, $f failed");
+        printf(" %-21s", "$p passed, $f failed");
     }
     print "\n";
 
