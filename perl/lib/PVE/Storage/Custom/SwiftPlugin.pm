@@ -448,8 +448,7 @@ mode, subvol directories), listing, sizes, resizing, snapshots, templates
 options, the feature matrix and removal (of every content type); the content
 listing of ISO images, templates, backups, snippets and import sources, backup notes
 and protection, pruning, import metadata and migration streams (export and import).
-The one method not implemented (C<new_backup_provider>, for backup provider plugins)
-dies with
+Not implemented: C<new_backup_provider> (for backup provider plugins); it dies with
 C<< <method> is not implemented yet by the swift storage plugin >>.
 
 Image metadata (virtual size, backing file) is read from the qcow2 and vmdk
