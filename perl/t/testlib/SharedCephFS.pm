@@ -158,7 +158,14 @@ use lib '${\ project_file('perl/t/testlib')}';
 use SwiftPluginTest;
 use JSON::PP ();
 load_host();
-my \$result = do { $code };
+\@ARGV = map { untaint(\$_) } \@ARGV;
+# What the plugin prints (qemu-img's progress) must not mix with the answer.
+open(my \$quiet, '>', \\my \$printed) or die;
+my \$previous = select(\$quiet);
+my \$result = eval { $code };
+my \$error = \$@;
+select(\$previous);
+die \$error if \$error;
 print JSON::PP->new->canonical->allow_nonref->encode(\$result);
 EOF
     close($fh);
