@@ -34,6 +34,16 @@ my @sb = PLUGIN->status('s', $B, {});
 ok($sa[0] > 0 && $sa[3] == 1, "A's status: a nonzero total ($sa[0]), active");
 is($sb[0], $sa[0], 'B reports the same total');
 
+# is_mountpoint (as a CephFS storage is usually configured): each node checks its own mount.
+my ($ma) = $pa =~ m{^(.*)/[^/]+$};
+my ($mb) = $pb =~ m{^(.*)/[^/]+$};
+is(dies { PLUGIN->activate_storage('s', { %$A, is_mountpoint => $ma }, {}) }, '', "A: the ceph-fuse mount $ma is a mount point");
+is(dies { PLUGIN->activate_storage('s', { %$B, is_mountpoint => $mb }, {}) }, '', "B: $mb too");
+is(dies { PLUGIN->activate_storage('s', { %$B, is_mountpoint => 'yes' }, {}) },
+    "unable to activate storage 's' - directory is expected to be a mount point but is not mounted: '$pb'\n",
+    "B: the storage's own directory on the mount is none");
+is((PLUGIN->status('s', { %$B, is_mountpoint => $mb }, {}))[0], $sa[0], "B's status with is_mountpoint");
+
 # The identity: first uses on both nodes at once agree on one.
 my @ids = map { my ($pid, $wait) = in_child(sub { PLUGIN->get_identity($_, 's') }); $wait } ($A, $B);
 my @answers = map { $_->()->[1]->{ok} } @ids;

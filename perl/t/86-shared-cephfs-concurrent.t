@@ -6,7 +6,9 @@
 # the format it was made with, and both nodes list exactly these volumes. Without the
 # lock (not how PVE calls it) a clash can only fail ("disk image '...' already
 # exists"): no volume is replaced or lost. A node listing while the other allocates
-# never sees a partial volume, and no temporary is left.
+# never sees a partial volume. Notes written from both nodes at once (PVE takes no lock
+# for them) are always one whole version; both nodes pruning at once remove each
+# backup once, fail on none, and never touch the protected one. No temporary is left.
 # Needs root; as root a rig that cannot come up fails the test (see SharedCephFS.pm).
 use strict;
 use warnings;
@@ -162,6 +164,70 @@ for my $node ($A, $B) {
 my @statuses = map { waitpid($_, 0); $? } @pids;
 is_deeply(\@statuses, [0, 0], 'both nodes allocated and freed VM 300\'s disks in turn');
 ok(!-e "$B->{path}/images/300", '... its directory is gone (the last free removed it)');
+# --- notes from both nodes at once ----------------------------------------------------------
+
+my @backups = map { sprintf('vzdump-qemu-600-2024_01_%02d-00_00_00.vma.zst', $_) } 1 .. 8;
+make_file("$A->{path}/dump/$_", 'data') for @backups;
+make_file("$A->{path}/dump/" . s/\.vma\.zst$/.log/r, 'log') for @backups;
+my $noted = "backup/$backups[0]";
+my %versions;
+@pids = ();
+for my $node (['A', $A], ['B', $B]) {
+    my ($name, $scfg) = @$node;
+    my $pid = fork() // die;
+    if (!$pid) {
+        my $ok = eval {
+            PLUGIN->update_volume_attribute($scfg, 's', $noted, 'notes', "$name version $_\n" . ('x' x (1000 * $_))) for 1 .. 15;
+            1;
+        };
+        print STDERR "# $@" if !$ok;
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    push @pids, $pid;
+}
+@statuses = map { waitpid($_, 0); $? } @pids;
+is_deeply(\@statuses, [0, 0], 'both nodes wrote the same backup\'s notes 15 times at once');
+my $notes = PLUGIN->get_volume_attribute($B, 's', $noted, 'notes');
+my ($who, $version) = $notes =~ /^(A|B) version (\d+)\n/;
+is($notes, defined($version) ? "$who version $version\n" . ('x' x (1000 * $version)) : 'a whole version', "the notes are one whole version (${\ ($who // '?')}'s last)");
+
+# --- both nodes pruning at once ----------------------------------------------------------------
+
+PLUGIN->update_volume_attribute($A, 's', $noted, 'protected', 1);
+my $go = "$results/go";
+@pids = ();
+for my $node (['A', $A], ['B', $B]) {
+    my ($name, $scfg) = @$node;
+    my $pid = fork() // die;
+    if (!$pid) {
+        my @log;
+        Time::HiRes::sleep(0.01) until -e $go;
+        my $result = eval { PLUGIN->prune_backups($scfg, 's', { 'keep-last' => 1 }, 600, undef, 0, sub { push @log, "$_[0]: $_[1]" }) };
+        open(my $out, '>', "$results/prune.$name") or die;
+        print $out $result ? join('', map { "$_->{mark} $_->{volid}\n" } @$result) : "died $@";
+        print $out "log $_\n" for @log;
+        close($out);
+        POSIX::_exit(0);
+    }
+    push @pids, $pid;
+}
+make_file($go);
+waitpid($_, 0) for @pids;
+# Each node marks what it listed: the other may have removed some archives already.
+my %marks;
+for my $name ('A', 'B') {
+    open(my $in, '<', "$results/prune.$name") or die;
+    my @lines = <$in>;
+    my @marks = grep { !/^log / } @lines;
+    $marks{$_}++ for grep { /^remove / } @marks;
+    is_deeply([grep { !/^remove / } @marks], ["protected s:$noted\n", "keep s:backup/$backups[7]\n"],
+        "$name pruned at the same time as the other: the protected backup marked so, the newest kept");
+    is_deeply([grep { /^log err/ } @lines], [], '... no error logged (an archive the other node removed first is fine)');
+}
+is_deeply([sort keys %marks], [map { "remove s:backup/$_\n" } @backups[1 .. 6]], 'between them, they marked every other backup for removal');
+is_deeply([grep { /600/ } @{ files_below("$B->{path}/dump") }],
+    [sort $backups[0], "$backups[0].notes", "$backups[0].protected", $backups[0] =~ s/\.vma\.zst$/.log/r, $backups[7], $backups[7] =~ s/\.vma\.zst$/.log/r],
+    'the protected backup and the newest are left, with their companions; every other archive and log is gone');
 is_deeply(temporaries_below($A->{path}), [], 'no temporary left anywhere');
 
 done_testing();

@@ -145,10 +145,10 @@ my sub activate_on_other_boot {
     other_boot_node($other_boot, q{ PLUGIN->activate_storage('s', JSON::PP::decode_json($ARGV[0]), {}); 1 }, JSON::PP::encode_json($B));
 }
 my $now = time();
-utime($now, $now - $maximum_age + 120, "$pb/images/102/$tmp") or die "utime: $!";
+ok(utime($now, $now - $maximum_age + 120, "$pb/images/102/$tmp"), "A's temporary made 7 hours less 2 minutes old");
 activate_on_other_boot();
 is_deeply(temporaries(102), [$tmp], 'last written 2 minutes less than 7 hours ago: still kept');
-utime($now, $now - $maximum_age - 120, "$pb/images/102/$tmp") or die "utime: $!";
+ok(utime($now, $now - $maximum_age - 120, "$pb/images/102/$tmp"), '... and 7 hours and 2 minutes old');
 activate_on_other_boot();
 is_deeply(temporaries(102), [], 'last written more than 7 hours ago: reclaimed by B\'s activation');
 is_deeply(files_below("$pa/images/102"), ['vm-102-disk-0.qcow2'], "... B's volume untouched");
