@@ -31,7 +31,7 @@ use Test::More ();
 use Time::HiRes ();
 use SwiftPluginTest;
 
-our @EXPORT = qw(shared_storage other_boot_node boot_prefix in_child wait_for_path temporaries_below);
+our @EXPORT = qw(shared_storage other_node other_boot_node boot_prefix in_child wait_for_path temporaries_below);
 
 my $owner_pid = $$;
 my ($rig_dir, $rig_base, @cleanup);
@@ -43,6 +43,7 @@ END {
         if ($rig_dir) {
             local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
             local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+            delete local @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};
             system(untaint(project_file('tools/ceph-rig')), 'down', $rig_dir) == 0
                 ? rmdir($rig_base) : Test::More::diag("tools/ceph-rig down $rig_dir failed");
         }
@@ -93,6 +94,8 @@ sub mounts {
         close($reader);
         open(STDOUT, '>&', $writer) or POSIX::_exit(126);
         open(STDERR, '>&', $writer) or POSIX::_exit(126);
+        # Under tools/check-asan the sanitizer runtime is preloaded: not into Ceph.
+        delete @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};
         exec(untaint(project_file('tools/ceph-rig')), 'up', $dir) or POSIX::_exit(127);
     }
     close($writer);
@@ -108,7 +111,10 @@ sub mounts {
     }
     rmdir($dir);
     rmdir($base);
-    Test::More::plan(skip_all => "the Ceph packages cannot be installed here: $output") if $code == 3;
+    if ($code == 3) {
+        my ($why) = reverse grep { /^ceph-rig: / } split(/\n/, $output);
+        Test::More::plan(skip_all => 'tools/ceph-rig: ' . (($why // '') =~ s/^ceph-rig: //r || 'the Ceph packages cannot be installed'));
+    }
     fail_all("tools/ceph-rig up failed (exit status $code)", $output);
 }
 
@@ -139,16 +145,19 @@ sub boot_prefix {
     return untaint(substr($id, 0, 8));
 }
 
-# Runs $code (Perl source, a string) as node B on another boot: in its own mount
-# namespace (unshare -m) whose /proc/sys/kernel/random/boot_id is a bind mount of a
-# file holding $boot_id; the code gets @ARGV = @args, has the plugin loaded (PLUGIN,
-# SwiftPluginTest) and its last expression is returned as JSON. Dies when the child fails.
-sub other_boot_node {
-    my ($boot_id, $code, @args) = @_;
+# Runs $code (Perl source, a string) as node B in namespaces of its own: with
+# boot_id => ID, a mount namespace (unshare -m) whose /proc/sys/kernel/random/boot_id
+# is a bind mount of a file holding ID (another boot, as another node has); with
+# pid_namespace => 1, a PID namespace with its own /proc (unshare -p -f --mount-proc:
+# the same kernel, as a node in a container has). The code gets @ARGV = @args, has the
+# plugin loaded (PLUGIN, SwiftPluginTest) and its value (a hash, array or scalar) is
+# returned, through JSON. Dies when the child fails.
+sub other_node {
+    my ($how, $code, @args) = @_;
     my $dir = storage_dir();
     my $boot_file = "$dir/boot_id";
     open(my $fh, '>', $boot_file) or die "$boot_file: $!\n";
-    print $fh "$boot_id\n";
+    print $fh ($how->{boot_id} // ''), "\n";
     close($fh);
     my $script = "$dir/node.pl";
     open($fh, '>', $script) or die "$script: $!\n";
@@ -169,17 +178,26 @@ die \$error if \$error;
 print JSON::PP->new->canonical->allow_nonref->encode(\$result);
 EOF
     close($fh);
-    my @inc = map { '-I' . project_file($_) } qw(perl/t/lib perl/lib build/stage/arch);
+    # The child loads what this test loaded: the same stand-ins, plugin and library
+    # (tools/check-asan stages another build).
+    my @inc = map { '-I' . untaint($_) } grep { !ref($_) } @INC;
     local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
     local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
-    my @command = ('/usr/bin/unshare', '-m', '--propagation', 'private', '/bin/sh', '-c',
-        'mount --bind "$0" /proc/sys/kernel/random/boot_id && exec "$@"', $boot_file,
-        untaint($^X), '-T', @inc, $script, @args);
+    my @unshare = ('/usr/bin/unshare', '-m', '--propagation', 'private',
+        $how->{pid_namespace} ? ('-p', '-f', '--mount-proc') : ());
+    my $setup = defined($how->{boot_id}) ? 'mount --bind "$0" /proc/sys/kernel/random/boot_id && ' : '';
+    my @command = (@unshare, '/bin/sh', '-c', $setup . 'exec "$@"', $boot_file, untaint($^X), '-T', @inc, $script, @args);
     open(my $out, '-|', map { untaint($_) } @command) or die "unshare: $!\n";
     my $json = do { local $/; <$out> } // '';
     close($out);
-    die "node B (boot $boot_id) failed: exit status $?\n" if $?;
+    die "node B failed: exit status $?\n" if $?;
     return JSON::PP->new->allow_nonref->decode($json);
+}
+
+# other_node on another boot.
+sub other_boot_node {
+    my ($boot_id, $code, @args) = @_;
+    return other_node({ boot_id => $boot_id }, $code, @args);
 }
 
 # Forks $code->() in a child of its own process group (a node: killing the group
