@@ -48,7 +48,7 @@ export SPVE_PERL_CFLAGS = -isystem $(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSIO
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
 .PHONY: all install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
-        test-perl test-perl-pve8 test-package clean distclean
+        test-perl test-perl-pve8 check-shared test-package clean distclean
 
 all: $(STAGE_SO)
 
@@ -80,7 +80,7 @@ bench: all
 # package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
 test: test-glue all test-swift test-header test-library test-perl
 
-check: deps test-glue all test-swift test-header test-library test-perl test-perl-pve8 check-asan fuzz-regressions test-package
+check: deps test-glue all test-swift test-header test-library test-perl test-perl-pve8 check-shared check-asan fuzz-regressions test-package
 
 # The Swift unit tests build without the XS glue (no SPVE_PERL_CFLAGS). They run in
 # parallel: most use InMemorySystem, and none changes process-wide state (TZ, signal
@@ -104,6 +104,16 @@ test-library: all
 
 test-perl: all
 	$(PROVE) -T $(PERL_TEST_INC) perl/t/
+
+# Two nodes on one shared storage: a single-node CephFS on loopback, mounted twice
+# (tools/ceph-rig; needs root). The rig lives outside build/, which `make clean` removes.
+check-shared: all
+	@if [ "$$(id -u)" -ne 0 ]; then echo "check-shared: skipped: needs root"; exit 0; fi; \
+	base=$$(mktemp -d /tmp/spve-ceph.XXXXXX); rig=$$base/rig; \
+	tools/ceph-rig up $$rig >/dev/null || { rc=$$?; rmdir $$base 2>/dev/null; \
+		if [ $$rc -eq 3 ]; then echo "check-shared: skipped: the Ceph packages cannot be installed"; exit 0; fi; exit $$rc; }; \
+	SPVE_CEPH_MOUNTS=$$rig/a:$$rig/b $(PROVE) -T $(PERL_TEST_INC) perl/xt/shared/; rc=$$?; \
+	tools/ceph-rig down $$rig && rmdir $$base; exit $$rc
 
 # The same Perl tests on a stand-in PVE 8 host (storage API 11), whose dir the plugin
 # follows there (linked clone layout, volume-name grammar, maxfiles).

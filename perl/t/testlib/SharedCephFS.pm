@@ -1,6 +1,6 @@
 package SharedCephFS;
 
-# Two PVE nodes on one shared storage, for the perl/t/8[5-7]-shared-cephfs*.t tests:
+# Two PVE nodes on one shared storage, for the perl/xt/shared/*.t tests:
 # a real CephFS (tools/ceph-rig) mounted twice with ceph-fuse under separate client
 # ids, node A on one mount and node B on the other, each with its own storage
 # configuration of the same storage id ('shared 1', path A vs path B).
