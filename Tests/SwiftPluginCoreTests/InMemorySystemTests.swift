@@ -205,6 +205,25 @@ struct InMemorySystemTests {
         #expect(Temporaries.owner(of: FilePath.name(of: temporary)) == owner)
     }
 
+    @Test("a process in another PID namespace of the same kernel is another owner's node")
+    func pidNamespaces() throws {
+        #expect(Temporaries.bootID(system) == "0123abcd", "no namespace to read: the boot ID itself")
+        #expect(Temporaries.bootID(PIDNamespaceSystem(base: system, namespace: Temporaries.hostPIDNamespace)) == "0123abcd",
+                "the host's namespace: the boot ID itself (names as before)")
+        #expect(Temporaries.bootID(PIDNamespaceSystem(base: system, namespace: Temporaries.hostPIDNamespace ^ 0x1111)) == "0123badc",
+                "another namespace: mixed in")
+    }
+
+    /// The in-memory system in a PID namespace of the given inode.
+    struct PIDNamespaceSystem: ForwardingSystem {
+        var base: any SystemCalls
+        var namespace: UInt64
+        func status(_ path: String, followSymlinks: Bool) throws(Errno) -> FileStatus {
+            guard path == "/proc/self/ns/pid" else { return try base.status(path, followSymlinks: followSymlinks) }
+            return FileStatus(kind: .regular, inode: namespace)
+        }
+    }
+
     @Test("UTC by arithmetic: round trips, leap days, before 1970")
     func utc() throws {
         let cases: [(Int64, LocalTime)] = [

@@ -7,14 +7,14 @@
 ///   is created with O_CREAT|O_EXCL|O_NOFOLLOW before anything (qemu-img) writes to it,
 ///   so nothing planted at the name beforehand can redirect the write;
 /// - `<boot>.<pid>.<start>` name the owner: the first 8 hex digits of the kernel's boot
-///   ID, the process ID and the process's start time (clock ticks since boot, field 22
+///   ID (mixed with the PID namespace in a container, see ``bootID(_:)``), the process ID and the process's start time (clock ticks since boot, field 22
 ///   of /proc/<pid>/stat). A process is identified by its pid *and* start time, so a
 ///   reused pid is told apart from the owner;
 /// - the name has a fixed short length (at most 62 bytes), so any valid final name,
 ///   up to the file system's 255 bytes, has a valid temporary.
 ///
 /// A temporary is stale, and reclaimed by a later allocation or activation, when its
-/// owner ran on this boot of this node and is gone (no /proc/<pid>/stat, or one with
+/// owner ran on this boot of this node (and PID namespace) and is gone (no /proc/<pid>/stat, or one with
 /// another start time); or, whoever made it (another node of a shared storage, an
 /// earlier boot, the older `.tmp.<name>.<pid>` scheme), when it was last written more
 /// than ``maximumAge`` ago: no operation that writes a temporary runs that long
@@ -45,11 +45,22 @@ public enum Temporaries {
         return Owner(boot: boot, pid: system.processID, start: start)
     }
 
+    /// The PID namespace of the host (the kernel's PROC_PID_INIT_INO).
+    static let hostPIDNamespace: UInt64 = 0xEFFF_FFFC
+
+    /// Where the owner's processes can be seen: the first 32 bits of the kernel's boot
+    /// ID, mixed with the process's PID namespace when that is not the host's. Nodes in
+    /// containers share a kernel (and its boot ID) but not their processes: one must
+    /// not take another's live temporary for one of its own whose owner is gone.
     static func bootID(_ system: any SystemCalls) -> String? {
         guard let text = try? system.readFile("/proc/sys/kernel/random/boot_id") else { return nil }
         let hex = text.filter { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-        guard hex.count >= 8 else { return nil }
-        return String(decoding: hex.prefix(8), as: UTF8.self)
+        guard hex.count >= 8, var boot = UInt32(String(decoding: hex.prefix(8), as: UTF8.self), radix: 16) else { return nil }
+        if let namespace = try? system.status("/proc/self/ns/pid", followSymlinks: true).inode {
+            boot ^= UInt32(truncatingIfNeeded: namespace ^ hostPIDNamespace)
+        }
+        let digits = String(boot, radix: 16)
+        return String(repeating: "0", count: 8 - digits.utf8.count) + digits
     }
 
     /// Field 22 (starttime) of /proc/<process>/stat; nil when the process does not exist

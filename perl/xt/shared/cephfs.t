@@ -32,7 +32,9 @@ is_deeply(files_below($pb), [qw(dump images import private snippets template tem
 my @sa = PLUGIN->status('s', $A, {});
 my @sb = PLUGIN->status('s', $B, {});
 ok($sa[0] > 0 && $sa[3] == 1, "A's status: a nonzero total ($sa[0]), active");
-is($sb[0], $sa[0], 'B reports the same total');
+# CephFS's statvfs is the pool's, which moves as the OSD allocates: the same within 5%.
+my $near = sub { my ($x, $y) = @_; $y > 0 && abs($x - $y) <= $y / 20 };
+ok($near->($sb[0], $sa[0]), "B reports the same total ($sb[0] against $sa[0])");
 
 # is_mountpoint (as a CephFS storage is usually configured): each node checks its own mount.
 my ($ma) = $pa =~ m{^(.*)/[^/]+$};
@@ -42,7 +44,8 @@ is(dies { PLUGIN->activate_storage('s', { %$B, is_mountpoint => $mb }, {}) }, ''
 is(dies { PLUGIN->activate_storage('s', { %$B, is_mountpoint => 'yes' }, {}) },
     "unable to activate storage 's' - directory is expected to be a mount point but is not mounted: '$pb'\n",
     "B: the storage's own directory on the mount is none");
-is((PLUGIN->status('s', { %$B, is_mountpoint => $mb }, {}))[0], $sa[0], "B's status with is_mountpoint");
+my @sm = PLUGIN->status('s', { %$B, is_mountpoint => $mb }, {});
+ok($near->($sm[0], $sa[0]) && $sm[3] == 1, "B's status with is_mountpoint: the same total ($sm[0]), active");
 
 # The identity: first uses on both nodes at once agree on one.
 my @ids = map { my ($pid, $wait) = in_child(sub { PLUGIN->get_identity($_, 's') }); $wait } ($A, $B);
