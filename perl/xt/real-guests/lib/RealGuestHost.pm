@@ -18,6 +18,7 @@ package RealGuestHost;
 #     storage IDs, each path mapped through %NODE2_PATH, as another machine would have its
 #     own directory behind the same path), `qm unlock`/`pct unlock` act on NODE2's config;
 #     every other remote command fails the test that triggered it;
+#   - qemu-img is Debian's, not pve-qemu's: its `zeroinit:` target prefix is dropped;
 #   - the RPC environment grants every privilege (root@pam).
 # Nothing is started: no QEMU, no LXC; guests are stopped throughout.
 
@@ -187,7 +188,7 @@ sub start_guest_host {
             my ($cmd, %param) = @_;
             my $handled = remote_command($cmd, %param);
             return $handled->() if $handled;
-            return $original->(@_);
+            return $original->(without_zeroinit($cmd), %param);
         });
     }
 
@@ -201,6 +202,15 @@ sub qemu_img_version {
     close($fh);
     $text =~ /^qemu-img version (\d+\.\d+(?:\.\d+)?)/m or die "qemu-img --version: no version in '$text'\n";
     return $1;
+}
+
+# pve-qemu's qemu-img has a `zeroinit` block driver (a protocol prefix telling convert that
+# the target reads as zeros, so zero blocks need not be written); Debian's has not. The
+# result is the same without it: the prefix is dropped.
+sub without_zeroinit {
+    my ($cmd) = @_;
+    return $cmd if ref($cmd) ne 'ARRAY' || ref($cmd->[0]) || ($cmd->[0] // '') !~ m{(?:^|/)qemu-img$};
+    return [map { s/^zeroinit://r } @$cmd];
 }
 
 # The guest list pmxcfs would report: every config below nodes/*/{qemu-server,lxc}.
