@@ -206,11 +206,16 @@ sub normalised {
         $copy =~ s/PVE::Storage::(?:DirPlugin|Custom::SwiftPlugin)/<class>/g;
         $copy =~ s/\bctime=\d+/ctime=<time>/g;
         $copy =~ s/^snaptime: \d+$/snaptime: <time>/mg;
-        $copy =~ s/\buuid=[0-9a-f-]{36}/uuid=<uuid>/g;
-        $copy =~ s/^vmgenid: [0-9a-f-]{36}$/vmgenid: <uuid>/mg;
+        $copy =~ s/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/<uuid>/g; # smbios1, vmgenid, mkfs
         $copy =~ s/UPID:[^\s']+/<upid>/g;
         $copy =~ s/\(duration \d\d:\d\d:\d\d\)/(duration <time>)/g;
         $copy =~ s/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /<time> /mg;
+        # rsync's statistics: its protocol's byte counts vary with the files' timestamps.
+        $copy =~ s/^(Total bytes (?:sent|received)|File list (?:generation|transfer) time): .*$/$1: <n>/mg;
+        $copy =~ s/^sent [\d,]+ bytes  received [\d,]+ bytes  [\d.,]+ bytes\/sec$/sent <n> bytes  received <n> bytes  <n> bytes\/sec/mg;
+        $copy =~ s/  speedup is [\d.,]+$/  speedup is <n>/mg;
+        # fuser (unmounting) in a container that may not look at PID 1's descriptors
+        $copy =~ s/^Cannot stat file \/proc\/\d+\/fd\/\d+: Permission denied\n//mg;
         return $copy;
     }
     return $value;
