@@ -197,12 +197,13 @@ sub normalised {
     } elsif (defined($value) && !ref($value)) {
         my $copy = $value;
         my ($sid, $path) = ($side->sid, $side->path);
-        $copy =~ s/\Q$path\E/<path>/g;
-        $copy =~ s/\b\Q$sid\E\b/<storeid>/g;
-        for my $extra (keys(($side->{also} // {})->%*)) {
+        # Other storages' IDs and paths first (longest first: a path may extend another).
+        for my $extra (sort { length($b) <=> length($a) } keys(($side->{also} // {})->%*)) {
             my $to = $side->{also}->{$extra};
             $copy =~ s/\Q$extra\E/$to/g;
         }
+        $copy =~ s/\Q$path\E/<path>/g;
+        $copy =~ s/\b\Q$sid\E\b/<storeid>/g;
         $copy =~ s/PVE::Storage::(?:DirPlugin|Custom::SwiftPlugin)/<class>/g;
         $copy =~ s/\bctime=\d+/ctime=<time>/g;
         $copy =~ s/^snaptime: \d+$/snaptime: <time>/mg;
