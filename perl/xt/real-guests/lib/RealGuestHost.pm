@@ -57,7 +57,16 @@ my %dir_existed;
 my @SYSTEM_DIRS = qw(/var/run/qemu-server /run/qemu-server /var/lock/qemu-server /run/lock/lxc /var/lock/lxc
     /var/lib/lxc /var/lock/pve-manager /run/lock/pve-manager);
 
+# pve-container works in /var/lib/lxc/<vmid> (moving and cloning volumes, migration):
+# those this process made are removed at exit if empty.
+my %lxc_existed;
+
 END {
+    if (opendir(my $dh, '/var/lib/lxc')) {
+        for my $entry (grep { /^\d+$/ && !$lxc_existed{$_} } readdir($dh)) {
+            rmdir(untaint("/var/lib/lxc/$entry")); # only if empty
+        }
+    }
     for my $dir (@SYSTEM_DIRS) {
         next if $dir_existed{$dir} || !-d $dir;
         rmdir(untaint($dir)); # only if empty
@@ -72,6 +81,9 @@ sub guest_dirs_created {
 # Returns the warnings of loading (both layers).
 sub start_guest_host {
     $dir_existed{$_} = -d $_ ? 1 : 0 for @SYSTEM_DIRS;
+    if (opendir(my $dh, '/var/lib/lxc')) {
+        $lxc_existed{$_} = 1 for readdir($dh);
+    }
     my @warnings = start_real_host();
     $scratch = storage_dir();
     my $cfs = $RealPVEHost::CFS_DIR;
