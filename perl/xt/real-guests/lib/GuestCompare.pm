@@ -1,0 +1,286 @@
+package GuestCompare;
+
+# What the guest-level comparisons (perl/xt/real-guests) share: a scenario runs once with
+# a `dir` storage and once with a `swift` storage on the same kind of directory, step by
+# step; each step's observation (outcome, printed output, guest config, volumes with their
+# image metadata and data) is normalised (storage ID, storage path, volatile values) and
+# the two runs are compared step by step, every difference asserted by name.
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+use Test::More;
+use Storable ();
+use POSIX ();
+use SwiftPluginTest;
+use RealPVEHost;
+
+our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content run_quiet slurp
+    side compare_runs);
+
+our $SCRATCH;
+
+sub scratch {
+    $SCRATCH //= storage_dir();
+    return $SCRATCH;
+}
+
+# One run of a scenario: the storage under test (sid, type, path) and the steps seen.
+package GuestCompare::Side {
+    sub new {
+        my ($class, %args) = @_;
+        return bless { %args, steps => [], seen => {} }, $class;
+    }
+    sub sid { $_[0]->{sid} }
+    sub type { $_[0]->{type} }
+    sub path { $_[0]->{path} }
+    # Records an observation under a step name (unique within a run).
+    sub record {
+        my ($self, $name, $observation) = @_;
+        die "step '$name' recorded twice\n" if $self->{seen}->{$name}++;
+        push $self->{steps}->@*, [$name, $observation];
+        return $observation;
+    }
+}
+
+sub side {
+    return GuestCompare::Side->new(@_);
+}
+
+sub slurp {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or return '';
+    return do { local $/; <$fh> } // '';
+}
+
+sub run_quiet {
+    my @cmd = map { untaint($_) } @_;
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    my $pid = fork() // die "fork: $!\n";
+    if (!$pid) {
+        open(STDOUT, '>', '/dev/null');
+        open(STDERR, '>', '/dev/null');
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    die "@cmd failed: $?\n" if $?;
+}
+
+# Runs a step: caught()'s outcome plus what it printed (stdout, stderr; child processes'
+# too, as a task log would show them).
+sub run_step {
+    my ($code) = @_;
+    my $dir = scratch();
+    my ($out, $err) = ("$dir/stdout", "$dir/stderr");
+    open(my $saved_out, '>&', \*STDOUT) or die "dup stdout: $!\n";
+    open(my $saved_err, '>&', \*STDERR) or die "dup stderr: $!\n";
+    open(STDOUT, '>', $out) or die "$out: $!\n";
+    open(STDERR, '>', $err) or die "$err: $!\n";
+    my $previous = select(STDOUT);
+    local $| = 1;
+    my $outcome = eval { caught($code) };
+    my $failure = $@;
+    select($previous);
+    open(STDOUT, '>&', $saved_out) or die "restore stdout: $!\n";
+    open(STDERR, '>&', $saved_err) or die "restore stderr: $!\n";
+    die $failure if !$outcome;
+    $outcome->{stdout} = slurp($out);
+    $outcome->{stderr} = slurp($err);
+    if ($ENV{GUESTS_COMPARE_DEBUG}) {
+        diag("error: $outcome->{error}") if !ref($outcome->{error}) && $outcome->{error} ne '';
+        diag("stdout: $outcome->{stdout}") if $outcome->{stdout} ne '';
+        diag("stderr: $outcome->{stderr}") if $outcome->{stderr} ne '';
+    }
+    return $outcome;
+}
+
+sub format_of {
+    my ($volid) = @_;
+    return $volid =~ /\.qcow2$/ ? 'qcow2' : $volid =~ /\.vmdk$/ ? 'vmdk' : 'raw';
+}
+
+# Writes 1 MiB of $byte into a disk image (the guest's view), at an offset depending on $byte.
+sub write_data {
+    my ($cfg, $volid, $byte) = @_;
+    my $path = PVE::Storage::path($cfg, $volid);
+    my $offset = (($byte - 0x41) % 4) * 1024 * 1024;
+    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path);
+    return content($cfg, $volid);
+}
+
+# The SHA-256 of what the guest sees in its first 4 MiB (backing chain included).
+sub content {
+    my ($cfg, $volid, $snap) = @_;
+    my $path = PVE::Storage::path($cfg, $volid);
+    my $raw = scratch() . "/content.raw";
+    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw);
+    truncate($raw, 4 * 1024 * 1024) or die "truncate $raw: $!\n";
+    my $sum = checksum($raw);
+    unlink($raw);
+    return $sum;
+}
+
+# A subvol's files: relative path => SHA-256 of the content (directories as 'dir').
+sub subvol_content {
+    my ($cfg, $volid) = @_;
+    my $root = PVE::Storage::path($cfg, $volid);
+    my %files;
+    for my $rel (files_below($root)->@*) {
+        my $file = "$root/$rel";
+        $files{$rel} = -l $file ? 'link' : -d $file ? 'dir' : checksum($file);
+    }
+    return \%files;
+}
+
+# Image facts of a volume: the storage's view (format, size, parent) and qemu-img's
+# (format, virtual size, cluster size, backing file, qcow2 options, snapshots), and data.
+sub volume_facts {
+    my ($cfg, $volid) = @_;
+    my ($vtype, $name, $vmid, $basename, $basevmid, $isbase, $format) = PVE::Storage::parse_volname($cfg, $volid);
+    my %facts = (vtype => $vtype, format => $format, isbase => $isbase ? 1 : 0,
+        base => defined($basename) ? "$basename" : undef);
+    my ($size, $fmt, $used, $parent) = PVE::Storage::volume_size_info($cfg, $volid);
+    @facts{qw(size info-format parent)} = ($size, $fmt, $parent);
+    my $path = PVE::Storage::path($cfg, $volid);
+    if ($format eq 'subvol') {
+        $facts{files} = subvol_content($cfg, $volid);
+        my @st = stat($path);
+        $facts{mode} = sprintf('%04o', $st[2] & 07777) if @st;
+        return \%facts;
+    }
+    my $info = qemu_img_info($path, $format);
+    my $data = ($info->{'format-specific'} // {})->{data} // {};
+    $facts{qemu} = {
+        map({ ($_ => $info->{$_}) } grep { defined($info->{$_}) }
+            qw(format virtual-size cluster-size backing-filename backing-filename-format dirty-flag)),
+        map({ ("spec-$_" => $data->{$_}) } grep { defined($data->{$_}) && !ref($data->{$_}) }
+            qw(compat lazy-refcounts refcount-bits corrupt extended-l2 compression-type)),
+        snapshots => [sort map { $_->{name} } ($info->{snapshots} // [])->@*],
+    };
+    $facts{data} = content($cfg, $volid);
+    return \%facts;
+}
+
+# A guest's state: its config (text, from the cluster directory) and every volume of
+# its storages that belongs to it (vdisk_list), with volume_facts.
+sub observe_guest {
+    my ($cfg, $type, $vmid, @sids) = @_;
+    my $dir = $type eq 'qemu' ? 'qemu-server' : 'lxc';
+    my %observed;
+    my $file = "$RealPVEHost::CFS_DIR/nodes/" . RealPVEHost::NODE . "/$dir/$vmid.conf";
+    $observed{config} = -f $file ? slurp($file) : undef;
+    my $list = {};
+    for my $sid (@sids) {
+        my $one = PVE::Storage::vdisk_list($cfg, $sid, $vmid);
+        $list->{$sid} = $one->{$sid} // [];
+    }
+    for my $sid (sort keys %$list) {
+        for my $item ($list->{$sid}->@*) {
+            my %copy = %$item;
+            delete $copy{ctime};
+            delete $copy{used}; # allocation: depends on the file system's extents, not the storage
+            $observed{volumes}->{$item->{volid}} = { list => \%copy, facts => volume_facts($cfg, $item->{volid}) };
+        }
+    }
+    return \%observed;
+}
+
+# Replaces, anywhere in $value, the side's storage ID and path by placeholders, and the
+# volatile parts of guest configs (creation time, generated UUIDs, snapshot times, UPIDs).
+sub normalised {
+    my ($side, $value) = @_;
+    if (ref($value) eq 'HASH') {
+        return { map { (normalised($side, $_) => normalised($side, $value->{$_})) } keys %$value };
+    } elsif (ref($value) eq 'ARRAY') {
+        return [map { normalised($side, $_) } @$value];
+    } elsif (defined($value) && !ref($value)) {
+        my $copy = $value;
+        my ($sid, $path) = ($side->sid, $side->path);
+        # Other storages' IDs and paths first (longest first: a path may extend another).
+        for my $extra (sort { length($b) <=> length($a) } keys(($side->{also} // {})->%*)) {
+            my $to = $side->{also}->{$extra};
+            $copy =~ s/\Q$extra\E/$to/g;
+        }
+        $copy =~ s/\Q$path\E/<path>/g;
+        $copy =~ s/\b\Q$sid\E\b/<storeid>/g;
+        $copy =~ s/PVE::Storage::(?:DirPlugin|Custom::SwiftPlugin)/<class>/g;
+        $copy =~ s/\bctime=\d+/ctime=<time>/g;
+        $copy =~ s/^snaptime: \d+$/snaptime: <time>/mg;
+        $copy =~ s/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/<uuid>/g; # smbios1, vmgenid, mkfs
+        $copy =~ s/UPID:[^\s']+/<upid>/g;
+        $copy =~ s/\(duration \d\d:\d\d:\d\d\)/(duration <time>)/g;
+        $copy =~ s/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /<time> /mg;
+        # rsync's statistics: its protocol's byte counts vary with the files' timestamps.
+        $copy =~ s/^(Total bytes (?:sent|received)|File list (?:generation|transfer) time): .*$/$1: <n>/mg;
+        $copy =~ s/^sent [\d,]+ bytes  received [\d,]+ bytes  [\d.,]+ bytes\/sec$/sent <n> bytes  received <n> bytes  <n> bytes\/sec/mg;
+        $copy =~ s/  speedup is [\d.,]+$/  speedup is <n>/mg;
+        # fuser (unmounting) in a container that may not look at PID 1's descriptors
+        $copy =~ s/^Cannot stat file \/proc\/\d+\/fd\/\d+: Permission denied\n//mg;
+        return $copy;
+    }
+    return $value;
+}
+
+# Compares the two runs step by step. $rules: step name => one of
+#   { deliberate => 'why', check => sub { my ($dir, $swift) = @_; ... tests ... } }
+#       a deliberate difference: check asserts it (the observations are not compared);
+#   { todo => 'bug' }: compared, inside a TODO block naming the bug;
+#   { ignore => [keys] }: compared without those top-level keys of the observations;
+#   { swift_only => 'why', check => sub { my ($swift) = @_; ... } }: a step only the swift
+#       run takes (it follows a deliberate difference), checked on its own.
+# Every other step of one run must be in the other.
+sub compare_runs {
+    my ($dir, $swift, $rules) = @_;
+    my %used;
+    my @dir_names = map { $_->[0] } $dir->{steps}->@*;
+    my @swift_names = grep { !$rules->{$_} || !$rules->{$_}->{swift_only} } map { $_->[0] } $swift->{steps}->@*;
+    is_deeply(\@swift_names, \@dir_names, 'both runs took the same steps');
+    my %swift_step = map { ($_->[0] => $_->[1]) } $swift->{steps}->@*;
+    for my $name (grep { $rules->{$_}->{swift_only} } sort keys %$rules) {
+        next if !$swift_step{$name};
+        $used{$name} = 1;
+        subtest "$name: swift only: $rules->{$name}->{swift_only}" => sub {
+            $rules->{$name}->{check}->(normalised($swift, $swift_step{$name}));
+        };
+    }
+    for my $step ($dir->{steps}->@*) {
+        my ($name, $dir_obs) = @$step;
+        my $swift_obs = $swift_step{$name};
+        next if !$swift_obs;
+        my $rule = $rules->{$name} // {};
+        $used{$name} = 1 if %$rule;
+        my ($d, $s) = (normalised($dir, $dir_obs), normalised($swift, $swift_obs));
+        if ($rule->{ignore}) {
+            delete @$d{$rule->{ignore}->@*};
+            delete @$s{$rule->{ignore}->@*};
+        }
+        if ($rule->{deliberate}) {
+            subtest "$name: deliberate difference: $rule->{deliberate}" => sub {
+                $rule->{check}->($d, $s);
+            };
+        } elsif ($rule->{todo}) {
+            TODO: {
+                local $TODO = $rule->{todo};
+                is_deeply($s, $d, "$name: swift as dir");
+                debug_difference($name, $d, $s);
+            }
+        } else {
+            is_deeply($s, $d, "$name: swift as dir") or debug_difference($name, $d, $s, 1);
+        }
+    }
+    my @unused = grep { !$used{$_} } sort keys %$rules;
+    is_deeply(\@unused, [], 'every difference rule names a step that ran');
+}
+
+sub debug_difference {
+    my ($name, $d, $s, $always) = @_;
+    return if !$always && !$ENV{GUESTS_COMPARE_DEBUG};
+    return if !$ENV{GUESTS_COMPARE_DEBUG} && !$always;
+    local $Data::Dumper::Sortkeys = 1;
+    local $Data::Dumper::Indent = 1;
+    require Data::Dumper;
+    diag("$name, dir:\n" . Data::Dumper::Dumper($d) . "swift:\n" . Data::Dumper::Dumper($s));
+}
+
+1;

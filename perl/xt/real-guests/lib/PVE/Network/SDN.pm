@@ -1,0 +1,4 @@
+package PVE::Network::SDN;
+use strict;
+use warnings;
+1;

@@ -1,0 +1,4 @@
+package PVE::Network::SDN::Zones;
+use strict;
+use warnings;
+1;

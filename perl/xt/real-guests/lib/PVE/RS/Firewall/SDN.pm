@@ -1,0 +1,4 @@
+package PVE::RS::Firewall::SDN;
+use strict;
+use warnings;
+1;

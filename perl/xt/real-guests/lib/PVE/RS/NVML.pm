@@ -1,0 +1,4 @@
+package PVE::RS::NVML;
+use strict;
+use warnings;
+1;

@@ -1,0 +1,4 @@
+package PVE::RS::OCI;
+use strict;
+use warnings;
+1;

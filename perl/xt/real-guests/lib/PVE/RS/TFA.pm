@@ -1,0 +1,4 @@
+package PVE::RS::TFA;
+use strict;
+use warnings;
+1;

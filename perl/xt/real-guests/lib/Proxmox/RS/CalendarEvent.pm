@@ -1,0 +1,4 @@
+package Proxmox::RS::CalendarEvent;
+use strict;
+use warnings;
+1;

@@ -1,0 +1,4 @@
+package Proxmox::RS::Notify;
+use strict;
+use warnings;
+1;
