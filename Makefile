@@ -130,6 +130,8 @@ deb: deps
 # Side by side with PVE's real dir storage; needs Proxmox's sources (see the script).
 check-real-pve: all
 	tools/check-real-pve
+	tools/check-real-pve --pve8
+	tools/check-real-guests
 
 # The Perl tests against the library and glue built with ASan and UBSan (README.md, FUZZING.md).
 check-asan: $(XS_C)

@@ -254,6 +254,11 @@ extension DirectoryStorage {
             do { try system.setImmutable(path, false) } catch {
                 diagnostics.warn("unable to clear the immutable flag of '\(path)' - \(error)")
             }
+        } else if format == .subvol {
+            // A container template keeps its subvol name, so PVE frees it without isBase:
+            // the mark create_base set is cleared, or the template could never be removed
+            // (dir leaves it behind with a warning). Elsewhere there is no mark to clear.
+            try? system.setImmutable(path, false)
         }
         if format == .subvol {
             do { try system.removeTree(path) } catch {

@@ -362,10 +362,75 @@ or vmdk whose size differs from the header, are refused (C<dir> writes what
 arrives); an image import prints no C<Formatting ...> line, as no empty image is
 created first.
 
+A container template's subvol (which keeps its C<subvol-> name) is removed when the
+template is destroyed: PVE frees it as a plain volume, so C<dir> cannot clear the
+immutable flag its own C<create_base> set and leaves the directory behind with a
+warning.
+
 In a content directory, entries whose names are not UTF-8 or contain a newline, and
 symbolic links that resolve outside the storage, are not listed (C<dir> lists them,
 following the link); a notes file that is a symbolic link is not read. Such files
 cannot be created through PVE.
+
+=head1 MIGRATION AND SHARED STORAGE
+
+=head2 Guests on a local swift storage do not migrate
+
+C<qm migrate> and C<pct migrate> refuse a guest with a disk on a local (not
+C<shared>) swift storage: C<can't migrate 'E<lt>volidE<gt>' - storage type 'swift' not
+supported> (containers: C<storage type 'swift' not supported>). The decision is PVE's
+own: qemu-server and pve-container move local disks only for the built-in types
+C<dir>, C<btrfs>, C<zfspool>, C<lvm> and C<lvmthin>, whatever the plugin can
+transfer, and no plugin can change that. PVE's migration check does not catch it
+beforehand, so the web UI offers the migration and the task fails at its start. The
+plugin's export and import streams work; only the type list stands in the way
+(F<contrib/upstream/> in the project's sources describes the upstream change, and
+tries it against PVE's own test suites).
+
+What works instead (each run through PVE's own guest code by the project's
+C<tools/check-real-guests>):
+
+=over
+
+=item A shared swift storage
+
+A swift storage marked C<shared 1>, on a file system every node mounts (CephFS, NFS),
+is migrated like a shared C<dir>: nothing is copied, C<qm migrate> and C<pct migrate>
+only move the guest. For example, on CephFS mounted by PVE at
+F</mnt/pve/cephfs>:
+
+    pvesm add swift cluster --path /mnt/pve/cephfs/swift --shared 1 \
+        --is_mountpoint /mnt/pve/cephfs --content images,rootdir
+
+=item Move the disks first
+
+C<qm disk move E<lt>vmidE<gt> E<lt>diskE<gt> E<lt>storageE<gt> --delete 1> (C<pct
+move-volume> for containers) to a storage PVE migrates (C<dir>, or a shared one),
+then C<qm migrate>/C<pct migrate>, and move them back on the target node.
+
+=item Copy the volumes by hand
+
+With the guest stopped, each volume through a pipe, as PVE's storage migration would
+send it: C<raw+size> for a raw disk, C<qcow2+size> with C<--with-snapshots 1> for a
+qcow2 disk:
+
+    pvesm export fast:100/vm-100-disk-0.qcow2 qcow2+size - --with-snapshots 1 \
+        | ssh root@node2 pvesm import fast:100/vm-100-disk-0.qcow2 qcow2+size - --with-snapshots 1
+
+then the guest's configuration is moved to the target node as for any offline move.
+
+=back
+
+=head2 What changes on a shared file system
+
+On CephFS, NFS and other network file systems (the project's C<make check-shared>
+runs two nodes on one real CephFS): raw disks have no snapshots (no reflinks: C<dir>'s
+refusal), templates cannot be made immutable (C<create_base> warns that the flag is not
+supported, as C<dir> does), and the space PVE reports is the file system's, which may
+lag writes by seconds. Allocations are safe from two nodes at once without PVE's lock
+(a name is taken by an exclusive create or a hard link, never by replacing a file);
+a node's half-written temporary file is never taken for a volume, and is only removed
+by another node once it is older than the longest allocation (7 hours).
 
 =head1 SNAPSHOTS
 
