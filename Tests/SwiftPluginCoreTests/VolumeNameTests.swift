@@ -78,7 +78,7 @@ struct VolumeNameTests {
 
     @Test("PVE 8's grammar: its container directory names, snap- files as volumes, compressed templates only")
     func pve8() throws {
-        #expect(try VolumeName.parse("rootdir/100", for: .pve8).perlList == ["rootdir", "100", "100", .undef, .undef, .undef, "raw"])
+        #expect(try VolumeName.parse("rootdir/100", for: .pve8).perlList == ["rootdir", "100", "100", .undef, .undef, .undef, .undef])
         #expect(try VolumeName.parse("100/snap-x-vm-100-disk-0.qcow2", for: .pve8).format == .image(.qcow2))
         #expect(failure { try VolumeName.parse("100/snap-x-vm-100-disk-0.qcow2", for: .pve9) }
             == "'snap-x-vm-100-disk-0.qcow2' is a snapshot filename, not a volume!")

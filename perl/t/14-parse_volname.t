@@ -36,7 +36,7 @@ if (host_is_pve8()) {
     is_deeply([PLUGIN->parse_volname('100/snap-s1-vm-100-disk-0.qcow2')],
         ['images', 'snap-s1-vm-100-disk-0.qcow2', '100', undef, undef, undef, 'qcow2'],
         'PVE 8 (no volume chains): a snap- file is a volume as any other name');
-    is_deeply([PLUGIN->parse_volname('rootdir/100')], ['rootdir', '100', '100', undef, undef, undef, 'raw'],
+    is_deeply([PLUGIN->parse_volname('rootdir/100')], ['rootdir', '100', '100', undef, undef, undef, undef],
         "PVE 8: a container's private directory");
     is(dies { PLUGIN->parse_volname('vztmpl/ct.tar') }, "unable to parse directory volume name 'vztmpl/ct.tar'\n",
         'PVE 8: templates are compressed');
