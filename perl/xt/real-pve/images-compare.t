@@ -13,7 +13,9 @@
 # kinds and modes) after each step. Run it with tools/check-real-pve.
 #
 # Normalised before comparing: the storage ID, the plugin class named in messages, and
-# ctime values (the two runs happen at different times). Deliberate differences, asserted as such: get_identity (dir has none).
+# ctime values (the two runs happen at different times). Deliberate differences, asserted as such: get_identity (dir has none;
+# on PVE 8 not even the method). Steps calling a function PVE 8's storage layer lacks
+# (qemu_blockdev_options) fail alike there, and their comparison is skipped.
 use strict;
 use warnings;
 
@@ -178,14 +180,26 @@ is(scalar(@swift), scalar(@dir), 'the same number of steps');
 for my $index (0 .. $#dir) {
     my ($name, $expected, $expected_tree) = @{ $dir[$index] };
     my (undef, $got, $got_tree) = @{ $swift[$index] };
-    same($got, $expected, "$name: the same outcome as dir");
+    if (my $missing = missing_storage_function($expected)) {
+        is($got->{error}, $expected->{error}, "$name: the step fails alike on both: PVE " . host_release() . " has no PVE::Storage::$missing");
+        SKIP: { skip("$name: PVE " . host_release() . "'s storage layer has no PVE::Storage::$missing", 1) }
+    } else {
+        same($got, $expected, "$name: the same outcome as dir");
+    }
     is_deeply($got_tree, $expected_tree, "$name: the same directory tree as dir");
     note("$name: " . describe($expected));
 }
 
 # Deliberate difference: dir has no identity; swift gives the directory a stable one.
+# PVE 9's Plugin.pm has a get_identity that dies; PVE 8 (storage API below 14) has no such
+# method at all.
 my $dir_identity = caught(sub { PVE::Storage::Plugin->lookup('dir')->get_identity($cfg->{ids}->{$sid{dir}}, $sid{dir}) });
-like($dir_identity->{error}, qr/^get_identity not implemented for this plugin/, 'dir: no identity (as upstream)');
+if (PVE::Storage::DirPlugin->can('get_identity')) {
+    like($dir_identity->{error}, qr/^get_identity not implemented for this plugin/, 'dir: no identity (as upstream)');
+} else {
+    like($dir_identity->{error}, qr/^Can't locate object method "get_identity" via package "PVE::Storage::DirPlugin"/,
+        'dir: no identity, PVE ' . host_release() . "'s storage layer has no get_identity method (as upstream)");
+}
 my $identity = PLUGIN->get_identity($cfg->{ids}->{$sid{swift}}, $sid{swift});
 like($identity, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'swift: a UUID identity');
 is(PLUGIN->get_identity({ %{ $cfg->{ids}->{$sid{swift}} } }, 'other'), $identity, 'swift: the same for the same directory');
