@@ -250,8 +250,9 @@ my %KNOWN = (
         . '(volume_export_formats, volume_import_formats); swift offers none, as PVE 9',
     'pve8 import into backup' => "PVE 8's dir refuses an import into backup/ with \"unable to parse volume filename\" "
         . "(warning that the image does not exist, leaving images/<vmid>); swift with PVE 9's \"importing volume of type 'backup' not implemented\"",
-    'pve8 import into rootdir' => "PVE 8's dir refuses a raw+size import into rootdir/<vmid> (a volume without a format); "
-        . 'swift imports it, as an image file images/<vmid>/<vmid>, and returns <storeid>:<vmid>/<vmid>',
+    'pve8 import into rootdir' => "PVE 8's dir refuses an import into rootdir/<vmid> (a volume without a format: "
+        . "\"cannot import format raw+size into a file of format \"); swift takes the volume for a raw image: it imports raw+size "
+        . 'as an image file images/<vmid>/<vmid>, returning <storeid>:<vmid>/<vmid>, and refuses tar+size "into a file of format raw"',
 );
 
 # PVE 8's dir cannot import iso, vztmpl, snippets or import content (a volume whose name
@@ -872,6 +873,7 @@ my $refusal_count = 0;
         ['import/new.ova', 'raw+size', header(3) . 'abc', 0],
         ['import/new.ova/disk.vmdk', 'raw+size', header(3) . 'abc', 0],
         ['rootdir/301', 'raw+size', $raw4k, 0],
+        ['rootdir/301', 'tar+size', header(0) . ("\0" x 1024), 0],
         ['301/vm-301-disk-0.qcow2', 'qcow2+size', $clean_qcow2, 1],
         ['100/base-100-disk-3.raw/301/vm-301-disk-5.raw', 'raw+size', $raw4k, 0, 0, undef, undef, 'linked clone name'],
         ['100/base-100-disk-4.qcow2/301/vm-301-disk-6.qcow2', 'qcow2+size', $clean_qcow2, 1, 0, undef, undef, 'linked clone name'],
