@@ -190,6 +190,61 @@ for my $index (0 .. $#dir) {
     note("$name: " . describe($expected));
 }
 
+# Volume names outside the images: rootdir/<vmid>, which PVE 8's volume-name grammar has
+# (a container's private directory, from OpenVZ times: type rootdir, no format) and PVE 9's
+# has not, and foo/bar, which no release parses. The same answers as dir; the differences
+# named in %odd_known are TODO tests: on PVE 8 swift takes rootdir/<vmid> for a raw image;
+# for a name it cannot parse, swift's snapshot steps fail in the parser, where dir (without
+# volume chains) first refuses the name's format, or, asked whether a rollback is
+# possible, says yes without parsing.
+{
+    my $unparsed = "swift's snapshot steps parse the volume name first (\"unable to parse directory volume name\"); "
+        . "dir without volume chains refuses a name not ending in .qcow2 (or .qed) first (\"can't snapshot this image format\", "
+        . "\"can't rollback snapshot ...\", \"can't delete snapshot ...\") and its volume_rollback_is_possible answers 1 unparsed";
+    my %odd_known = (
+        (map { ("foo/bar: $_" => $unparsed) } 'snapshot', 'rollback', 'delete snapshot', 'rollback possible'),
+        host_release() < 9 ? (
+            'rootdir/100: size info' => "PVE 8: swift's volume_size_info of rootdir/<vmid> warns \"expected format 'raw', but ... is a directory\" "
+                . "where dir warns \"file_size_info: detected call without \$file_format parameter\"",
+            (map { ("rootdir/100: $_" => "PVE 8: swift's volume_has_feature of rootdir/<vmid> answers 1 for copy, template and rename, dir's undef") }
+                'copy feature', 'other features'),
+            'rootdir/100: rename' => "PVE 8: swift's rename_volume of rootdir/<vmid> names the target vm-<vmid>-disk-N.raw, dir's vm-<vmid>-disk-N. (no format)",
+        ) : (
+            map { ("rootdir/100: $_" => $unparsed) } 'snapshot', 'rollback', 'delete snapshot', 'rollback possible'
+        ),
+    );
+    mkdir("$path/private") if !-d "$path/private";
+    my @steps = (
+        ['path' => sub { [PVE::Storage::path($cfg, $_[0])] }],
+        ['size info' => sub { [PVE::Storage::volume_size_info($cfg, $_[0])] }],
+        ['copy feature' => sub { PVE::Storage::volume_has_feature($cfg, 'copy', $_[0], undef, 0) }],
+        ['other features' => sub { map { PVE::Storage::volume_has_feature($cfg, $_, $_[0], undef, 0) } qw(snapshot clone template rename) }],
+        ['snapshot' => sub { PVE::Storage::volume_snapshot($cfg, $_[0], 's1') }],
+        ['rollback' => sub { PVE::Storage::volume_snapshot_rollback($cfg, $_[0], 's1') }],
+        ['delete snapshot' => sub { PVE::Storage::volume_snapshot_delete($cfg, $_[0], 's1', 0) }],
+        ['rollback possible' => sub { PVE::Storage::volume_rollback_is_possible($cfg, $_[0], 's1', []) }],
+        ['resize' => sub { PVE::Storage::volume_resize($cfg, $_[0], $MiB, 0) }],
+        ['template' => sub { PVE::Storage::vdisk_create_base($cfg, $_[0]) }],
+        ['rename' => sub { PVE::Storage::rename_volume($cfg, $_[0], 300) }],
+        ['free' => sub { PVE::Storage::vdisk_free($cfg, $_[0]) }],
+    );
+    for my $volname ('rootdir/100', 'foo/bar') {
+        for my $step (@steps) {
+            my ($name, $code) = @$step;
+            my %r;
+            for my $type (qw(dir swift)) {
+                mkdir("$path/private/100") if !-d "$path/private/100";
+                $r{$type} = without_class(without_ctime(normalise(caught(sub { $code->("$sid{$type}:$volname") }), $sid{$type}), 1));
+                $r{$type}->{tree} = tree($path);
+            }
+            local $TODO = $odd_known{"$volname: $name"};
+            same($r{swift}, $r{dir}, "$volname: $name: the same outcome as dir");
+            note("$volname: $name: " . describe($r{dir}));
+        }
+    }
+    remove_tree("$path/private/100");
+}
+
 # Deliberate difference: dir has no identity; swift gives the directory a stable one.
 # PVE 9's Plugin.pm has a get_identity that dies; PVE 8 (storage API below 14) has no such
 # method at all.
