@@ -42,6 +42,12 @@
 # behaviour: swift must not warn where dir does only that. The value plugin
 # activate_storage returns is ignored by PVE: both must be false.
 #
+# On PVE 8's sources (tools/check-real-pve --pve8; RealPVEHost's host_release): the
+# volume-chain pair is made without snapshot-as-volume-chain, which both types refuse
+# alike there; PVE 8's dir has no get_formats (nor the storage layer resolve_format_hint):
+# default_format and storage_default_format are compared, and, deliberate, swift's
+# get_formats (PVE 8 calls none) gives what default_format gives.
+#
 # Not compared exactly, because the host or upstream makes them vary between any two
 # measurements or storages: avail and used of the file system (concurrent writes; swift's
 # must lie within the range of dir's measured before and after, give or take 4 MiB), the
@@ -128,13 +134,15 @@ my @pairs = (
         },
     },
     {
-        name => 'qcow2, volume chain, no sub-directories',
+        # PVE 8 has no volume chains: there the pair is made without the option (and the
+        # option's refusal is compared below).
+        name => host_has_volume_chain() ? 'qcow2, volume chain, no sub-directories' : 'qcow2, no sub-directories',
         ids => ['swift3', 'dir3'],
         path => 'three',
         opts => {
             content => 'images,rootdir',
             format => 'qcow2',
-            'snapshot-as-volume-chain' => 1,
+            (host_has_volume_chain() ? ('snapshot-as-volume-chain' => 1) : ()),
             'create-subdirs' => 0,
             is_mountpoint => 'no',
         },
@@ -169,6 +177,22 @@ for my $pair (@pairs) {
     is_deeply($tree{swift}, $tree{dir}, "$pair->{name}: creation leaves the same directory tree");
 }
 my %by_id = map { my $p = $_; map { ($_ => $p) } $p->{ids}->@* } @pairs;
+
+# Where the host has no volume chains, both types refuse the option alike, by the schema.
+SKIP: {
+    skip('the host has snapshot-as-volume-chain: the pair above is made with it', 2) if host_has_volume_chain();
+    my %outcome;
+    for my $i (0, 1) {
+        my ($sid, $type) = ($i ? 'dirchain' : 'swiftchain', $i ? 'dir' : 'swift');
+        remove_tree("$base/chain");
+        $outcome{$type} = api_create($type, $sid, "$base/chain", { content => 'images', 'snapshot-as-volume-chain' => 1 });
+        $outcome{$type}->{written} = exists(PVE::Storage::config()->{ids}->{$sid}) ? 1 : 0;
+    }
+    same($outcome{swift}, $outcome{dir}, 'PVE ' . host_release() . ': create with snapshot-as-volume-chain fails alike');
+    is_deeply([sort keys(($outcome{dir}->{error}->{errors} // {})->%*)], ['snapshot-as-volume-chain'],
+        '... dir refuses the option by the schema, as a property it does not know');
+    note('  dir: ' . describe($outcome{dir}));
+}
 
 # A mount point that is mounted: is_mountpoint yes on /dev/shm, writing nothing there.
 my $shm = mount_point_of('/dev/shm') // '';
@@ -624,6 +648,20 @@ for my $pair (@pairs) {
             same($r{$sid_s}, $r{$sid_d}, "$pair->{name}: $helper " . printable($vmid));
         }
     }
+    if (!$DIR->can('get_formats')) {
+        # PVE 8: no get_formats and no resolve_format_hint; the formats are those of
+        # PVE::Storage::Plugin::default_format, from the plugindata (compared above).
+        my %formats = map {
+            my $sid = $_;
+            my $scfg = $config->{ids}->{$sid};
+            ($sid => caught(sub {
+                ([PVE::Storage::Plugin::default_format($scfg)], PVE::Storage::storage_default_format($config, $sid))
+            }))
+        } ($sid_s, $sid_d);
+        same($formats{$sid_s}, $formats{$sid_d}, "$pair->{name}: default_format, storage_default_format");
+        formats_as_default_format($config->{ids}->{$sid_s}, $config->{ids}->{$sid_d}, $pair->{name});
+        next;
+    }
     my %formats = map {
         my $sid = $_;
         my $scfg = $config->{ids}->{$sid};
@@ -645,6 +683,10 @@ for my $scfg ({}, { path => '/p' }, { format => 'vmdk' }, { path => '/p', 'conte
             ($type => caught(sub { PVE::Storage::Plugin->lookup($type)->get_subdir({ %$scfg, type => $type }, $vtype) }))
         } qw(swift dir);
         same($r{swift}, $r{dir}, "get_subdir on scfg {$label}, $vtype");
+    }
+    if (!$DIR->can('get_formats')) {
+        formats_as_default_format({ %$scfg, type => 'swift' }, { %$scfg, type => 'dir' }, "scfg {$label}");
+        next;
     }
     my %r = map {
         my $type = $_;
@@ -687,6 +729,24 @@ sub fresh_dir {
     my $path = pair_path($pair);
     remove_tree($path);
     mkdir($path) or die "mkdir $path: $!\n" if $pair->{existing};
+}
+
+# Deliberate on PVE 8, whose DirPlugin has no get_formats (PVE 8 calls none: its storage
+# layer asks PVE::Storage::Plugin::default_format): swift's get_formats, which it has on
+# every release, gives what PVE 8's default_format gives for dir's configuration, as
+# PVE 9's dir does, and a copy the caller may change.
+sub formats_as_default_format {
+    my ($swift_scfg, $dir_scfg, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($default, $valid) = PVE::Storage::Plugin::default_format($dir_scfg);
+    my $got = caught(sub {
+        my $first = PLUGIN->get_formats($swift_scfg, 's');
+        $first->{valid}->{extra} = 1;
+        return PLUGIN->get_formats($swift_scfg, 's');
+    });
+    ok(!$DIR->can('get_formats'), "$name: PVE " . host_release() . "'s dir has no get_formats");
+    is_deeply($got, { result => [{ default => $default, valid => { map { ($_ => 1) } @$valid } }], error => '', warnings => [] },
+        "$name: deliberate: swift's get_formats gives dir's default_format");
 }
 
 # The plugins' status() of two storages: dir's is measured before and after swift's.

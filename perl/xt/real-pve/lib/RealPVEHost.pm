@@ -21,7 +21,8 @@ no warnings 'once';
 use constant NODE => 'cmpnode';
 use constant MiB => 1024 * 1024;
 
-our @EXPORT = (qw(NODE MiB start_real_host $CFS_DIR), qw(write_file api_create api_update refused_by_swift_only escaped caught same normalise without_type section_text tree remove_tree mount_point_of describe printable));
+our @EXPORT = (qw(NODE MiB start_real_host $CFS_DIR), qw(host_release host_has_volume_chain no_volume_chain
+    missing_storage_function), qw(write_file api_create api_update refused_by_swift_only escaped caught same normalise without_type section_text tree remove_tree mount_point_of describe printable));
 
 # The temporary directory holding the cluster files (storage.cfg).
 our $CFS_DIR;
@@ -87,6 +88,39 @@ sub start_real_host {
     # Loading.
 
     return load_host();
+}
+
+# ---------------------------------------------------------------------------------------
+# The release of the loaded storage layer. The comparisons run on PVE 9's sources and on
+# PVE 8's (tools/check-real-pve --pve8); where the two releases' dir differ, the tests ask
+# these helpers, not PVE::Storage::APIVER themselves.
+
+# The Proxmox VE release whose storage layer is loaded, as the plugin tells them apart:
+# 8 below storage API 12 (pve-storage stable-8), 9 from there on.
+sub host_release {
+    return host_is_pve8() ? 8 : 9;
+}
+
+# Whether the loaded storage layer has the option snapshot-as-volume-chain (PVE 9 on):
+# the registered schema is asked, not the release.
+sub host_has_volume_chain {
+    return defined(PVE::Storage::Plugin->private()->{propertyList}->{'snapshot-as-volume-chain'});
+}
+
+# The skip reason of the volume-chain parts where the host has no such option.
+sub no_volume_chain {
+    return 'PVE ' . host_release() . "'s storage layer has no snapshot-as-volume-chain option";
+}
+
+# The function of PVE::Storage an outcome of caught() failed to call because this
+# release's storage layer does not define it (PVE 8: rename_snapshot,
+# volume_qemu_snapshot_method, qemu_blockdev_options), or undef.
+sub missing_storage_function {
+    my ($outcome) = @_;
+    my $error = $outcome->{error};
+    return undef if ref($error) || !defined($error);
+    my ($name) = $error =~ /^Undefined subroutine &PVE::Storage::(\w+) called at /;
+    return defined($name) && !PVE::Storage->can($name) ? $name : undef;
 }
 
 sub write_file {
