@@ -23,14 +23,19 @@ import SwiftPluginSystem
     }
 
     @Test func formatsMatrixIsDirs() {
-        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: false) == [.raw])
-        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: true) == [])
-        #expect(StreamFormats.formats(vtype: .images, format: .image(.qcow2), withSnapshots: true) == [.qcow2])
-        #expect(StreamFormats.formats(vtype: .images, format: .image(.vmdk), withSnapshots: true) == [.vmdk])
-        #expect(StreamFormats.formats(vtype: .images, format: .image(.subvol), withSnapshots: false) == [.tar])
-        #expect(StreamFormats.formats(vtype: .import, format: .image(.qcow2), withSnapshots: true) == [.qcow2])
-        #expect(StreamFormats.formats(vtype: .iso, format: .image(.raw), withSnapshots: false) == [.raw])
-        #expect(StreamFormats.formats(vtype: .backup, format: .image(.raw), withSnapshots: false) == [])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: false, host: .pve9) == [.raw])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.raw), withSnapshots: true, host: .pve9) == [])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.qcow2), withSnapshots: true, host: .pve9) == [.qcow2])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.vmdk), withSnapshots: true, host: .pve9) == [.vmdk])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.subvol), withSnapshots: false, host: .pve9) == [.tar])
+        #expect(StreamFormats.formats(vtype: .import, format: .image(.qcow2), withSnapshots: true, host: .pve9) == [.qcow2])
+        #expect(StreamFormats.formats(vtype: .iso, format: .image(.raw), withSnapshots: false, host: .pve9) == [.raw])
+        #expect(StreamFormats.formats(vtype: .backup, format: .image(.raw), withSnapshots: false, host: .pve9) == [])
+        // PVE 8's dir: raw+size for every volume but a subvol, also backups and rootdir/<vmid>.
+        #expect(StreamFormats.formats(vtype: .backup, format: .image(.raw), withSnapshots: false, host: .pve8) == [.raw])
+        #expect(StreamFormats.formats(vtype: .rootdir, format: .none, withSnapshots: false, host: .pve8) == [.raw])
+        #expect(StreamFormats.formats(vtype: .rootdir, format: .none, withSnapshots: true, host: .pve8) == [])
+        #expect(StreamFormats.formats(vtype: .images, format: .image(.subvol), withSnapshots: false, host: .pve8) == [.tar])
         #expect(StreamFormat.tar.dataFormat == .subvol && StreamFormat.qcow2.dataFormat == .qcow2)
         #expect(StreamFormat(rawValue: "zfs") == nil)
     }

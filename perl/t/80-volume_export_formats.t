@@ -3,7 +3,7 @@
 # $with_snapshots) is dir's matrix: () without a path or with a $snapshot or
 # $base_snapshot; with $with_snapshots ('qcow2+size') for qcow2, ('vmdk+size') for vmdk
 # (whatever the content type), () otherwise; without, ('tar+size') for a subvol,
-# ('raw+size') for images, iso, snippets, vztmpl and import, () for backups. An
+# ('raw+size') for images, iso, snippets, vztmpl and import, () for backups (on PVE 8: raw+size for every volume but a subvol, as its dir). An
 # unparsable volume name dies as parse_volname does.
 use strict;
 use warnings;
@@ -24,7 +24,8 @@ my @cases = (
     ['iso/a.iso', 0, ['raw+size']], ['iso/a.iso', 1, []],
     ['vztmpl/t.tar.zst', 0, ['raw+size']], ['snippets/s.yaml', 0, ['raw+size']],
     ['import/x.ova', 0, ['raw+size']], ['import/x.qcow2', 1, ['qcow2+size']], ['import/x.vmdk', 1, ['vmdk+size']],
-    ['backup/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst', 0, []],
+    # PVE 8's dir offers raw+size for every volume but a subvol; PVE 9's not for backups.
+    ['backup/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst', 0, host_is_pve8() ? ['raw+size'] : []],
 );
 for my $case (@cases) {
     my ($volname, $snaps, $expected) = @$case;

@@ -2,11 +2,10 @@
 /// to PVE, built only here, at the boundary.
 
 extension VolumeName {
-    /// The list `parse_volname` returns: (vtype, name, vmid, basename, basevmid, isBase, format);
-    /// PVE 8's `rootdir/<vmid>` has no format.
+    /// The list `parse_volname` returns: (vtype, name, vmid, basename, basevmid, isBase, format).
     public var perlList: [Value] {
         [.string(vtype.rawValue), .string(name), .optional(vmid), .optional(baseName), .optional(baseVMID),
-         isBase ? "base-" : .undef, vtype == .rootdir ? .undef : .string(format.description)]
+         isBase ? "base-" : .undef, format == .none ? .undef : .string(format.description)]
     }
 }
 

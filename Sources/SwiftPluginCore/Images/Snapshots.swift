@@ -265,11 +265,21 @@ extension DirectoryStorage {
         try volumeChain(path).dropFirst().map(\.file)
     }
 
+    /// The volume a snapshot method works on. A name that is no volume is refused as dir
+    /// refuses it, by its extension before any parsing (`refusal`, the method's message),
+    /// unless it names a qcow2 file, whose parse error is the answer.
+    private func snapshotVolume(_ volname: String, refusal: String) throws(StorageError) -> VolumeName {
+        do { return try VolumeName.parse(volname, for: host) } catch {
+            guard volname.hasSuffix(".qcow2") || volname.hasSuffix(".qed") else { throw StorageError(refusal) }
+            throw error
+        }
+    }
+
     // MARK: - volume_snapshot
 
     /// `volume_snapshot`: takes snapshot `selector` of the volume.
     public func takeSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try VolumeName.parse(volname, for: host)
+        let volume = try snapshotVolume(volname, refusal: "can't snapshot this image format")
         guard let kind = try snapshotKind(of: volume) else { throw StorageError("can't snapshot this image format") }
         let name = try SnapshotNames.forNewSnapshot(selector)
         let (path, _) = try filesystemPath(volname)
@@ -453,7 +463,12 @@ extension DirectoryStorage {
     /// newer ones are added to `blockers`, oldest first, before the refusal); a reflink
     /// snapshot must exist. Internal snapshots can always be rolled back to, as in dir.
     public func checkRollback(_ volname: String, _ selector: SnapshotSelector, blockers: inout [String]) throws(StorageError) {
-        let volume = try VolumeName.parse(volname, for: host)
+        let volume: VolumeName
+        do { volume = try VolumeName.parse(volname, for: host) } catch {
+            // dir answers without looking at the name unless it keeps volume chains.
+            if config.snapshotAsVolumeChain { throw error }
+            return
+        }
         let name = selector.name ?? (selector == .current ? SnapshotNames.current : "")
         let missing = StorageError("can't rollback, snapshot '\(name)' does not exist on '\(volname)'")
         let (path, _) = try filesystemPath(volname)
@@ -477,7 +492,7 @@ extension DirectoryStorage {
 
     /// `volume_snapshot_rollback`.
     public func rollbackSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try VolumeName.parse(volname, for: host)
+        let volume = try snapshotVolume(volname, refusal: "can't rollback snapshot this image format")
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard let kind, kind == .reflink || volume.format == .image(.qcow2) else {
@@ -514,7 +529,7 @@ extension DirectoryStorage {
     /// `volume_snapshot_delete`. Returns true when there was nothing to do because QEMU
     /// removed the internal snapshot of the running VM itself (dir returns 1 then).
     public func deleteSnapshot(_ volname: String, _ selector: SnapshotSelector, running: Bool) throws(StorageError) -> Bool {
-        let volume = try VolumeName.parse(volname, for: host)
+        let volume = try snapshotVolume(volname, refusal: "can't delete snapshot for this image format")
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard volume.format == .image(.qcow2) || kind == .reflink else {

@@ -44,6 +44,8 @@ public enum VolumeFormat: Hashable, Sendable, CustomStringConvertible {
     case ova, ovf
     /// A disk inside an OVA archive (`import/<name>.ova/<disk>`).
     case ovaMember(ImageFormat)
+    /// No format: PVE 8's `rootdir/<vmid>`, a container's private directory.
+    case none
 
     /// The image format of a file of its own: nil for import sources and OVA members.
     public var imageFormat: ImageFormat? {
@@ -58,6 +60,7 @@ public enum VolumeFormat: Hashable, Sendable, CustomStringConvertible {
         case .ova: return "ova"
         case .ovf: return "ovf"
         case .ovaMember(let format): return "ova+\(format)"
+        case .none: return ""
         }
     }
 }

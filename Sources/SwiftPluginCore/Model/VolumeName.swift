@@ -51,7 +51,7 @@ public struct VolumeName: Equatable, Sendable {
             return VolumeName(vtype: .vztmpl, name: name)
         case "rootdir" where host == .pve8 && oneComponent && Grammar.isDigits(rest):
             // PVE 8's name of a container's private directory (gone in PVE 9).
-            return VolumeName(vtype: .rootdir, name: name, vmid: name)
+            return VolumeName(vtype: .rootdir, name: name, vmid: name, format: .none)
         case "backup" where oneComponent && Grammar.backupExtension(of: rest) != nil:
             return VolumeName(vtype: .backup, name: name, vmid: Grammar.vzdumpVMID(rest))
         case "snippets" where oneComponent:

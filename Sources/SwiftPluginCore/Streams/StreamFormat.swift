@@ -59,14 +59,17 @@ public enum StreamHeader {
 
 /// The formats matrix of `volume_export_formats` / `volume_import_formats` (§7.2, §7.3).
 public enum StreamFormats {
-    /// What a volume of `vtype` and `format` can be sent or received as.
-    public static func formats(vtype: ContentType, format: VolumeFormat, withSnapshots: Bool) -> [StreamFormat] {
+    /// What a volume of `vtype` and `format` can be sent or received as on `host`'s
+    /// release: PVE 8's dir offers `raw+size` for every other volume, PVE 9's only for
+    /// images and files.
+    public static func formats(vtype: ContentType, format: VolumeFormat, withSnapshots: Bool, host: HostRelease) -> [StreamFormat] {
         if withSnapshots {
             if format == .image(.qcow2) { return [.qcow2] }
             if format == .image(.vmdk) { return [.vmdk] }
             return []
         }
         if format == .image(.subvol) { return [.tar] }
+        if host == .pve8 { return [.raw] }
         switch vtype {
         case .images, .iso, .snippets, .vztmpl, .import: return [.raw]
         default: return []

@@ -12,7 +12,7 @@ extension DirectoryStorage {
                               withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
         guard hasPath, snapshot == nil, baseSnapshot == nil else { return [] }
         let volume = try VolumeName.parse(volname, for: host)
-        return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots)
+        return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots, host: host)
     }
 
     /// `volume_export`: writes the size header and the payload of `format` to `descriptor`

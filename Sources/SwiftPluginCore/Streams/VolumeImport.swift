@@ -9,7 +9,7 @@ extension DirectoryStorage {
     public func importFormats(_ volname: String, baseSnapshot: String?, withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
         guard hasPath, baseSnapshot == nil else { return [] }
         let volume = try VolumeName.parse(volname, for: host)
-        return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots)
+        return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots, host: host)
     }
 
     /// `volume_import`: reads a stream of `format` from `descriptor` into a new volume

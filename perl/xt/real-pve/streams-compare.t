@@ -52,9 +52,9 @@
 # check meant for images) and cannot export an OVA or OVF (qemu-img gets them as formats);
 # swift imports and exports them, the file as it is, and refuses a second import into an
 # existing file, as PVE 9's dir. A disk inside an OVA: PVE 8's dir refuses the format
-# where PVE 9's fails in dd. The volume-chain parts are skipped (no such option). Not
-# deliberate, TODO tests named in %KNOWN: the format lists of backup and rootdir volumes,
-# and imports into backup/ and rootdir/<vmid>.
+# where PVE 9's fails in dd; an import into backup/: PVE 8's dir fails in alloc_image and
+# leaves an empty images/<vmid>, swift refuses it as PVE 9's dir. The volume-chain parts
+# are skipped (no such option).
 use strict;
 use warnings;
 
@@ -244,15 +244,7 @@ sub import_view {
 # A TODO reason for a difference from dir found by this test (reported as a bug, not
 # deliberate); the comparison stays strict and shows as TODO until it is fixed.
 my %KNOWN = (
-    # On PVE 9 none is left: each difference found there is fixed or asserted as deliberate.
-    # On PVE 8 (storage API below 12), where swift follows PVE 9's dir here:
-    'pve8 backup and rootdir formats' => "PVE 8's dir offers raw+size for backup/ and rootdir/<vmid> volumes "
-        . '(volume_export_formats, volume_import_formats); swift offers none, as PVE 9',
-    'pve8 import into backup' => "PVE 8's dir refuses an import into backup/ with \"unable to parse volume filename\" "
-        . "(warning that the image does not exist, leaving images/<vmid>); swift with PVE 9's \"importing volume of type 'backup' not implemented\"",
-    'pve8 import into rootdir' => "PVE 8's dir refuses an import into rootdir/<vmid> (a volume without a format: "
-        . "\"cannot import format raw+size into a file of format \"); swift takes the volume for a raw image: it imports raw+size "
-        . 'as an image file images/<vmid>/<vmid>, returning <storeid>:<vmid>/<vmid>, and refuses tar+size "into a file of format raw"',
+    # None is left on PVE 9 or PVE 8: each difference found is fixed or asserted as deliberate.
 );
 
 # PVE 8's dir cannot import iso, vztmpl, snippets or import content (a volume whose name
@@ -344,10 +336,8 @@ sub snapshot_list {
                             }
                             my $what = sprintf('%s %s ws=%s snap=%s base=%s%s', $method, $volname,
                                 $ws // 'undef', $snap // 'undef', $bsnap // 'undef', $chain ? ' (volume chain)' : '');
-                            local $TODO = $KNOWN{'pve8 backup and rootdir formats'}
-                                if host_release() < 9 && $volname =~ m{^(?:backup|rootdir)/} && $got{srcdir}->{result}->@*;
                             same($got{srcswift}, $got{srcdir}, "formats: $what");
-                            $count++ if !$TODO;
+                            $count++;
                         }
                     }
                 }
@@ -883,10 +873,6 @@ my $refusal_count = 0;
     );
     for my $case (@imports) {
         my ($volname, $format, $bytes, $ws, $rename, $snap, $bsnap, $known) = @$case;
-        if (host_release() < 9) {
-            $known //= 'pve8 import into backup' if $volname =~ m{^backup/};
-            $known //= 'pve8 import into rootdir' if $volname =~ m{^rootdir/};
-        }
         my (%got, %file, %clean);
         for my $sid (qw(dstdir dstswift)) {
             my $outcome = import_stream("$sid:$volname", $format, $bytes, $snap, $bsnap, $ws, $rename);
@@ -918,6 +904,15 @@ my $refusal_count = 0;
             is($got{dstswift}->{error}, "import: '$volname' is a disk inside an OVA archive; only whole files can be imported\n",
                 "$what: deliberate: swift refuses it by name");
             is_deeply($got{dstswift}->{tree}, $got{dstdir}->{tree}, "$what: both storages as they were");
+            $deliberate++;
+            next;
+        }
+        if (host_release() < 9 && $volname =~ m{^backup/}) {
+            # Deliberate (PVE 8): dir fails in alloc_image, warns and leaves an empty
+            # images/<vmid>; swift refuses with PVE 9's message and leaves nothing.
+            like($got{dstdir}->{error}, qr/^unable to parse volume filename '[^']*'\n\z/, "$what: deliberate (PVE 8): dir fails in alloc_image");
+            is($got{dstswift}->{error}, "importing volume of type 'backup' not implemented\n", "$what: swift refuses it, as PVE 9's dir");
+            is_deeply($got{dstswift}->{tree}, $clean{dstswift}, "$what: swift's storage as it was");
             $deliberate++;
             next;
         }

@@ -248,6 +248,17 @@ C<api()> reports the host's C<PVE::Storage::APIVER>, capped at 15 (the newest
 version implemented), so the same package loads on PVE 8 (API 10 and 11) and
 PVE 9 (API 12 to 15) without the "older storage API" warning.
 
+Where PVE 8's C<dir> behaves differently from PVE 9's, the plugin does what the
+host's release does (known from the same C<APIVER>): on PVE 8 a linked clone's qcow2
+overlay has qemu-img's default layout (64 KiB clusters; PVE 9: extended L2 tables,
+128 KiB clusters and the storage's preallocation), a resize asks for no preallocation,
+C<snap-*.qcow2> files are ordinary volumes (there are no volume chains), container
+templates must be compressed, C<rootdir/E<lt>vmidE<gt>> is a volume name without a
+format, every other volume but a subvol offers C<raw+size> streams, and the
+deprecated C<maxfiles> option is accepted. Beyond PVE 8's C<dir>, as on PVE 9:
+C<volume_snapshot_info>, and streams of ISO images, templates, snippets and import
+files (which PVE 8's C<dir> fails to import).
+
 =head1 CONTENT
 
 ISO images (F<template/iso>, C<.iso>/C<.img> in any case), container templates
