@@ -19,7 +19,7 @@ enum WorkerPool {
     /// Jobs taken at once from the shared counter.
     static let chunk = 4
     /// The average time of a job, in nanoseconds, above which threads are started.
-    static let slowJob: Int64 = 20_000
+    static let slowJob: Int64 = 50_000
 
     /// The results of `job(0) ..< job(count)`, in that order. `threads` (tests): how many
     /// threads to use at most, and `always` starts them without timing the first jobs.
@@ -34,7 +34,7 @@ enum WorkerPool {
             while work.runChunk() {
                 let done = work.taken
                 if count - done < minimumJobs { continue }
-                if done >= 2 * chunk, (Monotonic.now() - start) / Int64(done) > slowJob { break }
+                if done >= 8 * chunk, (Monotonic.now() - start) / Int64(done) > slowJob { break }
             }
         }
         let left = count - work.taken
