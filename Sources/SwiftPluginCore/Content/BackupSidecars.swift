@@ -41,14 +41,29 @@ public struct BackupSidecars: Sendable {
 
     /// The first line of the notes (for listings), or nil when there is no notes file
     /// or it is empty.
-    public func firstLineOfNotes() throws(StorageError) -> DecodedText? {
-        guard notesFileExists else { return nil }
+    ///
+    /// `probe` is what ``SystemCalls/probeFiles(_:)`` found for ``notesProbe``: its
+    /// status stands for the check of the notes file, its first bytes for the first read
+    /// (a read that failed there is made again).
+    public func firstLineOfNotes(probe: FileProbe? = nil) throws(StorageError) -> DecodedText? {
+        if let probe {
+            guard case .success(let status) = probe.status, status.kind == .regular else { return nil }
+        } else {
+            guard notesFileExists else { return nil }
+        }
         var line: [UInt8] = []
-        let chunk = 4096
+        let chunk = Self.notesChunk
+        var probed: [UInt8]?
+        if case .success(let head)? = probe?.head { probed = head }
         while true {
             let bytes: [UInt8]
             do {
-                bytes = try system.readBytes(notesPath, offset: Int64(line.count), count: chunk)
+                if let head = probed {
+                    bytes = head
+                    probed = nil
+                } else {
+                    bytes = try system.readBytes(notesPath, offset: Int64(line.count), count: chunk)
+                }
             } catch {
                 if error == .noSuchFileOrDirectory { return nil }
                 throw StorageError("file '\(notesPath)' exists but open for reading failed - \(error)", errno: error)
@@ -68,6 +83,25 @@ public struct BackupSidecars: Sendable {
         // An empty file has no first line (Perl's readline returns undef).
         if line.isEmpty { return nil }
         return DecodedText(line)
+    }
+
+    /// How much of the notes a listing reads at a time.
+    public static let notesChunk = 4096
+
+    /// The look-up ``firstLineOfNotes(probe:)`` takes (the notes file's `lstat` and first chunk).
+    public var notesProbe: FileProbeRequest {
+        FileProbeRequest(path: notesPath, followSymlinks: false, headBytes: Self.notesChunk)
+    }
+
+    /// The look-up ``isProtected(probe:)`` takes (`stat` of the marker).
+    public var protectionProbe: FileProbeRequest {
+        FileProbeRequest(path: protectionPath, followSymlinks: true)
+    }
+
+    /// ``isProtected`` from what ``SystemCalls/probeFiles(_:)`` found for ``protectionProbe``.
+    public func isProtected(probe: FileProbe) -> Bool {
+        if case .success = probe.status { return true }
+        return false
     }
 
     /// Sets the notes to `bytes` (UTF-8): non-empty notes are written atomically (a

@@ -94,6 +94,33 @@ extension DirectoryStorage {
             case .images, .rootdir: return false
             }
         }
+        // The backups' notes and protection markers are looked up in one batch
+        // (concurrently on a network file system), for the archives that will be listed.
+        var sidecarProbes: [String: (notes: FileProbe?, protection: FileProbe?)] = [:]
+        if content == .backup {
+            var requests: [FileProbeRequest] = []
+            var owners: [(name: String, notes: Bool)] = []
+            for file in listing.files {
+                let bytes = Array(file.name.utf8)
+                guard Grammar.backupExtension(of: bytes) != nil, vmid.map({ ContentNames.containsGuestID(bytes, $0) }) ?? true
+                else { continue }
+                let sidecars = BackupSidecars(system: system, archivePath: file.path)
+                if listing.companions.withNotes.contains(file.name) {
+                    requests.append(sidecars.notesProbe)
+                    owners.append((file.name, true))
+                }
+                if listing.companions.withProtection.contains(file.name) {
+                    requests.append(sidecars.protectionProbe)
+                    owners.append((file.name, false))
+                }
+            }
+            for (index, probe) in system.probeFiles(requests).enumerated() {
+                let owner = owners[index]
+                if owner.notes { sidecarProbes[owner.name, default: (nil, nil)].notes = probe } else {
+                    sidecarProbes[owner.name, default: (nil, nil)].protection = probe
+                }
+            }
+        }
         var items: [ContentItem] = []
         items.reserveCapacity(listing.files.count)
         for file in listing.files {
@@ -107,7 +134,8 @@ extension DirectoryStorage {
                 guard let format = ContentNames.templateFormat(bytes, for: host) else { continue }
                 item = ContentItem(volid: "\(id):vztmpl/\(file.name)", format: format, size: 0, ctime: 0, content: content)
             case .backup:
-                guard let backup = try backupItem(file, vmid: vmid, companions: listing.companions) else { continue }
+                guard let backup = try backupItem(file, vmid: vmid, companions: listing.companions,
+                                                  probes: sidecarProbes[file.name]) else { continue }
                 (item, nameTime) = backup
             case .snippets:
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
@@ -126,7 +154,9 @@ extension DirectoryStorage {
 
     /// A backup's item, and the time in its name when it is a standard vzdump name.
     /// `companions` (from the directory's names) spares a system call for absent ones.
-    private func backupItem(_ file: ContentFile, vmid: String?, companions: Companions) throws(StorageError) -> (ContentItem, Int64?)? {
+    /// `probes`, when given, are the batch's look-ups of its notes and protection marker.
+    private func backupItem(_ file: ContentFile, vmid: String?, companions: Companions,
+                            probes: (notes: FileProbe?, protection: FileProbe?)? = nil) throws(StorageError) -> (ContentItem, Int64?)? {
         let bytes = Array(file.name.utf8)
         guard let matched = Grammar.backupExtension(of: bytes) else { return nil }
         // Only the name is matched against the VMID, not the directory (false positives).
@@ -136,8 +166,10 @@ extension DirectoryStorage {
         item.subtype = archive?.type ?? "unknown"
         item.vmid = vmid ?? ContentNames.backupOwner(bytes, extensionLength: matched.suffix.count)
         let sidecars = BackupSidecars(system: system, archivePath: file.path)
-        if companions.withNotes.contains(file.name) { item.notes = try sidecars.firstLineOfNotes() }
-        if companions.withProtection.contains(file.name) { item.isProtected = sidecars.isProtected }
+        if companions.withNotes.contains(file.name) { item.notes = try sidecars.firstLineOfNotes(probe: probes?.notes) }
+        if companions.withProtection.contains(file.name) {
+            item.isProtected = probes?.protection.map(sidecars.isProtected(probe:)) ?? sidecars.isProtected
+        }
         return (item, archive?.standard?.ctime)
     }
 
@@ -154,14 +186,19 @@ extension DirectoryStorage {
         guard let entries = try? system.listDirectory(directory) else { return ([], Companions()) }
         var boundaries: [String]?
         var companions = Companions()
-        var candidates: [(key: [UInt8], file: ContentFile)] = []
+        var named: [(entry: DirectoryEntry, name: String, path: String)] = []
         for entry in entries {
             guard let name = entry.name else { continue }
             companions.note(entry.rawName)
             guard entry.rawName.first != UInt8(ascii: "."), !entry.rawName.contains(Grammar.newline),
                   !entry.rawName.contains(0), isCandidate(entry.rawName) else { continue }
-            let path = directory + "/" + name
-            guard var status = try? system.status(path, followSymlinks: false) else { continue }
+            named.append((entry, name, directory + "/" + name))
+        }
+        // One batch of lstat (concurrent on a network file system), then each in order.
+        let probes = system.probeFiles(named.map { FileProbeRequest(path: $0.path, followSymlinks: false) })
+        var candidates: [(key: [UInt8], file: ContentFile)] = []
+        for (index, (entry, name, path)) in named.enumerated() {
+            guard case .success(var status) = probes[index].status else { continue }
             if status.kind == .symlink {
                 if boundaries == nil { boundaries = try symlinkBoundaries(directory) }
                 guard let target = try? system.realPath(path), boundaries?.contains(where: { target.hasPrefix($0) }) == true,

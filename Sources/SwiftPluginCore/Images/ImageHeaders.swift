@@ -46,15 +46,21 @@ public struct ImageFile {
     public let length: Int64
     let system: any SystemCalls
 
-    public init(path: String, length: Int64, system: any SystemCalls) {
+    /// The file's first bytes as read before (``SystemCalls/probeFiles(_:)``): reads inside
+    /// them are answered from memory, the others read the file.
+    let head: [UInt8]
+
+    public init(path: String, length: Int64, system: any SystemCalls, head: [UInt8] = []) {
         self.path = path
         self.length = length
         self.system = system
+        self.head = head
     }
 
     /// Exactly `count` bytes at `offset`, or nil when they are not all inside the file.
     public func bytes(at offset: Int64, count: Int) throws(Errno) -> [UInt8]? {
         guard offset >= 0, count >= 0, offset <= length, Int64(count) <= length - offset else { return nil }
+        if offset + Int64(count) <= Int64(head.count) { return Array(head[Int(offset)..<(Int(offset) + count)]) }
         let data = try system.readBytes(path, offset: offset, count: count)
         return data.count == count ? data : nil
     }

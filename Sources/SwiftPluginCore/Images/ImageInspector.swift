@@ -56,9 +56,15 @@ public struct ImageInspector {
 
     /// Inspects `path` as `format` (nil: detect it). Returns nil, with a warning, when
     /// the file cannot be stat'ed; throws when it is not a readable image of that format.
-    public func inspect(_ path: String, format expected: VolumeFormat?) throws(ImageInspectionError) -> ImageMetadata? {
+    ///
+    /// `probe` is what ``SystemCalls/probeFiles(_:)`` found for `path` (status following
+    /// symlinks, the first bytes): used where it succeeded; what failed there is done
+    /// again here, so that errors and warnings are those of a call made now.
+    public func inspect(_ path: String, format expected: VolumeFormat?, probe: FileProbe? = nil) throws(ImageInspectionError) -> ImageMetadata? {
         let info: FileStatus
-        do { info = try system.status(path, followSymlinks: true) } catch {
+        do {
+            if case .success(let probed)? = probe?.status { info = probed } else { info = try system.status(path, followSymlinks: true) }
+        } catch {
             let dangling = (try? system.status(path, followSymlinks: false))?.kind == .symlink
             diagnostics.warn("failed to stat '\(path)'\(dangling ? " - dangling symlink?" : "")")
             return nil
@@ -79,7 +85,9 @@ public struct ImageInspector {
             format = .raw
         }
 
-        let file = ImageFile(path: path, length: info.size, system: system)
+        var head: [UInt8] = []
+        if case .success(let bytes)? = probe?.head { head = bytes }
+        let file = ImageFile(path: path, length: info.size, system: system, head: head)
         let detected = format ?? detect(file)
         var header: ImageHeader
         do throws(ImageFormatError) {

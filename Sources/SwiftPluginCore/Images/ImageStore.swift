@@ -37,46 +37,67 @@ extension DirectoryStorage {
     /// transient I/O error cannot hand out a disk number that is taken.
     public func listImages(vmid: String?, volumes: [String]?, strict: Bool = false) throws(StorageError) -> [ImageInfo] {
         let imagesDirectory = try subdirectory(for: .images)
-        func entries(_ directory: String) throws(StorageError) -> [String] {
-            do { return try system.listDirectory(directory).compactMap(\.name) } catch {
+        func entries(_ directory: String, _ listing: Result<[DirectoryEntry], Errno>) throws(StorageError) -> [String] {
+            switch listing {
+            case .success(let entries): return entries.compactMap(\.name)
+            case .failure(let error):
                 guard strict, error != .noSuchFileOrDirectory else { return [] }
                 throw StorageError("unable to list images in '\(directory)' - \(error)", errno: error)
             }
         }
         // In the order of Perl's glob, which dir lists with.
-        let owners = GlobOrder.sorted(try entries(imagesDirectory).filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
-        var images: [ImageInfo] = []
-        for owner in owners {
-            if volumes == nil, let vmid, owner != vmid { continue }
+        let owners = GlobOrder.sorted(try entries(imagesDirectory, system.listDirectoryResult(imagesDirectory))
+            .filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
+            .filter { volumes != nil || vmid == nil || $0 == vmid }
+        // The owners' directories are listed in one batch (concurrently on a network file system).
+        let listings = system.listDirectories(owners.map { imagesDirectory + "/" + $0 })
+        var candidates: [(directory: String, owner: String, name: String, format: ImageFormat)] = []
+        for (owner, listing) in zip(owners, listings) {
             let directory = imagesDirectory + "/" + owner
-            let names = GlobOrder.sorted(try entries(directory).filter { !$0.hasPrefix(".") })
+            let names = GlobOrder.sorted(try entries(directory, listing).filter { !$0.hasPrefix(".") })
             for name in names {
                 guard let format = Grammar.imageFormat(Array(name.utf8)),
                       (try? VolumeName.parseImageFile(name, for: host)) != nil
                 else { continue }
-                if let image = try listedImage(directory: directory, owner: owner, name: name, format: format),
-                   volumes.map({ $0.contains(image.volid) }) ?? true {
-                    images.append(image)
-                } else if strict, !system.isGone(directory + "/" + name) {
-                    // There, but unreadable: its name is taken all the same.
-                    images.append(ImageInfo(volid: "\(id):\(owner)/\(name)", format: format, size: 0, vmid: owner,
-                                            used: 0, parent: nil, changeTime: 0))
-                }
+                candidates.append((directory, owner, name, format))
+            }
+        }
+        // Every image's status and header are looked up in one batch (concurrently on a
+        // network file system); then each is inspected in order, as one at a time.
+        let probes = system.probeFiles(candidates.map { candidate in
+            FileProbeRequest(path: candidate.directory + "/" + candidate.name, followSymlinks: true,
+                             headBytes: candidate.format == .qcow2 || candidate.format == .vmdk ? Self.probedHeaderBytes : 0)
+        })
+        var images: [ImageInfo] = []
+        for (index, candidate) in candidates.enumerated() {
+            let (directory, owner, name, format) = candidate
+            if let image = try listedImage(directory: directory, owner: owner, name: name, format: format, probe: probes[index]),
+               volumes.map({ $0.contains(image.volid) }) ?? true {
+                images.append(image)
+            } else if strict, !system.isGone(directory + "/" + name) {
+                // There, but unreadable: its name is taken all the same.
+                images.append(ImageInfo(volid: "\(id):\(owner)/\(name)", format: format, size: 0, vmid: owner,
+                                        used: 0, parent: nil, changeTime: 0))
             }
         }
         return images
     }
 
-    private func listedImage(directory: String, owner: String, name: String, format: ImageFormat) throws(StorageError) -> ImageInfo? {
+    /// How much of a qcow2 or vmdk file a listing reads at once: the header, its
+    /// extensions and the backing file's name of an image qemu-img wrote.
+    static let probedHeaderBytes = 4096
+
+    private func listedImage(directory: String, owner: String, name: String, format: ImageFormat,
+                             probe: FileProbe? = nil) throws(StorageError) -> ImageInfo? {
         let path = directory + "/" + name
         var reported: ImageFormat? = format
         var metadata: ImageMetadata?
         do throws(ImageInspectionError) {
             do {
-                metadata = try inspector.inspect(path, format: .image(format))
+                metadata = try inspector.inspect(path, format: .image(format), probe: probe)
             } catch where error.kind == .wrongFormat {
                 diagnostics.warn("image '\(path)' is not in expected format '\(format)', querying as raw")
-                metadata = try inspector.inspect(path, format: .image(.raw))
+                metadata = try inspector.inspect(path, format: .image(.raw), probe: probe)
                 reported = nil
             }
         } catch {

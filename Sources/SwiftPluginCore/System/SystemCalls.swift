@@ -60,6 +60,33 @@ public struct DirectoryEntry: Equatable, Sendable {
     }
 }
 
+/// One file of a batch of look-ups (``SystemCalls/probeFiles(_:)``): its status, and,
+/// when `headBytes` is positive and it is a regular file, its first bytes.
+public struct FileProbeRequest: Equatable, Sendable {
+    public var path: String
+    public var followSymlinks: Bool
+    public var headBytes: Int
+
+    public init(path: String, followSymlinks: Bool, headBytes: Int = 0) {
+        self.path = path
+        self.followSymlinks = followSymlinks
+        self.headBytes = headBytes
+    }
+}
+
+/// What ``SystemCalls/probeFiles(_:)`` found for one request: the status (or its
+/// error), and the first bytes of a regular file (`readBytes` at 0 of `headBytes`, or
+/// its error), nil when not asked for or not a regular file.
+public struct FileProbe: Equatable, Sendable {
+    public var status: Result<FileStatus, Errno>
+    public var head: Result<[UInt8], Errno>?
+
+    public init(status: Result<FileStatus, Errno>, head: Result<[UInt8], Errno>? = nil) {
+        self.status = status
+        self.head = head
+    }
+}
+
 /// Every operating-system call the storage makes goes through this seam: files,
 /// processes, the clocks, the time zone and the process's identity.
 ///
@@ -151,6 +178,18 @@ public protocol SystemCalls: Sendable {
     func waitReady(_ descriptor: Int32, writing: Bool, signals: any StreamSignals) throws(Errno) -> Int32?
     /// Sets or clears O_NONBLOCK on an open descriptor; returns whether it was set before.
     func setNonBlocking(_ descriptor: Int32, _ nonBlocking: Bool) throws(Errno) -> Bool
+
+    // Batches (listings): many independent look-ups, which a system may run concurrently.
+
+    /// For each request, in order: `status(path, followSymlinks:)` and, for a regular
+    /// file with `headBytes` > 0, `readBytes(path, offset: 0, count: headBytes)`, each
+    /// with its own error. The default runs them one after the other; ``LiveSystem``
+    /// spreads a large batch over a few threads (on a network file system every call is
+    /// a round trip).
+    func probeFiles(_ requests: [FileProbeRequest]) -> [FileProbe]
+    /// `listDirectory` of each path, in order, each with its own error; concurrently in
+    /// ``LiveSystem`` as ``probeFiles(_:)``.
+    func listDirectories(_ paths: [String]) -> [Result<[DirectoryEntry], Errno>]
 }
 
 /// The signals a running stream holds (``SystemCalls/holdStreamSignals()``), until ``end()``.
@@ -163,6 +202,35 @@ public protocol StreamSignals: AnyObject, Sendable {
 public final class NoStreamSignals: StreamSignals {
     public init() {}
     public func end() {}
+}
+
+extension SystemCalls {
+    public func probeFiles(_ requests: [FileProbeRequest]) -> [FileProbe] {
+        requests.map(probeFile)
+    }
+
+    public func listDirectories(_ paths: [String]) -> [Result<[DirectoryEntry], Errno>] {
+        paths.map(listDirectoryResult)
+    }
+
+    /// One directory of ``listDirectories(_:)``.
+    public func listDirectoryResult(_ path: String) -> Result<[DirectoryEntry], Errno> {
+        do { return .success(try listDirectory(path)) } catch { return .failure(error) }
+    }
+
+    /// One request of ``probeFiles(_:)``, sequentially: what every implementation answers for it.
+    public func probeFile(_ request: FileProbeRequest) -> FileProbe {
+        let status: FileStatus
+        do { status = try self.status(request.path, followSymlinks: request.followSymlinks) } catch {
+            return FileProbe(status: .failure(error))
+        }
+        guard request.headBytes > 0, status.kind == .regular else { return FileProbe(status: .success(status)) }
+        do {
+            return FileProbe(status: .success(status), head: .success(try readBytes(request.path, offset: 0, count: request.headBytes)))
+        } catch {
+            return FileProbe(status: .success(status), head: .failure(error))
+        }
+    }
 }
 
 extension SystemCalls {
