@@ -208,7 +208,7 @@ public struct LiveSystem: SystemCalls {
             return
         }
         // Onto itself nothing may be replaced: EEXIST, as renameat2 answers, and never
-        // the link-and-unlink below, which would remove the only name.
+        // the link-and-unlink below, which could remove the name (of a file with a second link).
         if source == target { throw Errno.fileExists }
         if spve_rename_noreplace(source, target) == 0 { return }
         let failure = errno
