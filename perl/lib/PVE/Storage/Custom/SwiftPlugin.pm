@@ -438,7 +438,9 @@ On CephFS, NFS and other network file systems (the project's C<make check-shared
 runs two nodes on one real CephFS): raw disks have no snapshots (no reflinks: C<dir>'s
 refusal), templates cannot be made immutable (C<create_base> warns that the flag is not
 supported, as C<dir> does), and the space PVE reports is the file system's, which may
-lag writes by seconds. Allocations are safe from two nodes at once without PVE's lock
+lag writes by seconds. Listings read their files' headers, notes and markers on a few
+threads when each look-up is slow (a round trip to the file system's servers); the
+threads exist only during that call. Allocations are safe from two nodes at once without PVE's lock
 (a name is taken by an exclusive create or a hard link, never by replacing a file);
 a node's half-written temporary file is never taken for a volume, and is only removed
 by another node once it is older than the longest allocation (7 hours).
