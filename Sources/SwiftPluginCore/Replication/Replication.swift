@@ -160,6 +160,18 @@ extension DirectoryStorage {
         return filled
     }
 
+    /// The next run of data at or after `position` and before `limit` (`limit` twice when
+    /// there is none); without SEEK_DATA, or when it fails, everything is data.
+    private func nextData(in file: Int32, from position: Int64, before limit: Int64) -> (start: Int64, end: Int64) {
+        let data: Int64?
+        do { data = try system.seek(file, from: position, hole: false) } catch { return (position, limit) }
+        let start = min(data ?? limit, limit)
+        guard start < limit else { return (limit, limit) }
+        let hole: Int64?
+        do { hole = try system.seek(file, from: start, hole: true) } catch { return (start, limit) }
+        return (start, min(hole ?? limit, limit))
+    }
+
     /// One range of the snapshot: its data as data records, its holes as zero records
     /// (an incremental stream: the target's base may have data there) or not at all (a
     /// full stream starts from an empty file).
@@ -168,14 +180,7 @@ extension DirectoryStorage {
                            _ writer: inout ReplicationStreamWriter<StreamChannel>) throws(StorageError) {
         var position = range.lowerBound
         while position < range.upperBound {
-            // Without SEEK_DATA (or when it fails) everything is data.
-            var dataStart = position, dataEnd = range.upperBound
-            if let data = try? system.seek(source, from: position, hole: false) as Int64?? {
-                dataStart = min(data ?? range.upperBound, range.upperBound)
-                if dataStart < range.upperBound, let hole = try? system.seek(source, from: dataStart, hole: true) as Int64?? {
-                    dataEnd = min(hole ?? range.upperBound, range.upperBound)
-                }
-            }
+            let (dataStart, dataEnd) = nextData(in: source, from: position, before: range.upperBound)
             if dataStart > position, holesAsRecords {
                 try writer.writeZero(at: UInt64(position), length: UInt64(dataStart - position))
             }
