@@ -47,7 +47,7 @@ no warnings 'once';
 use constant NODE2 => 'cmpnode2';
 
 our @EXPORT = qw(NODE2 start_guest_host %NODE2_PATH @REMOTE_COMMANDS node2_cfg guest_dirs_created
-    @STREAMS $STREAM_FAULT $PVESR_ZFSPOOL_ONLY pvesr_source on_node2);
+    @STREAMS pvesr_source on_node2);
 
 # Storage ID => the directory that storage has on NODE2 (default: the same as on NODE).
 our %NODE2_PATH;
@@ -60,7 +60,8 @@ our @REMOTE_COMMANDS;
 # carried it), and for a killed import `killed` => { signal, sent, alive, status } }.
 our @STREAMS;
 
-# A fault for the next stream, which consumes it:
+# A fault for the next stream, which consumes it (not exported: `local` on an imported
+# scalar would not reach this one):
 #   { truncate => F }: the import gets only the first F (a fraction) of the stream, as
 #       when the sending side dies (pvesm export, ssh);
 #   { signal => 'TERM'|'KILL', after => F }: the import runs in a child process, as
@@ -69,7 +70,7 @@ our @STREAMS;
 our $STREAM_FAULT;
 
 # pve-manager's pvesr accepts only storages of the types it lists (zfspool) on the
-# target node: with this true (the default) NODE2 runs it as it is; false, a storage
+# target node (not exported either): with this true (the default) NODE2 runs it as it is; false, a storage
 # whose plugin says it replicates raw disks (storage_can_replicate) passes that check.
 our $PVESR_ZFSPOOL_ONLY = 1;
 
@@ -451,8 +452,8 @@ sub pvesr_source {
 
 # `pvesr prepare-local-job|finalize-local-job <jobid> [volids] --option value ...` run
 # on NODE2, as the CLI would: what it prints on stdout goes to $outfunc, on stderr (its
-# log, warnings, and its error as the CLI prints it) to $errfunc, line by line; returns
-# the error ('' if none). With pve-manager's sources it is PVE::CLI::pvesr's handler;
+# log, warnings) to $errfunc, line by line; returns the error ('' if none), which the
+# caller reports as the CLI would (remote_failed). With pve-manager's sources it is PVE::CLI::pvesr's handler;
 # without them a stand-in doing what pvesr's documentation says: prepare lists the guest's
 # images on the storages of the volumes and of --scan, removes stale replication
 # snapshots (PVE::Replication::prepare), frees volumes the job no longer wants that had
@@ -489,7 +490,6 @@ sub node2_pvesr {
                 }
             });
         });
-        print STDERR $error if $error; # as the CLI handler prints it
         select($previous);
     }
     $outfunc->($_) for split(/\n/, $out);
