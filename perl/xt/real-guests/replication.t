@@ -159,7 +159,7 @@ sub volume_state {
     return {
         data => -f $path ? checksum($path) : undef,
         snapshots => $info,
-        'snapshot data' => { map { ($_ => checksum("$path\@$_")) } grep { -f "$path\@$_" } keys %$info },
+        'snapshot data' => { map { ($_ => -f "$path\@$_" ? checksum("$path\@$_") : 'no file') } keys %$info },
         files => files_below($dir),
     };
 }
@@ -288,6 +288,9 @@ sub check_round {
     my @streams = map { my %s = %$_; delete $s{bytes}; \%s } $run->{streams}->@*;
     is_deeply(\@streams, [{ volid => $volid, format => 'raw+size', snapshot => $snap, base => $base, with_snapshots => 1 }],
         "$t: one raw+size stream with snapshots, " . (defined($base) ? "based on $base" : 'no base'));
+    my ($path, $path2) = (PVE::Storage::path(cfg(), $volid), PVE::Storage::path(node2_cfg(), $volid));
+    is_deeply([map { -f $_ ? 1 : 0 } $path2, "$path\@$snap", "$path2\@$snap"], [1, 1, 1],
+        "$t: the files of the target's volume and of the snapshot on both sides exist");
     my $source = volume_state(cfg(), $volid, $vmid);
     my $target = volume_state(node2_cfg(), $volid, $vmid);
     is_deeply([sort keys $source->{snapshots}->%*], [$snap], "$t: the source keeps the new snapshot only");
