@@ -176,7 +176,7 @@ my %can = map { ($_ => { raw => 0, qcow2 => 0, vmdk => 0, subvol => 0 }) } keys 
 $can{$_}->{raw} = 1 for grep { exists $can{$_} } qw(rxfs rbtrfs);
 for my $sid (sort keys %storages) {
     for my $cfg ([cfg(), $node], [node2_cfg(), $node2]) {
-        my %got = map { ($_ => PVE::Storage::storage_can_replicate($cfg->[0], $sid, $_)) } sort keys $can{$sid}->%*;
+        my %got = map { ($_ => scalar(PVE::Storage::storage_can_replicate($cfg->[0], $sid, $_))) } sort keys $can{$sid}->%*;
         is_deeply(\%got, $can{$sid}, "$sid ($storages{$sid}->[0]) on $cfg->[1]: storage_can_replicate "
             . join(', ', map { "$_ $can{$sid}->{$_}" } sort keys $can{$sid}->%*));
     }
@@ -288,7 +288,7 @@ sub check_round {
     my @streams = map { my %s = %$_; delete $s{bytes}; \%s } $run->{streams}->@*;
     is_deeply(\@streams, [{ volid => $volid, format => 'raw+size', snapshot => $snap, base => $base, with_snapshots => 1 }],
         "$t: one raw+size stream with snapshots, " . (defined($base) ? "based on $base" : 'no base'));
-    my ($path, $path2) = (PVE::Storage::path(cfg(), $volid), PVE::Storage::path(node2_cfg(), $volid));
+    my ($path, $path2) = (scalar(PVE::Storage::path(cfg(), $volid)), scalar(PVE::Storage::path(node2_cfg(), $volid)));
     is_deeply([map { -f $_ ? 1 : 0 } $path2, "$path\@$snap", "$path2\@$snap"], [1, 1, 1],
         "$t: the files of the target's volume and of the snapshot on both sides exist");
     my $source = volume_state(cfg(), $volid, $vmid);
@@ -327,9 +327,8 @@ sub rounds {
     is(qemu_api(create_vm => { vmid => $vmid, scsi0 => "$sid:0.0625" })->{error}, '', "$fs: VM $vmid with a raw disk on $sid");
     is(drive_volid($vmid, 'scsi0'), $volid, "$fs: its disk is $volid");
     my $path = PVE::Storage::path(cfg(), $volid);
-    my $path2 = PVE::Storage::path(node2_cfg(), $volid);
 
-    is(PVE::Storage::volume_has_feature(cfg(), 'replicate', $volid), 1, "$fs: the raw disk has the replicate feature");
+    is(scalar(PVE::Storage::volume_has_feature(cfg(), 'replicate', $volid)), 1, "$fs: the raw disk has the replicate feature");
     is_deeply(PVE::QemuConfig->get_replicatable_volumes(cfg(), $vmid, PVE::QemuConfig->load_config($vmid), 0, 0),
         { $volid => 1 }, "$fs: get_replicatable_volumes lists it");
     is_deeply({
@@ -344,7 +343,7 @@ sub rounds {
 
     # Snapshot IDs: a snapshot taken again under the same name is another snapshot.
     PVE::Storage::volume_snapshot(cfg(), $volid, '__migration__');
-    is(PVE::Storage::path(cfg(), $volid, '__migration__'), "$path\@__migration__", "$fs: a snapshot is <volume>\@<name>");
+    is(scalar(PVE::Storage::path(cfg(), $volid, '__migration__')), "$path\@__migration__", "$fs: a snapshot is <volume>\@<name>");
     my $first = PVE::Storage::volume_snapshot_info(cfg(), $volid)->{__migration__};
     PVE::Storage::volume_snapshot_delete(cfg(), $volid, '__migration__');
     PVE::Storage::volume_snapshot(cfg(), $volid, '__migration__');
