@@ -272,9 +272,9 @@ static const spve_binding spve_bind_volume_qemu_snapshot_method = {"volume_qemu_
 static const spve_binding spve_bind_volume_snapshot_needs_fsfreeze = {"volume_snapshot_needs_fsfreeze", spve_v1_volume_snapshot_needs_fsfreeze, NULL, 0};
 
 static const spve_arg spve_args_storage_can_replicate[] = {
-    {"scfg", SPVE_ARG_SKIP},
-    {"storeid", SPVE_ARG_SKIP},
-    {"format", SPVE_ARG_SKIP},
+    {"scfg", SPVE_ARG_VALUE},
+    {"storeid", SPVE_ARG_VALUE},
+    {"format", SPVE_ARG_VALUE},
 };
 static const spve_binding spve_bind_storage_can_replicate = {"storage_can_replicate", spve_v1_storage_can_replicate, spve_args_storage_can_replicate, 3};
 
@@ -399,7 +399,7 @@ static const spve_arg spve_args_volume_import[] = {
     {"fh", SPVE_ARG_FH},
     {"volname", SPVE_ARG_VALUE},
     {"format", SPVE_ARG_VALUE},
-    {"snapshot", SPVE_ARG_SKIP},
+    {"snapshot", SPVE_ARG_VALUE},
     {"base_snapshot", SPVE_ARG_VALUE},
     {"with_snapshots", SPVE_ARG_VALUE},
     {"allow_rename", SPVE_ARG_VALUE},

@@ -8,13 +8,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <linux/falloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* rename(2) that fails with EEXIST instead of replacing an existing target
@@ -82,6 +85,40 @@ static inline int spve_immutable_flag(void) { return FS_IMMUTABLE_FL; }
 /* Makes `destination` share the extents of `source` (a reflink copy). */
 static inline int spve_clone_file(int destination, int source) {
     return ioctl(destination, FICLONE, source);
+}
+
+/* One extent of FS_IOC_FIEMAP's answer, flattened for Swift. */
+typedef struct {
+    unsigned long long logical, physical, length;
+    unsigned int flags;
+} spve_extent;
+
+/* FS_IOC_FIEMAP over [start, start+length), after flushing the file (FIEMAP_FLAG_SYNC):
+ * up to `capacity` extents into `extents`; returns how many, or -1 with errno. */
+static inline int spve_fiemap(int fd, unsigned long long start, unsigned long long length,
+                              spve_extent *extents, unsigned int capacity) {
+    struct { struct fiemap map; struct fiemap_extent extents[128]; } request;
+    if (capacity > 128) capacity = 128;
+    memset(&request, 0, sizeof(request));
+    request.map.fm_start = start;
+    request.map.fm_length = length;
+    request.map.fm_flags = FIEMAP_FLAG_SYNC;
+    request.map.fm_extent_count = capacity;
+    if (ioctl(fd, FS_IOC_FIEMAP, &request.map) != 0) return -1;
+    unsigned int count = request.map.fm_mapped_extents;
+    if (count > capacity) count = capacity;
+    for (unsigned int i = 0; i < count; i++) {
+        extents[i].logical = request.extents[i].fe_logical;
+        extents[i].physical = request.extents[i].fe_physical;
+        extents[i].length = request.extents[i].fe_length;
+        extents[i].flags = request.extents[i].fe_flags;
+    }
+    return (int)count;
+}
+
+/* fallocate(2) punching a hole, the size kept (glibc declares it only with _GNU_SOURCE). */
+static inline int spve_punch_hole(int fd, long long offset, long long length) {
+    return (int)syscall(SYS_fallocate, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length);
 }
 
 static inline int spve_wait_exited(int status) { return WIFEXITED(status); }

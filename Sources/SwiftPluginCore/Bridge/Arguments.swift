@@ -979,16 +979,33 @@ public struct VolumeSnapshotNeedsFsfreezeArguments: PluginArguments {
     }
 }
 
-/// The arguments of `storage_can_replicate($scfg (ignored), $storeid (ignored), $format (ignored))`.
+/// The arguments of `storage_can_replicate($scfg, $storeid, $format)`.
 public struct StorageCanReplicateArguments: PluginArguments {
     public static let method = "storage_can_replicate"
+    public var scfg: StorageConfig
+    public var storeid: String
+    public var format: String?
 
     public init(from request: inout RequestReader, call: Call) throws(StorageError) {
+        var scfg: StorageConfig?
+        var storeid = Value.undef
+        var format = Value.undef
         for _ in 0..<(try request.beginRequest()) {
             let key = try request.key()
-            try call.takeCommon(key, from: &request)
+            if key == "scfg" {
+                scfg = try request.storageConfig()
+            } else if key == "storeid" {
+                storeid = try request.value()
+            } else if key == "format" {
+                format = try request.value()
+            } else {
+                try call.takeCommon(key, from: &request)
+            }
         }
         try request.end()
+        self.scfg = try PerlArgument.storageConfig(decoded: scfg, "scfg", call)
+        self.storeid = try PerlArgument.string(storeid, "storeid", call)
+        self.format = try PerlArgument.optionalString(format, "format", call)
     }
 }
 
@@ -1413,7 +1430,7 @@ public struct VolumeExportFormatsArguments: PluginArguments {
     }
 }
 
-/// The arguments of `volume_import($scfg, $storeid, $fh, $volname, $format, $snapshot (ignored), $base_snapshot, $with_snapshots, $allow_rename)`.
+/// The arguments of `volume_import($scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots, $allow_rename)`.
 public struct VolumeImportArguments: PluginArguments {
     public static let method = "volume_import"
     public var scfg: StorageConfig
@@ -1421,6 +1438,7 @@ public struct VolumeImportArguments: PluginArguments {
     public var fh: Int32
     public var volname: String
     public var format: String
+    public var snapshot: String?
     public var baseSnapshot: String?
     public var withSnapshots: Bool
     public var allowRename: Bool
@@ -1431,6 +1449,7 @@ public struct VolumeImportArguments: PluginArguments {
         var fh = Value.undef
         var volname = Value.undef
         var format = Value.undef
+        var snapshot = Value.undef
         var baseSnapshot = Value.undef
         var withSnapshots = Value.undef
         var allowRename = Value.undef
@@ -1446,6 +1465,8 @@ public struct VolumeImportArguments: PluginArguments {
                 volname = try request.value()
             } else if key == "format" {
                 format = try request.value()
+            } else if key == "snapshot" {
+                snapshot = try request.value()
             } else if key == "base_snapshot" {
                 baseSnapshot = try request.value()
             } else if key == "with_snapshots" {
@@ -1462,6 +1483,7 @@ public struct VolumeImportArguments: PluginArguments {
         self.fh = try PerlArgument.fileDescriptor(fh, "fh", call)
         self.volname = try PerlArgument.string(volname, "volname", call)
         self.format = try PerlArgument.string(format, "format", call)
+        self.snapshot = try PerlArgument.optionalString(snapshot, "snapshot", call)
         self.baseSnapshot = try PerlArgument.optionalString(baseSnapshot, "base_snapshot", call)
         self.withSnapshots = PerlArgument.bool(withSnapshots, "with_snapshots", call)
         self.allowRename = PerlArgument.bool(allowRename, "allow_rename", call)

@@ -21,6 +21,8 @@ public struct SnapshotDetails: Equatable, Sendable {
     public var name: String
     /// When it was taken (internal and reflink snapshots).
     public var timestamp: Int64?
+    /// Reflink snapshots: what tells this snapshot from another of the same name, equal on a replica.
+    public var id: String?
     /// The disk's size in the snapshot.
     public var virtualSize: Int64?
     /// Volume chains and reflink snapshots: the file that holds it.
@@ -150,8 +152,13 @@ extension DirectoryStorage {
     }
 
     /// Whether raw images of this storage can have reflink snapshots.
+    /// Probed in the images directory, or in the storage's own while that does not exist
+    /// yet (a new node's storage, the target of a first replication).
     public func supportsReflinks() -> Bool {
         guard let directory = try? subdirectory(for: .images) else { return false }
+        if !system.isDirectory(directory), let base = try? basePath(), system.isDirectory(base) {
+            return ReflinkSupport.isSupported(in: base, system: system)
+        }
         return ReflinkSupport.isSupported(in: directory, system: system)
     }
 
@@ -354,12 +361,26 @@ extension DirectoryStorage {
         let snapshotPath = Self.reflinkSnapshotPath(path, name)
         let exists = StorageError("snapshot '\(name)' already exists on '\(volname)'")
         guard system.isGone(snapshotPath) else { throw exists }
-        try reflinkCopy(of: path, to: snapshotPath, replacing: false, exists: exists)
+        let identity = SnapshotIdentity.new(at: system.currentTime())
+        try reflinkCopy(of: path, to: snapshotPath, replacing: false, exists: exists) { temporary in
+            // Without user attributes the snapshot still works; it is then identified by its inode.
+            try? system.setExtendedAttribute(SnapshotIdentity.attribute, of: temporary, to: identity.encoded)
+        }
+    }
+
+    /// The identity of a reflink snapshot file (``SnapshotIdentity``).
+    func reflinkSnapshotIdentity(_ snapshotPath: String, status: FileStatus) -> SnapshotIdentity {
+        if let value = try? system.extendedAttribute(SnapshotIdentity.attribute, of: snapshotPath),
+           let identity = SnapshotIdentity(encoded: value) {
+            return identity
+        }
+        return .fallback(for: status)
     }
 
     /// Clones `source` into a temporary in the target's directory, with the source's
     /// permissions, and renames it to `target`: the target is the old file or the complete copy.
-    private func reflinkCopy(of source: String, to target: String, replacing: Bool, exists: StorageError) throws(StorageError) {
+    func reflinkCopy(of source: String, to target: String, replacing: Bool, exists: StorageError,
+                     beforePublishing prepare: (String) throws(StorageError) -> Void = { _ in }) throws(StorageError) {
         let directory = FilePath.parent(of: target)
         let info: FileStatus
         do { info = try system.status(source, followSymlinks: false) } catch {
@@ -375,6 +396,7 @@ extension DirectoryStorage {
                 throw StorageError("reflink copy of '\(source)' failed - \(error)", errno: error)
             }
             try? system.setMode(temporary, info.mode & 0o777)
+            try prepare(temporary)
             do { try system.rename(temporary, to: target, replacing: replacing) } catch {
                 if error == .fileExists { throw exists }
                 throw StorageError("rename to '\(target)' failed - \(error)", errno: error)
@@ -409,8 +431,10 @@ extension DirectoryStorage {
             // Listed even where reflinks stopped working: they are there to be deleted.
             return try reflinkSnapshotFiles(of: path).compactMap { snapshot in
                 guard let info = try? system.status(snapshot.path, followSymlinks: false) else { return nil }
+                let identity = reflinkSnapshotIdentity(snapshot.path, status: info)
                 var details = SnapshotDetails(name: snapshot.name)
-                details.timestamp = info.modificationTime
+                details.id = identity.id
+                details.timestamp = identity.timestamp
                 details.virtualSize = info.size
                 details.file = snapshot.path
                 return details

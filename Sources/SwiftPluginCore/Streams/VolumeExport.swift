@@ -10,6 +10,7 @@ extension DirectoryStorage {
     /// an incremental stream or a storage without a path.
     public func exportFormats(_ volname: String, snapshot: String?, baseSnapshot: String?,
                               withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
+        if withSnapshots, snapshot != nil { return replicationFormats(volname) }
         guard hasPath, snapshot == nil, baseSnapshot == nil else { return [] }
         let volume = try VolumeName.parse(volname, for: host)
         return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots, host: host)
@@ -24,6 +25,9 @@ extension DirectoryStorage {
             throw StorageError("cannot export volumes together with their snapshots in \(className)")
         }
         let refusal = StorageError("volume export format \(format) not available for \(className)")
+        if withSnapshots, let snapshot, format.format == .raw {
+            return try exportReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, to: descriptor, refusal: refusal)
+        }
         guard hasPath, snapshot == nil, baseSnapshot == nil else { throw refusal }
         let (path, volume) = try filesystemPath(volname)
         let fileFormat = volume.format

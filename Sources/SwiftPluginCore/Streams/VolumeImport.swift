@@ -5,8 +5,9 @@
 /// that tar unpacked without error), zero blocks become holes, progress on stderr.
 extension DirectoryStorage {
     /// `volume_import_formats`: as export, except that only an incremental stream
-    /// (`base_snapshot`) is refused.
+    /// (`base_snapshot`) is refused; with snapshots, a replicating disk takes `raw+size`.
     public func importFormats(_ volname: String, baseSnapshot: String?, withSnapshots: Bool) throws(StorageError) -> [StreamFormat] {
+        if withSnapshots, case let formats = replicationFormats(volname), !formats.isEmpty { return formats }
         guard hasPath, baseSnapshot == nil else { return [] }
         let volume = try VolumeName.parse(volname, for: host)
         return StreamFormats.formats(vtype: volume.vtype, format: volume.format, withSnapshots: withSnapshots, host: host)
@@ -14,10 +15,14 @@ extension DirectoryStorage {
 
     /// `volume_import`: reads a stream of `format` from `descriptor` into a new volume
     /// and returns its volid. `print` gets the lines PVE prints (the size rounding notice).
-    public func importVolume(_ volname: String, format: FormatName<StreamFormat>, from descriptor: Int32, withSnapshots: Bool,
-                             allowRename: Bool, className: String, print: (String) -> Void) throws(StorageError) -> String {
+    public func importVolume(_ volname: String, format: FormatName<StreamFormat>, from descriptor: Int32, snapshot: String? = nil,
+                             baseSnapshot: String? = nil, withSnapshots: Bool, allowRename: Bool, className: String,
+                             print: (String) -> Void) throws(StorageError) -> String {
         guard let stream = format.format else {
             throw StorageError("volume import format '\(format)' not available for \(className)")
+        }
+        if withSnapshots, stream == .raw, !replicationFormats(volname).isEmpty {
+            return try importReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, from: descriptor)
         }
         if !withSnapshots, stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported without snapshots") }
         if withSnapshots, !stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported with snapshots") }

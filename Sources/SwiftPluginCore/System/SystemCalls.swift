@@ -190,6 +190,30 @@ public protocol SystemCalls: Sendable {
     /// `listDirectory` of each path, in order, each with its own error; concurrently in
     /// ``LiveSystem`` as ``probeFiles(_:)``.
     func listDirectories(_ paths: [String]) -> [Result<[DirectoryEntry], Errno>]
+
+    // Replication: extent maps, snapshot identities in extended attributes, holes.
+    // A system without them throws EOPNOTSUPP (the defaults below); the storage then
+    // compares contents, or refuses what needs them.
+
+    /// The extents of the open file that overlap `[offset, offset+count)`, in order, as
+    /// FS_IOC_FIEMAP reports them after the file's dirty pages are written (FIEMAP_FLAG_SYNC).
+    func extents(of descriptor: Int32, from offset: Int64, count: Int64) throws(Errno) -> [FileExtent]
+    /// The value of the extended attribute `name` of `path` (a final symlink is not
+    /// followed); nil when the file has no such attribute.
+    func extendedAttribute(_ name: String, of path: String) throws(Errno) -> [UInt8]?
+    func setExtendedAttribute(_ name: String, of path: String, to value: [UInt8]) throws(Errno)
+    /// Deallocates `[offset, offset+count)` of an open file, which then reads as zeros;
+    /// the file's size stays (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE).
+    func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno)
+}
+
+extension SystemCalls {
+    public func extents(of descriptor: Int32, from offset: Int64, count: Int64) throws(Errno) -> [FileExtent] {
+        throw .notSupported
+    }
+    public func extendedAttribute(_ name: String, of path: String) throws(Errno) -> [UInt8]? { throw .notSupported }
+    public func setExtendedAttribute(_ name: String, of path: String, to value: [UInt8]) throws(Errno) { throw .notSupported }
+    public func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno) { throw .notSupported }
 }
 
 /// The signals a running stream holds (``SystemCalls/holdStreamSignals()``), until ``end()``.

@@ -58,8 +58,11 @@ extension PluginMethods {
         return ["default": .string(format), "valid": .hash(valid)]
     }
 
-    /// Replication needs ZFS; a directory storage cannot replicate.
-    public static func storageCanReplicate(_ arguments: StorageCanReplicateArguments, _ call: Call) throws(StorageError) -> Value { 0 }
+    /// 1 for raw disks where the storage makes reflinks (``DirectoryStorage/canReplicate(_:)``), else 0.
+    public static func storageCanReplicate(_ arguments: StorageCanReplicateArguments, _ call: Call) throws(StorageError) -> Value {
+        let format = arguments.format.flatMap(ImageFormat.init(rawValue:))
+        return call.storage(arguments.storeid, arguments.scfg).canReplicate(format) ? 1 : 0
+    }
 }
 
 // MARK: - Configuration and hooks

@@ -100,7 +100,7 @@ extension PluginMethods {
 /// The feature matrix of `volume_has_feature` (plugin-api.md §6.15).
 public enum VolumeFeatures {
     public enum Feature: String, Sendable {
-        case snapshot, clone, template, copy, sparseinit, rename
+        case snapshot, clone, template, copy, sparseinit, rename, replicate
     }
 
     public enum State: Sendable { case current, snapshot, base }
@@ -121,7 +121,9 @@ public enum VolumeFeatures {
     }
 
     /// What a raw disk image adds to the matrix on a storage with reflink snapshots.
-    static let reflinkMatrix: [Feature: Set<State>] = [.snapshot: [.current, .snapshot], .copy: [.snapshot]]
+    static let reflinkMatrix: [Feature: Set<State>] = [
+        .snapshot: [.current, .snapshot], .copy: [.snapshot], .replicate: [.current, .base],
+    ]
 
     public static func hasWithReflinks(_ feature: Feature, state: State, volume: VolumeName) -> Bool {
         volume.format == .image(.raw) && volume.vtype == .images && reflinkMatrix[feature]?.contains(state) == true

@@ -58,6 +58,7 @@ extension SnapshotDetails {
     /// One snapshot's hash in `volume_snapshot_info`: only the members it has.
     public var perlHash: [String: Value] {
         var members: [String: Value] = [:]
+        if let id { members["id"] = .string(id) }
         if let timestamp { members["timestamp"] = .int(timestamp) }
         if let virtualSize { members["virtual-size"] = .int(virtualSize) }
         if let file { members["file"] = .string(file) }

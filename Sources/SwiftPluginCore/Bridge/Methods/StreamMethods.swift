@@ -25,7 +25,8 @@ extension PluginMethods {
     /// The new volume's volid (`<storeid>:<volname>`).
     public static func volumeImport(_ arguments: VolumeImportArguments, _ call: Call) throws(StorageError) -> Value {
         .string(try call.storage(arguments.storeid, arguments.scfg).importVolume(
-            arguments.volname, format: FormatName(arguments.format), from: arguments.fh, withSnapshots: arguments.withSnapshots,
+            arguments.volname, format: FormatName(arguments.format), from: arguments.fh, snapshot: arguments.snapshot,
+            baseSnapshot: arguments.baseSnapshot, withSnapshots: arguments.withSnapshots,
             allowRename: arguments.allowRename, className: call.className, print: call.print))
     }
 }
