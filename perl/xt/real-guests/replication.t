@@ -27,6 +27,8 @@
 #    SIGKILL), fail the round and leave the target's volume and snapshot as they were
 #    (no file left behind either, but after SIGKILL the import's hidden temporary file,
 #    which the next import removes), and the next round recovers incrementally.
+#  - qemu-server migrates no local volume of a swift storage, replicated or not: the
+#    replicated VM's migration is refused as in migrate-compare.t.
 #  - pve-manager's pvesr as it is accepts only zfspool storages on the target node
 #    ("storage '<id>' is not replicatable"): asserted (a job on a swift storage fails
 #    there on an unmodified PVE); the rounds above run it with that one check answered by
@@ -445,6 +447,16 @@ sub rounds {
         check_failed_round($t, $run, $volid, $vmid, $before, $source_ids, sigkill => ($fault->{signal} // '') eq 'KILL');
         $last = check_round("$t: the next round", run_job($jobid), $volid, $vmid, $last->{snap});
     }
+
+    # Migrating the replicated VM: qemu-server lists the storage types whose local volumes
+    # it migrates, replicated or not, and swift is not among them (as in migrate-compare.t).
+    @STREAMS = ();
+    @REMOTE_COMMANDS = ();
+    my $migrate = qemu_api(migrate_vm => { vmid => $vmid, target => $node2 });
+    like($migrate->{stdout}, qr/^.*can't migrate '\Q$volid\E' - storage type 'swift' not supported$/m,
+        "$fs: qemu-server refuses to migrate the replicated VM: can't migrate '$volid' - storage type 'swift' not supported");
+    is_deeply([$migrate->{error} ne '' ? 1 : 0, -f "$RealPVEHost::CFS_DIR/nodes/$node/qemu-server/$vmid.conf" ? 1 : 0, [@STREAMS],
+        [map { "@$_" } @REMOTE_COMMANDS]], [1, 1, [], ['/bin/true']], "$fs: the migration fails, the VM stays, nothing replicated or sent");
 
     # qemu-server's API on a replicated VM: a disk the storage replicates may be added.
     is(qemu_api(update_vm => { vmid => $vmid, scsi1 => "$sid:0.0625,format=qcow2" })->{error},
