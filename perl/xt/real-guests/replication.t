@@ -13,8 +13,9 @@
 #  - Refusals, compared step by step with a `dir` storage on the same file system: raw
 #    and qcow2 disks on ext4, qcow2 disks on XFS: the replicate feature, the transfer
 #    formats with snapshots, get_replicatable_volumes ("missing replicate feature on
-#    volume ..."), a replication job of the VM, and qemu-server's API adding a disk to a
-#    replicated VM ("cannot add non-replicatable volume to a replicated VM").
+#    volume ..."), `pvesr create-local-job` (pve-manager's API, when there), a replication
+#    job of the VM, and qemu-server's API adding a disk to a replicated VM ("cannot add
+#    non-replicatable volume to a replicated VM").
 #  - Replication, on two loop-mounted XFS file systems, then two btrfs ones (one per
 #    node): a stopped VM's raw disk, full then incremental rounds; after each the target's
 #    volume and its snapshot are byte-identical to the source's snapshot, the snapshot IDs
@@ -30,8 +31,8 @@
 #  - qemu-server migrates no local volume of a swift storage, replicated or not: the
 #    replicated VM's migration is refused as in migrate-compare.t.
 #  - pve-manager's pvesr as it is accepts only zfspool storages on the target node
-#    ("storage '<id>' is not replicatable"): asserted (a job on a swift storage fails
-#    there on an unmodified PVE); the rounds above run it with that one check answered by
+#    ("storage '<id>' is not replicatable"): asserted (`pvesr create-local-job` accepts the
+#    VM, but its job fails there on an unmodified PVE); the rounds above run it with that one check answered by
 #    the plugin's storage_can_replicate instead ($RealGuestHost::PVESR_ZFSPOOL_ONLY).
 use strict;
 use warnings;
@@ -101,6 +102,12 @@ for my $sid (sort keys %storages) {
 sub write_jobs {
     my @vmids = @_;
     write_file("$RealPVEHost::CFS_DIR/replication.cfg", join('', map { "local: $_-0\n\ttarget $node2\n\n" } @vmids));
+}
+
+# `pvesr create-local-job <vmid>-0 NODE2`: pve-manager's API handler (its sources there).
+sub create_job {
+    my ($vmid) = @_;
+    return caught(sub { PVE::API2::ReplicationConfig->create({ id => "$vmid-0", target => $node2, type => 'local' }) });
 }
 
 my $clock = time() - 3600;
@@ -210,6 +217,11 @@ sub refusal {
             caught(sub { PVE::QemuConfig->get_replicatable_volumes(cfg(), $vmid, $conf, 0, 0) }));
         $side->record("$format: get_replicatable_volumes (noerr)",
             caught(sub { PVE::QemuConfig->get_replicatable_volumes(cfg(), $vmid, $conf, 0, 1) }));
+        if ($pvesr eq 'pve-manager') {
+            my $created = create_job($vmid);
+            $created->{'replication.cfg'} = slurp("$RealPVEHost::CFS_DIR/replication.cfg");
+            $side->record("$format: pvesr create-local-job", $created);
+        }
         write_jobs($vmid);
         my $run = run_job($jobid);
         $run->{"files on $node2"} = files_below($NODE2_PATH{$sid});
@@ -249,6 +261,8 @@ for my $comparison (@comparisons) {
             import => $format eq 'qcow2' ? ['qcow2+size'] : [], transfer => [] }],
             "$title: dir: no format to send a $format disk's snapshot in");
         is($dir{"$format: get_replicatable_volumes"}->{error}, $refusal, "$title: dir: get_replicatable_volumes: $refusal");
+        is_deeply([map { $dir{"$format: pvesr create-local-job"}->{$_} } 'error', 'replication.cfg'], [$refusal, ''],
+            "$title: dir: pvesr create-local-job refuses the VM with it") if $pvesr eq 'pve-manager';
         is_deeply($dir{"$format: get_replicatable_volumes (noerr)"}->{result}, [{}], "$title: dir: no replicatable volume (noerr)");
         my $job = $dir{"$format: replication job"};
         is($job->{outcome}->{error}, $refusal, "$title: dir: the replication job fails with it");
@@ -364,10 +378,14 @@ sub rounds {
     PVE::Storage::volume_snapshot_delete(cfg(), $volid, '__migration__');
     is_deeply(PVE::Storage::volume_snapshot_info(cfg(), $volid), {}, "$fs: deleted");
 
-    write_jobs($vmid);
     if ($pvesr eq 'pve-manager') {
+        is(create_job($vmid)->{error}, '', "$fs: pvesr create-local-job $vmid-0 $node2 (pve-manager's API) accepts the VM");
+        is_deeply([map { PVE::ReplicationConfig->new()->{ids}->{$jobid}->{$_} } qw(type target source guest)],
+            ['local', $node2, $node, $vmid], "$fs: the job is in replication.cfg");
         local $RealGuestHost::PVESR_ZFSPOOL_ONLY = 1;
         pvesr_as_is($sid, $vmid);
+    } else {
+        write_jobs($vmid);
     }
     local $RealGuestHost::PVESR_ZFSPOOL_ONLY = 0;
 
