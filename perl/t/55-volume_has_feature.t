@@ -3,7 +3,9 @@
 # $opts) answers from dir's matrix (plugin-api.md 6.15) by feature, state (snap when a
 # snapshot name is given, else base for a template's image, else current; $running
 # ignored) and format: 1 if listed, else undef. clone with valid_target_formats lacking
-# qcow2 -> 0. Applies to every vtype (an ISO is raw/current). Bad volnames die.
+# qcow2 -> 0. Applies to every vtype (an ISO is raw/current). Bad volnames die. Here the
+# storage's directory does not exist, so raw disks gain nothing from reflinks (snapshot,
+# copy of a snapshot, replicate: 79-reflink-snapshots.t, 84-replication.t).
 use strict;
 use warnings;
 

@@ -3,7 +3,7 @@
 # image has snapshots: volume_snapshot makes <name>@<snap>, a reflink copy next to the
 # volume (instant, no data copied) that no listing shows as a volume;
 # volume_snapshot_rollback reflinks it back (through a temporary file and one rename);
-# volume_snapshot_delete removes it; volume_snapshot_info lists them ({ timestamp,
+# volume_snapshot_delete removes it; volume_snapshot_info lists them ({ id, timestamp,
 # 'virtual-size', file }); volume_has_feature reports snapshot (current and snap) and
 # copy (snap) for raw; path/filesystem_path/activate_volume of a snapshot name its file;
 # rename_snapshot renames it (not the current state); free_image and rename_volume take
@@ -75,6 +75,7 @@ for my $type (qw(xfs btrfs)) {
     is($info->{first}->{'virtual-size'}, 64 * 1024 * 1024, "$type: its size");
     is($info->{first}->{file}, $snap, "$type: its file");
     ok(abs($info->{first}->{timestamp} - time()) < 60, "$type: when it was taken");
+    like($info->{first}->{id}, qr/^[0-9a-f]{32}$/, "$type: its id (what replication compares)");
 
     PLUGIN->volume_snapshot($scfg, 's', $raw, 'second');
     is(PLUGIN->volume_rollback_is_possible($scfg, 's', $raw, 'first', []), 1, "$type: any snapshot can be rolled back to");

@@ -516,6 +516,68 @@ over 128 bytes, one containing C</>, C<..> or a control character. So no name ca
 outside the volume's directory. C<current> is reserved for a volume chain's current
 state.
 
+=head1 REPLICATION
+
+Raw disks on a storage that makes reflinks (see L</raw disks: instant snapshots by
+reflink>) replicate with PVE's own replication (C<pvesr>, C<PVE::Replication>), which
+PVE otherwise offers only for ZFS. C<storage_can_replicate> answers 1 for C<raw> there
+(0 for every other format, on file systems without reflinks, and with
+C<snapshot-as-volume-chain>), and C<volume_has_feature> offers C<replicate> for raw
+disks and templates. The storage must have the same ID on both nodes.
+
+=over
+
+=item Snapshot ids
+
+Each reflink snapshot has an id (128 random bits in hex) and the time it was taken,
+kept in its file's extended attribute C<user.pve-swift.snapshot>; C<volume_snapshot_info>
+reports them as C<id> and C<timestamp>, and the replica keeps the same id. A snapshot
+taken again under the same name has another id, so PVE never takes it for the common
+base. A snapshot without the attribute (taken by an earlier version, or on a file
+system without user attributes) is identified by its inode and time: stable, but never
+equal to another node's.
+
+=item The stream
+
+Replication asks for a stream with snapshots (C<with_snapshots>), the new snapshot and,
+for an incremental round, the base snapshot. C<dir> offers no format for that; this
+plugin offers C<raw+size> (the names are fixed by PVE's schema) between two swift
+storages, carrying its own framing, version 1: the magic C<PVESWREP>, the version, the
+disk's size, the snapshot's name, id and timestamp, and the base's id (none in a full
+stream); then data records (offset, length up to 1 MiB, bytes) and zero records
+(offset, length: read as zeros) in ascending order; an end record; and the XXH64 of
+everything before it. A full stream carries the snapshot's data (its holes stay holes);
+an incremental one the ranges where the two snapshots' files no longer map to the same
+place on the device (compared byte range by byte range, so extents split differently do
+not matter; extents whose place is unknown, delayed, inline, compressed or encrypted
+count as changed; where the file system has no extent map, the contents are compared).
+A resize between two rounds is carried by the size.
+
+=item The import
+
+A full stream makes the disk, which must not exist; an incremental one needs the base
+snapshot it names, with the same id (else, before anything is written:
+C<< import: base snapshot '<name>' of '<volname>' does not exist on this storage >> or
+C<< ... is not the stream's base (id <here> here, <there> in the stream) >>). The new
+state is written into a reflink of the base under a hidden name, the checksum checked,
+the file flushed; then the snapshot is published, then the disk, each by a rename. A
+damaged, cut or stopped stream (SIGTERM) leaves the disk and its snapshots as they were;
+the hidden file is reclaimed later. The import returns the volid, which C<pvesm import>
+prints for PVE's C<storage_migrate>.
+
+=item Not covered
+
+qcow2 and vmdk disks: their internal snapshots have no extent map of their own; a
+qcow2 replication would need a diff of the two snapshots' cluster tables and a stream
+of clusters, and is not built. Subvol containers (no snapshots). File systems without
+reflinks. A running guest's replica is crash-consistent (with the guest agent, its
+file systems are frozen first), as with ZFS. qemu-server still refuses C<qm migrate> of
+a guest with a disk on a swift storage (see L</MIGRATION AND SHARED STORAGE>); HA
+recovery, which moves the guest's configuration to the replica's node, does not migrate
+and works.
+
+=back
+
 =head1 STATUS
 
 Everything runs in Swift: storage activation,
