@@ -420,12 +420,16 @@ sub rounds {
         # pvesm export | pvesm import based on it, by hand: refused before writing.
         PVE::Storage::volume_snapshot(cfg(), $volid, 'by-hand');
         my $stream = GuestCompare::scratch() . '/by-hand';
-        open(my $out, '>', $stream) or die "$stream: $!\n";
-        PVE::Storage::volume_export(cfg(), $out, $volid, 'raw+size', 'by-hand', $last->{snap}, 1);
-        close($out) or die "$stream: $!\n";
-        open(my $in, '<', $stream) or die "$stream: $!\n";
-        my $import = caught(sub { PVE::Storage::volume_import(node2_cfg(), $in, $volid, 'raw+size', 'by-hand', $last->{snap}, 1, 0) });
-        close($in);
+        my $export = run_step(sub { # (its progress line captured)
+            open(my $out, '>', $stream) or die "$stream: $!\n";
+            PVE::Storage::volume_export(cfg(), $out, $volid, 'raw+size', 'by-hand', $last->{snap}, 1);
+            close($out) or die "$stream: $!\n";
+        });
+        is($export->{error}, '', "$t: pvesm export by hand, based on it");
+        my $import = run_step(sub {
+            open(my $in, '<', $stream) or die "$stream: $!\n";
+            PVE::Storage::volume_import(node2_cfg(), $in, $volid, 'raw+size', 'by-hand', $last->{snap}, 1, 0);
+        });
         unlink($stream);
         PVE::Storage::volume_snapshot_delete(cfg(), $volid, 'by-hand');
         isnt($import->{error}, '', "$t: an import based on it fails");
