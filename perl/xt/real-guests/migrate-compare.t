@@ -112,19 +112,9 @@ sub forget_on_node2 {
     unlink(untaint("$RealPVEHost::CFS_DIR/nodes/$node2/" . ($kind eq 'lxc' ? 'lxc' : 'qemu-server') . "/$vmid.conf"));
 }
 
-sub vm_api {
-    my ($method, $param) = @_;
-    return run_step(sub { PVE::API2::Qemu->$method({ node => $node, %$param }) });
-}
-
 sub ct_api {
     my ($method, $param) = @_;
     return run_step(sub { PVE::API2::LXC->$method({ node => $node, %$param }) });
-}
-
-sub drive_volid {
-    my ($vmid, $key) = @_;
-    return PVE::QemuServer::Drive::parse_drive($key, PVE::QemuConfig->load_config($vmid)->{$key})->{file};
 }
 
 sub scenario {
@@ -132,26 +122,26 @@ sub scenario {
     my ($sid, $shared, $t) = ($side->sid, $side->{shared}, $side->type);
 
     # A VM with a raw and a qcow2 disk on the local storage.
-    observe($side, 'vm: create', vm_api(create_vm => { vmid => 400, scsi0 => "$sid:0.0625", scsi1 => "$sid:0.0625,format=qcow2" }), 'qemu-server', 400);
+    observe($side, 'vm: create', qemu_api(create_vm => { vmid => 400, scsi0 => "$sid:0.0625", scsi1 => "$sid:0.0625,format=qcow2" }), 'qemu-server', 400);
     my %data = map { ($_ => write_data(cfg(), drive_volid(400, $_), 0x51)) } qw(scsi0 scsi1);
-    observe($side, 'vm: migrate (local storage)', vm_api(migrate_vm => { vmid => 400, target => $node2 }), 'qemu-server', 400);
+    observe($side, 'vm: migrate (local storage)', qemu_api(migrate_vm => { vmid => 400, target => $node2 }), 'qemu-server', 400);
     if (config_text('qemu-server', 400, $node2)) {
         is_deeply(node2_data($side, 'qemu', 400), \%data, "$t: the migrated disks have their data on $node2");
         forget_on_node2('qemu', 400);
     } else {
         # (a) move the disks to a dir storage first, then migrate.
         for my $disk (qw(scsi0 scsi1)) {
-            observe($side, "vm: move $disk to a dir storage", vm_api(move_vm_disk => { vmid => 400, disk => $disk, storage => 'gother', delete => 1 }), 'qemu-server', 400);
+            observe($side, "vm: move $disk to a dir storage", qemu_api(move_vm_disk => { vmid => 400, disk => $disk, storage => 'gother', delete => 1 }), 'qemu-server', 400);
         }
-        observe($side, 'vm: migrate after moving the disks', vm_api(migrate_vm => { vmid => 400, target => $node2 }), 'qemu-server', 400);
+        observe($side, 'vm: migrate after moving the disks', qemu_api(migrate_vm => { vmid => 400, target => $node2 }), 'qemu-server', 400);
         is_deeply(node2_data($side, 'qemu', 400), \%data, "$t: the disks moved to dir, then migrated, have their data on $node2");
         forget_on_node2('qemu', 400);
     }
 
     # A VM on the shared storage: no copy.
-    observe($side, 'vm: create on shared', vm_api(create_vm => { vmid => 401, scsi0 => "$shared:0.0625", scsi1 => "$shared:0.0625,format=qcow2" }), 'qemu-server', 401);
+    observe($side, 'vm: create on shared', qemu_api(create_vm => { vmid => 401, scsi0 => "$shared:0.0625", scsi1 => "$shared:0.0625,format=qcow2" }), 'qemu-server', 401);
     my %shared_data = map { ($_ => write_data(cfg(), drive_volid(401, $_), 0x52)) } qw(scsi0 scsi1);
-    observe($side, 'vm: migrate (shared storage)', vm_api(migrate_vm => { vmid => 401, target => $node2 }), 'qemu-server', 401);
+    observe($side, 'vm: migrate (shared storage)', qemu_api(migrate_vm => { vmid => 401, target => $node2 }), 'qemu-server', 401);
     is_deeply(node2_data($side, 'qemu', 401), \%shared_data, "$t: the VM on shared storage sees its data on $node2");
     forget_on_node2('qemu', 401);
 
@@ -175,7 +165,7 @@ sub scenario {
     }
 
     # (b) `pvesm export | pvesm import` by hand between the two nodes' storages.
-    observe($side, 'export/import: create', vm_api(create_vm => { vmid => 402, scsi0 => "$sid:0.0625", scsi1 => "$sid:0.0625,format=qcow2" }), 'qemu-server', 402);
+    observe($side, 'export/import: create', qemu_api(create_vm => { vmid => 402, scsi0 => "$sid:0.0625", scsi1 => "$sid:0.0625,format=qcow2" }), 'qemu-server', 402);
     my %by_hand = map { ($_ => write_data(cfg(), drive_volid(402, $_), 0x53)) } qw(scsi0 scsi1);
     for my $disk (qw(scsi0 scsi1)) {
         # As the command line gives it (untainted by pvesm's parameter check); with
@@ -204,7 +194,7 @@ sub scenario {
 
     for my $vmid (400, 401, 402) {
         next if !config_text('qemu-server', $vmid, $node);
-        observe($side, "destroy $vmid", vm_api(destroy_vm => { vmid => $vmid, purge => 1 }), 'qemu-server', $vmid);
+        observe($side, "destroy $vmid", qemu_api(destroy_vm => { vmid => $vmid, purge => 1 }), 'qemu-server', $vmid);
     }
     run_step(sub { PVE::API2::LXC->destroy_vm({ node => $node, vmid => 410, purge => 1 }) })
         if config_text('lxc', 410, $node);
@@ -217,7 +207,7 @@ sub scenario {
 sub replication {
     my ($side) = @_;
     my ($sid, $t) = ($side->sid, $side->type);
-    observe($side, 'replication: create', vm_api(create_vm => { vmid => 420, scsi0 => "$sid:0.0625,format=qcow2", scsi1 => "$sid:0.0625" }), 'qemu-server', 420);
+    observe($side, 'replication: create', qemu_api(create_vm => { vmid => 420, scsi0 => "$sid:0.0625,format=qcow2", scsi1 => "$sid:0.0625" }), 'qemu-server', 420);
     my $qcow2 = drive_volid(420, 'scsi0');
     my $raw = drive_volid(420, 'scsi1');
     $side->record('replication: storage_can_replicate', {
@@ -244,7 +234,7 @@ sub replication {
         $delete->{snapshots} = snapshot_names(PVE::Storage::path(cfg(), $qcow2));
         $side->record("snapshot name $snap: delete", $delete);
     }
-    observe($side, 'replication: destroy', vm_api(destroy_vm => { vmid => 420, purge => 1 }), 'qemu-server', 420);
+    observe($side, 'replication: destroy', qemu_api(destroy_vm => { vmid => 420, purge => 1 }), 'qemu-server', 420);
 }
 
 my %side_paths = (

@@ -50,10 +50,6 @@ my $node = NODE;
 
 sub cfg { return PVE::Storage::config() }
 
-sub api {
-    my ($method, $param) = @_;
-    return run_step(sub { PVE::API2::Qemu->$method({ node => $node, %$param }) });
-}
 
 # The step's outcome with the guests' state after it.
 sub observe {
@@ -66,12 +62,6 @@ sub observe {
 }
 
 sub conf { my ($vmid) = @_; return PVE::QemuConfig->load_config($vmid) }
-
-sub drive_volid {
-    my ($vmid, $key) = @_;
-    my $value = conf($vmid)->{$key} // die "VM $vmid has no $key\n";
-    return PVE::QemuServer::Drive::parse_drive($key, $value)->{file};
-}
 
 # The guest-visible data of a VM's disk is $expected (a failure to read it fails the test).
 sub data_is {
@@ -94,83 +84,83 @@ sub scenario {
     my $t = $side->type;
 
     # VM 100: a raw and a qcow2 disk.
-    observe($side, 'create raw+qcow2', api(create_vm => { vmid => 100, scsi0 => "$sid:1",
+    observe($side, 'create raw+qcow2', qemu_api(create_vm => { vmid => 100, scsi0 => "$sid:1",
         scsi1 => "$sid:1,format=qcow2", virtio0 => "$sid:0.5,format=raw,discard=on" }), 100);
     my %data;
     for my $key (qw(scsi0 scsi1)) {
         $data{$key} = write_disk(100, $key, 0x41);
     }
-    observe($side, 'resize raw +1G', api(resize_vm => { vmid => 100, disk => 'scsi0', size => '+1G' }), 100);
-    observe($side, 'resize qcow2 to 3G', api(resize_vm => { vmid => 100, disk => 'scsi1', size => '3G' }), 100);
-    observe($side, 'resize shrink refused', api(resize_vm => { vmid => 100, disk => 'scsi1', size => '1G' }), 100);
+    observe($side, 'resize raw +1G', qemu_api(resize_vm => { vmid => 100, disk => 'scsi0', size => '+1G' }), 100);
+    observe($side, 'resize qcow2 to 3G', qemu_api(resize_vm => { vmid => 100, disk => 'scsi1', size => '3G' }), 100);
+    observe($side, 'resize shrink refused', qemu_api(resize_vm => { vmid => 100, disk => 'scsi1', size => '1G' }), 100);
     data_is(100, $_, $data{$_}, "$t: $_ keeps its data through resize") for qw(scsi0 scsi1);
 
-    observe($side, 'add disk', api(update_vm => { vmid => 100, scsi2 => "$sid:1,format=qcow2" }), 100);
-    observe($side, 'detach disk (unused)', api(update_vm => { vmid => 100, delete => 'scsi2' }), 100);
-    observe($side, 'detach virtio0 (unused)', api(update_vm => { vmid => 100, delete => 'virtio0' }), 100);
+    observe($side, 'add disk', qemu_api(update_vm => { vmid => 100, scsi2 => "$sid:1,format=qcow2" }), 100);
+    observe($side, 'detach disk (unused)', qemu_api(update_vm => { vmid => 100, delete => 'scsi2' }), 100);
+    observe($side, 'detach virtio0 (unused)', qemu_api(update_vm => { vmid => 100, delete => 'virtio0' }), 100);
     # A volume of the VM that no config references, as a failed task can leave: rescan adds it.
     my $orphan = run_step(sub { PVE::Storage::vdisk_alloc(cfg(), $sid, 100, 'qcow2', undef, 64 * 1024) });
     is($orphan->{error}, '', "$t: an unreferenced volume of VM 100");
     observe($side, 'rescan', run_step(sub { PVE::QemuServer::rescan(100) }), 100);
     observe($side, 'rescan again (nothing new)', run_step(sub { PVE::QemuServer::rescan(100) }), 100);
-    observe($side, 'delete unused0', api(update_vm => { vmid => 100, delete => 'unused0' }), 100);
+    observe($side, 'delete unused0', qemu_api(update_vm => { vmid => 100, delete => 'unused0' }), 100);
     my ($unused) = grep { /^unused\d+$/ } sort keys conf(100)->%*;
-    observe($side, "reattach $unused", api(update_vm => { vmid => 100, scsi3 => conf(100)->{$unused} }), 100);
+    observe($side, "reattach $unused", qemu_api(update_vm => { vmid => 100, scsi3 => conf(100)->{$unused} }), 100);
 
     # Snapshots of a VM with a raw disk: on XFS, swift takes them by reflink, dir refuses.
-    my $snap = observe($side, 'raw+qcow2: snapshot', api(snapshot => { vmid => 100, snapname => 'before' }), 100);
+    my $snap = observe($side, 'raw+qcow2: snapshot', qemu_api(snapshot => { vmid => 100, snapname => 'before' }), 100);
     if ($snap->{outcome}->{error} eq '') {
         write_disk(100, $_, 0x42) for qw(scsi0 scsi1);
-        observe($side, 'raw+qcow2: rollback', api(rollback => { vmid => 100, snapname => 'before' }), 100);
+        observe($side, 'raw+qcow2: rollback', qemu_api(rollback => { vmid => 100, snapname => 'before' }), 100);
         data_is(100, $_, $data{$_}, "$t: rollback restores $_") for qw(scsi0 scsi1);
-        observe($side, 'raw+qcow2: delete snapshot', api(delsnapshot => { vmid => 100, snapname => 'before' }), 100);
+        observe($side, 'raw+qcow2: delete snapshot', qemu_api(delsnapshot => { vmid => 100, snapname => 'before' }), 100);
         data_is(100, $_, $data{$_}, "$t: $_ unchanged by deleting the snapshot") for qw(scsi0 scsi1);
     }
 
     # VM 101: qcow2 only; internal snapshots.
-    observe($side, 'create qcow2', api(create_vm => { vmid => 101, scsi0 => "$sid:1,format=qcow2",
+    observe($side, 'create qcow2', qemu_api(create_vm => { vmid => 101, scsi0 => "$sid:1,format=qcow2",
         sata0 => "$sid:1,format=qcow2" }), 101);
     my $a = write_disk(101, 'scsi0', 0x41);
-    observe($side, 'qcow2: snapshot s1', api(snapshot => { vmid => 101, snapname => 's1', description => 'first' }), 101);
+    observe($side, 'qcow2: snapshot s1', qemu_api(snapshot => { vmid => 101, snapname => 's1', description => 'first' }), 101);
     my $b = write_disk(101, 'scsi0', 0x42);
-    observe($side, 'qcow2: snapshot s2', api(snapshot => { vmid => 101, snapname => 's2' }), 101);
+    observe($side, 'qcow2: snapshot s2', qemu_api(snapshot => { vmid => 101, snapname => 's2' }), 101);
     write_disk(101, 'scsi0', 0x43);
-    observe($side, 'qcow2: rollback s1', api(rollback => { vmid => 101, snapname => 's1' }), 101);
+    observe($side, 'qcow2: rollback s1', qemu_api(rollback => { vmid => 101, snapname => 's1' }), 101);
     data_is(101, 'scsi0', $a, "$t: rollback to s1 restores its data");
-    observe($side, 'qcow2: rollback s2 (not the latest)', api(rollback => { vmid => 101, snapname => 's2' }), 101);
+    observe($side, 'qcow2: rollback s2 (not the latest)', qemu_api(rollback => { vmid => 101, snapname => 's2' }), 101);
     data_is(101, 'scsi0', $b, "$t: rollback to s2 restores its data");
-    observe($side, 'qcow2: delete s1', api(delsnapshot => { vmid => 101, snapname => 's1' }), 101);
-    observe($side, 'qcow2: template refused with snapshots?', api(template => { vmid => 101 }), 101);
-    observe($side, 'qcow2: delete s2', api(delsnapshot => { vmid => 101, snapname => 's2' }), 101);
+    observe($side, 'qcow2: delete s1', qemu_api(delsnapshot => { vmid => 101, snapname => 's1' }), 101);
+    observe($side, 'qcow2: template refused with snapshots?', qemu_api(template => { vmid => 101 }), 101);
+    observe($side, 'qcow2: delete s2', qemu_api(delsnapshot => { vmid => 101, snapname => 's2' }), 101);
     data_is(101, 'scsi0', $b, "$t: data kept after deleting the snapshots");
 
     # Template, linked and full clones.
-    observe($side, 'template', api(template => { vmid => 101 }), 101);
-    observe($side, 'template again', api(template => { vmid => 101 }), 101);
-    observe($side, 'linked clone', api(clone_vm => { vmid => 101, newid => 102, full => 0, name => 'linked' }), 101, 102);
+    observe($side, 'template', qemu_api(template => { vmid => 101 }), 101);
+    observe($side, 'template again', qemu_api(template => { vmid => 101 }), 101);
+    observe($side, 'linked clone', qemu_api(clone_vm => { vmid => 101, newid => 102, full => 0, name => 'linked' }), 101, 102);
     data_is(102, 'scsi0', $b, "$t: the linked clone sees the template's data");
     my $c = write_disk(102, 'scsi0', 0x44);
     data_is(101, 'scsi0', $b, "$t: writing to the linked clone leaves the template");
-    observe($side, 'linked clone: snapshot', api(snapshot => { vmid => 102, snapname => 'c1' }), 102);
-    observe($side, 'linked clone: delete snapshot', api(delsnapshot => { vmid => 102, snapname => 'c1' }), 102);
-    observe($side, 'full clone', api(clone_vm => { vmid => 101, newid => 103, full => 1, storage => $sid }), 101, 103);
+    observe($side, 'linked clone: snapshot', qemu_api(snapshot => { vmid => 102, snapname => 'c1' }), 102);
+    observe($side, 'linked clone: delete snapshot', qemu_api(delsnapshot => { vmid => 102, snapname => 'c1' }), 102);
+    observe($side, 'full clone', qemu_api(clone_vm => { vmid => 101, newid => 103, full => 1, storage => $sid }), 101, 103);
     data_is(103, 'scsi0', $b, "$t: the full clone has the template's data");
-    observe($side, 'full clone to raw', api(clone_vm => { vmid => 101, newid => 104, full => 1, storage => $sid, format => 'raw' }), 104);
+    observe($side, 'full clone to raw', qemu_api(clone_vm => { vmid => 101, newid => 104, full => 1, storage => $sid, format => 'raw' }), 104);
     data_is(104, 'scsi0', $b, "$t: the raw full clone has the template's data");
-    observe($side, 'destroy template refused (linked clone)', api(destroy_vm => { vmid => 101 }), 101);
+    observe($side, 'destroy template refused (linked clone)', qemu_api(destroy_vm => { vmid => 101 }), 101);
 
     # Disk move to another storage and back.
-    observe($side, 'move disk to dir storage', api(move_vm_disk => { vmid => 103, disk => 'scsi0', storage => 'gother', delete => 1 }), 103);
+    observe($side, 'move disk to dir storage', qemu_api(move_vm_disk => { vmid => 103, disk => 'scsi0', storage => 'gother', delete => 1 }), 103);
     data_is(103, 'scsi0', $b, "$t: moved disk keeps its data");
-    observe($side, 'move disk back', api(move_vm_disk => { vmid => 103, disk => 'scsi0', storage => $sid, delete => 1 }), 103);
+    observe($side, 'move disk back', qemu_api(move_vm_disk => { vmid => 103, disk => 'scsi0', storage => $sid, delete => 1 }), 103);
     data_is(103, 'scsi0', $b, "$t: moved-back disk keeps its data");
-    observe($side, 'move disk back as raw', api(move_vm_disk => { vmid => 103, disk => 'sata0', storage => $sid, format => 'raw', delete => 0 }), 103);
-    observe($side, 'move linked clone disk', api(move_vm_disk => { vmid => 102, disk => 'scsi0', storage => 'gother', delete => 1 }), 102);
+    observe($side, 'move disk back as raw', qemu_api(move_vm_disk => { vmid => 103, disk => 'sata0', storage => $sid, format => 'raw', delete => 0 }), 103);
+    observe($side, 'move linked clone disk', qemu_api(move_vm_disk => { vmid => 102, disk => 'scsi0', storage => 'gother', delete => 1 }), 102);
     data_is(102, 'scsi0', $c, "$t: the moved linked clone keeps its data (now a full copy)");
 
     # Clean up through the API.
     for my $vmid (104, 103, 102, 101, 100) {
-        observe($side, "destroy $vmid", api(destroy_vm => { vmid => $vmid, purge => 1, 'destroy-unreferenced-disks' => 1 }), $vmid);
+        observe($side, "destroy $vmid", qemu_api(destroy_vm => { vmid => $vmid, purge => 1, 'destroy-unreferenced-disks' => 1 }), $vmid);
     }
     is_deeply(files_below($side->path . '/images'), [], "$t: nothing left on the storage");
     is_deeply(files_below($path{other} . '/images'), [], "$t: nothing left on the other storage");

@@ -17,7 +17,7 @@ use SwiftPluginTest;
 use RealPVEHost;
 
 our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content run_quiet slurp
-    side compare_runs);
+    side compare_runs qemu_api drive_volid);
 
 our $SCRATCH;
 
@@ -93,6 +93,19 @@ sub run_step {
         diag("stderr: $outcome->{stderr}") if $outcome->{stderr} ne '';
     }
     return $outcome;
+}
+
+# A qemu-server API handler (PVE::API2::Qemu) on this node, as run_step runs it.
+sub qemu_api {
+    my ($method, $param) = @_;
+    return run_step(sub { PVE::API2::Qemu->$method({ node => RealPVEHost::NODE, %$param }) });
+}
+
+# The volume ID of a VM's drive (dies if the VM has no such drive).
+sub drive_volid {
+    my ($vmid, $key) = @_;
+    my $value = PVE::QemuConfig->load_config($vmid)->{$key} // die "VM $vmid has no $key\n";
+    return PVE::QemuServer::Drive::parse_drive($key, $value)->{file};
 }
 
 sub format_of {

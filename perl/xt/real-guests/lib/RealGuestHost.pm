@@ -17,7 +17,12 @@ package RealGuestHost;
 #     volume_export on this node's storage.cfg and volume_import on NODE2's (the same
 #     storage IDs, each path mapped through %NODE2_PATH, as another machine would have its
 #     own directory behind the same path), `qm unlock`/`pct unlock` act on NODE2's config,
-#     `pvesr set-state` of an empty state (a guest without replication jobs) is accepted;
+#     `pvesr set-state` of an empty state (a guest without replication jobs) is accepted,
+#     `pvesr prepare-local-job`/`finalize-local-job` run pve-manager's pvesr (or, without
+#     its sources, a stand-in) as NODE2 (see node2_pvesr); every stream is counted
+#     (@STREAMS) and can be broken on purpose ($STREAM_FAULT); a remote command that fails
+#     makes run_command die as PVE's does for it (its stderr to the caller's errfunc or
+#     logfunc, then "command '...' failed: exit code 255", ssh's code for a remote error);
 #     every other remote command fails the test that triggered it;
 #   - the size dir's import reads from a stream is untainted (pvesm runs without -T);
 #   - qemu-img is Debian's, not pve-qemu's: its `zeroinit:` target prefix is dropped;
@@ -32,6 +37,7 @@ use Test::More;
 use Test::MockModule;
 use File::Path ();
 use JSON::PP ();
+use POSIX ();
 use Storable ();
 use SwiftPluginTest;
 use RealPVEHost;
@@ -40,13 +46,33 @@ no warnings 'once';
 
 use constant NODE2 => 'cmpnode2';
 
-our @EXPORT = qw(NODE2 start_guest_host %NODE2_PATH @REMOTE_COMMANDS node2_cfg guest_dirs_created);
+our @EXPORT = qw(NODE2 start_guest_host %NODE2_PATH @REMOTE_COMMANDS node2_cfg guest_dirs_created
+    @STREAMS pvesr_source on_node2);
 
 # Storage ID => the directory that storage has on NODE2 (default: the same as on NODE).
 our %NODE2_PATH;
 
 # Every remote (ssh) command run, as a list of its words after the ssh options.
 our @REMOTE_COMMANDS;
+
+# Every `pvesm export ... | ssh NODE2 pvesm import ...` stream: { volid, format, snapshot,
+# base, with_snapshots (as the export was asked), bytes (the stream's length, as the pipe
+# carried it), and for a killed import `killed` => { signal, sent, alive, status } }.
+our @STREAMS;
+
+# A fault for the next stream, which consumes it (not exported: `local` on an imported
+# scalar would not reach this one):
+#   { truncate => F }: the import gets only the first F (a fraction) of the stream, as
+#       when the sending side dies (pvesm export, ssh);
+#   { signal => 'TERM'|'KILL', after => F }: the import runs in a child process, as
+#       `pvesm import` on NODE2 would, fed the first F of the stream through a pipe, then
+#       sent that signal while it waits for the rest.
+our $STREAM_FAULT;
+
+# pve-manager's pvesr accepts only storages of the types it lists (zfspool) on the
+# target node (not exported either): with this true (the default) NODE2 runs it as it is; false, a storage
+# whose plugin says it replicates raw disks (storage_can_replicate) passes that check.
+our $PVESR_ZFSPOOL_ONLY = 1;
 
 my @mocks;
 my $scratch;
@@ -125,6 +151,7 @@ sub start_guest_host {
         require PVE::LXC::Migrate;
         require PVE::ReplicationState;
         require PVE::SSHInfo;
+        require PVE::Replication;
     }
 
     # Guest configurations in the temporary cluster directory.
@@ -294,28 +321,232 @@ sub remote_command {
     if (@pipeline == 1 && @words == 4 && $words[0] eq 'pvesr' && $words[1] eq 'set-state' && $words[3] eq "'{}'") {
         return sub { return 0 };
     }
+    if (@pipeline == 1 && @words >= 3 && $words[0] eq 'pvesr' && $words[1] =~ /^(?:prepare|finalize)-local-job$/) {
+        return sub {
+            my $error = node2_pvesr(\@words, $param{outfunc} // $param{logfunc}, $errfunc);
+            remote_failed(\@pipeline, $error, $errfunc) if $error;
+            return 0;
+        };
+    }
     if (@pipeline == 2 && $pipeline[0]->[0] eq 'pvesm' && $pipeline[0]->[1] eq 'export'
         && $words[0] eq 'pvesm' && $words[1] eq 'import') {
         my ($export, $import) = (parse_pvesm($pipeline[0]), parse_pvesm([@words]));
         return sub {
             my $file = "$scratch/stream";
-            open(my $out, '>', $file) or die "$file: $!\n";
-            my $cfg = PVE::Storage::config();
-            PVE::Storage::volume_export($cfg, $out, $export->{volid}, $export->{format}, $export->{snapshot},
-                $export->{base}, $export->{'with-snapshots'});
-            close($out) or die "$file: $!\n";
-            open(my $in, '<', $file) or die "$file: $!\n";
-            my $volid = PVE::Storage::volume_import(node2_cfg(), $in, $import->{volid}, $import->{format},
-                $import->{snapshot}, $import->{base}, $import->{'with-snapshots'}, $import->{'allow-rename'});
-            close($in);
+            my $fault = $STREAM_FAULT;
+            undef $STREAM_FAULT;
+            my $error = failure_of(sub {
+                open(my $out, '>', $file) or die "$file: $!\n";
+                PVE::Storage::volume_export(PVE::Storage::config(), $out, $export->{volid}, $export->{format},
+                    $export->{snapshot}, $export->{base}, $export->{'with-snapshots'});
+                close($out) or die "$file: $!\n";
+            });
+            my $stream = { volid => $export->{volid}, format => $export->{format}, snapshot => $export->{snapshot},
+                base => $export->{base}, with_snapshots => $export->{'with-snapshots'}, bytes => -s $file // 0 };
+            push @STREAMS, $stream;
+            if ($error) {
+                # the export failed: the import saw what the stream carried until then
+            } elsif ($fault && $fault->{signal}) {
+                $error = import_killed($file, $import, $fault, $stream);
+            } else {
+                truncate($file, int($stream->{bytes} * $fault->{truncate})) or die "truncate $file: $!\n"
+                    if $fault && defined($fault->{truncate});
+                $error = failure_of(sub {
+                    open(my $in, '<', $file) or die "$file: $!\n";
+                    my $volid = PVE::Storage::volume_import(node2_cfg(), $in, $import->{volid}, $import->{format},
+                        $import->{snapshot}, $import->{base}, $import->{'with-snapshots'}, $import->{'allow-rename'});
+                    close($in);
+                    PVE::Storage::volume_snapshot_delete(node2_cfg(), $volid, $import->{'delete-snapshot'})
+                        if defined($import->{'delete-snapshot'});
+                    $errfunc->(PVE::Storage::volume_imported_message($volid) =~ s/\n$//r);
+                });
+            }
             unlink($file);
-            PVE::Storage::volume_snapshot_delete(node2_cfg(), $volid, $import->{'delete-snapshot'})
-                if defined($import->{'delete-snapshot'});
-            $errfunc->(PVE::Storage::volume_imported_message($volid) =~ s/\n$//r);
+            remote_failed(\@pipeline, $error, $errfunc) if $error;
             return 0;
         };
     }
     die "unexpected command for " . NODE2 . ": " . join(' | ', map { "@$_" } @pipeline) . "\n";
+}
+
+# The error a piece of code dies with ('' if none).
+sub failure_of {
+    my ($code) = @_;
+    local $@;
+    return eval { $code->(); 1 } ? '' : ($@ || "died\n");
+}
+
+# What run_command does when the remote command (or the pipeline) fails: the remote
+# side's stderr to errfunc, line by line, then it dies naming the command (ssh exits
+# with 255 when the remote command fails or is killed).
+sub remote_failed {
+    my ($pipeline, $error, $errfunc) = @_;
+    $errfunc->($_) for split(/\n/, $error);
+    my $string = @$pipeline == 1 ? PVE::Tools::cmd2string($pipeline->[0])
+        : 'set -o pipefail && ' . join(' | ', map { PVE::Tools::cmd2string($_) } @$pipeline);
+    die "command '$string' failed: exit code 255\n";
+}
+
+# Runs $code as NODE2 would: its node name, its storage.cfg (%NODE2_PATH applied).
+sub on_node2 {
+    my ($code) = @_;
+    my $cfg2 = node2_cfg();
+    no warnings 'redefine';
+    local *PVE::INotify::nodename = sub { return NODE2 };
+    local *PVE::Storage::config = sub { return $cfg2 };
+    return $code->();
+}
+
+# `pvesm import` on NODE2 as a process of its own, killed mid-stream: it is fed the first
+# part of the stream through a pipe (the write returns once it has read all but what the
+# pipe holds), given a moment, then sent the signal. Returns the error the pipeline ends
+# with; $stream->{killed} says whether the import was still running when it was signalled.
+sub import_killed {
+    my ($file, $import, $fault, $stream) = @_;
+    my $cfg2 = node2_cfg();
+    pipe(my $reader, my $writer) or die "pipe: $!\n";
+    my $pid = fork() // die "fork: $!\n";
+    if (!$pid) {
+        close($writer);
+        my $ok = eval {
+            PVE::Storage::volume_import($cfg2, $reader, $import->{volid}, $import->{format}, $import->{snapshot},
+                $import->{base}, $import->{'with-snapshots'}, $import->{'allow-rename'});
+            1;
+        };
+        print STDERR $@ if !$ok;
+        POSIX::_exit($ok ? 0 : 255); # no END blocks: they belong to the test process
+    }
+    close($reader);
+    local $SIG{PIPE} = 'IGNORE';
+    open(my $in, '<', $file) or die "$file: $!\n";
+    binmode($in);
+    my $part = int($stream->{bytes} * $fault->{after});
+    my $sent = 0;
+    while ($sent < $part) {
+        my $want = $part - $sent > 65536 ? 65536 : $part - $sent;
+        my $got = read($in, my $buffer, $want) or last;
+        my $written = syswrite($writer, $buffer) // last;
+        $sent += $written;
+        last if $written < $got;
+    }
+    close($in);
+    select(undef, undef, undef, 0.5);
+    my $alive = waitpid($pid, POSIX::WNOHANG()) == 0 ? 1 : 0;
+    kill($fault->{signal}, $pid) if $alive;
+    waitpid($pid, 0) if $alive;
+    my $status = $?;
+    close($writer);
+    $stream->{killed} = { signal => $fault->{signal}, sent => $sent, alive => $alive, status => $status };
+    return $alive ? "pvesm import killed by SIG$fault->{signal}\n" : "pvesm import ended before the signal (status $status)\n";
+}
+
+# Where NODE2's `pvesr` comes from: 'pve-manager' (its PVE::CLI::pvesr, loaded from the
+# extracted sources) or 'stand-in'.
+my $pvesr_source;
+sub pvesr_source {
+    return $pvesr_source if defined($pvesr_source);
+    local $SIG{__WARN__} = sub {};
+    $pvesr_source = eval { require PVE::CLI::pvesr; 1 } ? 'pve-manager' : 'stand-in';
+    return $pvesr_source;
+}
+
+# `pvesr prepare-local-job|finalize-local-job <jobid> [volids] --option value ...` run
+# on NODE2, as the CLI would: what it prints on stdout goes to $outfunc, on stderr (its
+# log, warnings) to $errfunc, line by line; returns the error ('' if none), which the
+# caller reports as the CLI would (remote_failed). With pve-manager's sources it is PVE::CLI::pvesr's handler;
+# without them a stand-in doing what pvesr's documentation says: prepare lists the guest's
+# images on the storages of the volumes and of --scan, removes stale replication
+# snapshots (PVE::Replication::prepare), frees volumes the job no longer wants that had
+# replication snapshots of the job, and prints the remaining snapshots (volume_snapshot_info
+# per volume) as JSON; finalize runs PVE::Replication::prepare on the given volumes.
+sub node2_pvesr {
+    my ($words, $outfunc, $errfunc) = @_;
+    my (undef, $verb, $id, @rest) = map { untaint($_) } @$words;
+    my %param = (id => $id, 'extra-args' => []);
+    while (@rest) {
+        my $word = shift(@rest);
+        if ($word =~ /^--?(\w+)$/) {
+            $param{$1} = $1 eq 'force' ? 1 : shift(@rest);
+        } else {
+            push $param{'extra-args'}->@*, $word;
+        }
+    }
+    my $method = $verb =~ tr/-/_/r;
+    my ($out, $err) = ('', '');
+    my $error;
+    {
+        local *STDOUT;
+        local *STDERR;
+        open(STDOUT, '>', \$out) or die "stdout: $!\n";
+        open(STDERR, '>', \$err) or die "stderr: $!\n";
+        my $previous = select(STDOUT);
+        local $SIG{__WARN__} = sub { print STDERR $_[0] };
+        $error = failure_of(sub {
+            on_node2(sub {
+                if (pvesr_source() eq 'pve-manager') {
+                    pvesr_gate(sub { PVE::CLI::pvesr->$method({%param}) });
+                } else {
+                    pvesr_stand_in($method, \%param);
+                }
+            });
+        });
+        select($previous);
+    }
+    $outfunc->($_) for split(/\n/, $out);
+    $errfunc->($_) for split(/\n/, $err);
+    return $error;
+}
+
+# pvesr's check of the storage type (storage_check_enabled's answer, asked from pvesr's
+# own package) sees, unless $PVESR_ZFSPOOL_ONLY, a storage whose plugin replicates raw
+# disks as one of the type pvesr lists.
+sub pvesr_gate {
+    my ($code) = @_;
+    return $code->() if $PVESR_ZFSPOOL_ONLY;
+    my $check = \&PVE::Storage::storage_check_enabled;
+    no warnings 'redefine';
+    local *PVE::Storage::storage_check_enabled = sub {
+        my ($cfg, $storeid) = @_;
+        my $scfg = $check->(@_);
+        return $scfg if !$scfg || caller() ne 'PVE::CLI::pvesr';
+        return $scfg if !PVE::Storage::storage_can_replicate($cfg, $storeid, 'raw');
+        return { %$scfg, type => 'zfspool' };
+    };
+    return $code->();
+}
+
+sub pvesr_stand_in {
+    my ($method, $param) = @_;
+    my ($vmid, undef, $jobid) = PVE::ReplicationConfig::parse_replication_job_id($param->{id});
+    my $cfg = PVE::Storage::config();
+    my $log = sub { print STDERR "$_[0]\n" };
+    my @wanted = $param->{'extra-args'}->@*;
+    if ($method eq 'finalize_local_job') {
+        PVE::Replication::prepare($cfg, [sort @wanted], $jobid, $param->{last_sync} // 0, undef, $log);
+        return;
+    }
+    die "no such pvesr command '$method'\n" if $method ne 'prepare_local_job';
+    my %storages = map { ($_ => 1) } PVE::Tools::split_list($param->{scan} // '');
+    $storages{(PVE::Storage::parse_volume_id($_))[0]} = 1 for @wanted;
+    my @volids;
+    for my $storeid (sort keys %storages) {
+        my $images = PVE::Storage::vdisk_list($cfg, $storeid, $vmid);
+        push @volids, map { $_->{volid} } ($images->{$storeid} // [])->@*;
+    }
+    my ($snapshots, $cleaned) = PVE::Replication::prepare($cfg, \@volids, $jobid, $param->{last_sync} // 0,
+        $param->{parent_snapname}, $log);
+    my %wanted = map { ($_ => 1) } @wanted;
+    my $stale = sub {
+        my ($volid) = @_;
+        return $cleaned->{$volid}
+            || grep { PVE::Replication::is_replication_snapshot($_, $jobid) } keys(($snapshots->{$volid} // {})->%*);
+    };
+    for my $volid (grep { !$wanted{$_} && $stale->($_) } @volids) {
+        $log->("$jobid: delete stale volume '$volid'");
+        PVE::Storage::vdisk_free($cfg, $volid);
+        delete $snapshots->{$volid};
+    }
+    print JSON::PP->new->canonical->encode($snapshots) . "\n";
 }
 
 # `pvesm export|import <volid> <format> <file> -option value ...` as a hash. The words
