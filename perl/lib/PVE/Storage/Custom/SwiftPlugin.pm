@@ -519,11 +519,19 @@ state.
 =head1 REPLICATION
 
 Raw disks on a storage that makes reflinks (see L</raw disks: instant snapshots by
-reflink>) replicate with PVE's own replication (C<pvesr>, C<PVE::Replication>), which
-PVE otherwise offers only for ZFS. C<storage_can_replicate> answers 1 for C<raw> there
-(0 for every other format, on file systems without reflinks, and with
-C<snapshot-as-volume-chain>), and C<volume_has_feature> offers C<replicate> for raw
-disks and templates. The storage must have the same ID on both nodes.
+reflink>) replicate between two swift storages of the same ID, as PVE's replication
+code (C<PVE::Replication>, C<storage_migrate>) drives it and otherwise offers only for
+ZFS. C<storage_can_replicate> answers 1 for C<raw> there (0 for every other format, on
+file systems without reflinks, and with C<snapshot-as-volume-chain>), and
+C<volume_has_feature> offers C<replicate> for raw disks and templates.
+
+PVE itself does not run such a job yet: pve-manager's C<pvesr prepare-local-job>, which
+each run calls on the target node, accepts only C<zfspool> storages there (a fixed list)
+and fails with C<< storage '<id>' is not replicatable >>; C<qm migrate> refuses local
+swift disks (see L</MIGRATION AND SHARED STORAGE>). The project's C<contrib/upstream/>
+describes the change. Meanwhile the streams below work by hand with C<pvesm export> and
+C<pvesm import> (C<--with-snapshots 1 --snapshot> I<new> C<--base> I<old>, and
+C<--delete-snapshot> I<old> on the import).
 
 =over
 
@@ -571,10 +579,7 @@ qcow2 and vmdk disks: their internal snapshots have no extent map of their own; 
 qcow2 replication would need a diff of the two snapshots' cluster tables and a stream
 of clusters, and is not built. Subvol containers (no snapshots). File systems without
 reflinks. A running guest's replica is crash-consistent (with the guest agent, its
-file systems are frozen first), as with ZFS. qemu-server still refuses C<qm migrate> of
-a guest with a disk on a swift storage (see L</MIGRATION AND SHARED STORAGE>); HA
-recovery, which moves the guest's configuration to the replica's node, does not migrate
-and works.
+file systems are frozen first), as with ZFS.
 
 =back
 
