@@ -14,12 +14,10 @@ extension LiveSystem {
         var position = offset
         var batch = [spve_extent](repeating: spve_extent(), count: 128)
         while position < end {
-            let found = batch.withUnsafeMutableBufferPointer { buffer in
-                spve_fiemap(descriptor, UInt64(position), UInt64(end - position), buffer.baseAddress, UInt32(buffer.count))
-            }
-            if found < 0 {
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
+            let found = try retryingInterrupts {
+                batch.withUnsafeMutableBufferPointer { buffer in
+                    spve_fiemap(descriptor, UInt64(position), UInt64(end - position), buffer.baseAddress, UInt32(buffer.count))
+                }
             }
             guard found > 0 else { break }
             var last = false
@@ -60,8 +58,6 @@ extension LiveSystem {
     }
 
     public func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno) {
-        while spve_punch_hole(descriptor, offset, count) != 0 {
-            if errno != EINTR { throw Errno(rawValue: errno) }
-        }
+        _ = try retryingInterrupts { spve_punch_hole(descriptor, offset, count) }
     }
 }

@@ -81,20 +81,14 @@ extension LiveSystem {
     public func closeFile(_ descriptor: Int32) { close(descriptor) }
 
     public func readDescriptor(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
-        while true {
-            let count = offset.map { pread(descriptor, buffer.baseAddress, buffer.count, off_t($0)) }
-                ?? Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw Errno(rawValue: errno) }
+        try retryingInterrupts {
+            offset.map { pread(descriptor, buffer.baseAddress, buffer.count, off_t($0)) } ?? Glibc.read(descriptor, buffer.baseAddress, buffer.count)
         }
     }
 
     public func writeDescriptor(_ descriptor: Int32, from buffer: UnsafeRawBufferPointer, at offset: Int64?) throws(Errno) -> Int {
-        while true {
-            let count = offset.map { pwrite(descriptor, buffer.baseAddress, buffer.count, off_t($0)) }
-                ?? Glibc.write(descriptor, buffer.baseAddress, buffer.count)
-            if count >= 0 { return count }
-            if errno != EINTR { throw Errno(rawValue: errno) }
+        try retryingInterrupts {
+            offset.map { pwrite(descriptor, buffer.baseAddress, buffer.count, off_t($0)) } ?? Glibc.write(descriptor, buffer.baseAddress, buffer.count)
         }
     }
 
@@ -107,11 +101,7 @@ extension LiveSystem {
 
     public func sendFile(from source: Int32, at offset: Int64, to target: Int32, count: Int) throws(Errno) -> Int {
         var position = off_t(offset)
-        while true {
-            let sent = sendfile(target, source, &position, count)
-            if sent >= 0 { return sent }
-            if errno != EINTR { throw Errno(rawValue: errno) }
-        }
+        return try retryingInterrupts { sendfile(target, source, &position, count) }
     }
 
     public func truncate(_ descriptor: Int32, to size: Int64) throws(Errno) {
@@ -148,15 +138,9 @@ extension LiveSystem {
         var pollers = [pollfd(fd: descriptor, events: Int16(writing ? POLLOUT : POLLIN), revents: 0),
                        pollfd(fd: signals.descriptor, events: Int16(POLLIN), revents: 0)]
         let count: nfds_t = signals.descriptor >= 0 ? 2 : 1
-        while true {
-            let ready = poll(&pollers, count, -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
-            }
-            if count == 2, pollers[1].revents != 0, let signal = signals.pending() { return signal }
-            // Ready, closed (POLLHUP) or failed (POLLERR): the read or write says which.
-            return nil
-        }
+        _ = try retryingInterrupts { poll(&pollers, count, -1) }
+        if count == 2, pollers[1].revents != 0, let signal = signals.pending() { return signal }
+        // Ready, closed (POLLHUP) or failed (POLLERR): the read or write says which.
+        return nil
     }
 }

@@ -44,11 +44,7 @@ public struct LiveSystem: SystemCalls {
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
-            }
+            let count = try retryingInterrupts { chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) } }
             if count == 0 { return contents }
             contents.append(contentsOf: chunk[0..<count])
         }
@@ -121,16 +117,11 @@ public struct LiveSystem: SystemCalls {
                 return nil
             }
             var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(clamping: remaining / 1_000_000 + 1))
-            if ready < 0 {
-                if errno == EINTR { continue }
-                kill(child, SIGKILL)
-                return nil
-            }
-            if ready == 0 { continue }
-            let count = chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
+            let count: Int
+            do {
+                guard try retryingInterrupts({ poll(&poller, 1, Int32(clamping: remaining / 1_000_000 + 1)) }) > 0 else { continue }
+                count = try retryingInterrupts { chunk.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) } }
+            } catch {
                 kill(child, SIGKILL)
                 return nil
             }
@@ -166,10 +157,8 @@ public struct LiveSystem: SystemCalls {
         var buffer = [UInt8](repeating: 0, count: max(count, 0))
         var filled = 0
         while filled < buffer.count {
-            let got = buffer[filled...].withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset) + off_t(filled)) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
+            let got = try retryingInterrupts {
+                buffer[filled...].withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset) + off_t(filled)) }
             }
             if got == 0 { break }
             filled += got
@@ -184,13 +173,10 @@ public struct LiveSystem: SystemCalls {
         var failure: Errno?
         var offset = 0
         while offset < contents.count {
-            let written = contents[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                failure = Errno(rawValue: errno)
+            do { offset += try retryingInterrupts { contents[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } } } catch {
+                failure = error
                 break
             }
-            offset += written
         }
         if failure == nil, fsync(descriptor) != 0 { failure = Errno(rawValue: errno) }
         if close(descriptor) != 0, failure == nil { failure = Errno(rawValue: errno) }

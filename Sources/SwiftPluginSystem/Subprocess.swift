@@ -98,17 +98,16 @@ enum Subprocess {
                 break
             }
             var pollers = (open + [watch.descriptor]).map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&pollers, nfds_t(pollers.count), Int32(clamping: remaining / 1_000_000 + 1))
-            if ready < 0 {
-                if errno == EINTR { continue }
+            do { _ = try retryingInterrupts { poll(&pollers, nfds_t(pollers.count), Int32(clamping: remaining / 1_000_000 + 1)) } } catch {
                 kill(child, SIGKILL)
                 break
             }
             for index in open.indices where pollers[index].fd >= 0 && pollers[index].revents != 0 {
-                let count = chunk.withUnsafeMutableBytes { read(pollers[index].fd, $0.baseAddress, $0.count) }
+                let fd = pollers[index].fd
+                let count = (try? retryingInterrupts { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }) ?? 0
                 if count > 0 {
                     collected[index].append(contentsOf: chunk[0..<count])
-                } else if count == 0 || errno != EINTR {
+                } else {
                     open[index] = -1
                 }
             }
@@ -127,9 +126,7 @@ enum Subprocess {
     /// waitpid, retrying on EINTR; nil when the child cannot be waited for.
     static func wait(for child: pid_t) -> Int32? {
         var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 {
-            if errno != EINTR { return nil }
-        }
+        guard (try? retryingInterrupts { waitpid(child, &status, 0) }) != nil else { return nil }
         return status
     }
 }
