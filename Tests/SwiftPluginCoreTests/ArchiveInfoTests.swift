@@ -13,7 +13,7 @@ func perlNormalized(_ value: Value) -> Value {
     }
 }
 
-@Suite("archive_info: vzdump archive names (dir-layout.md §5.2)")
+@Suite("archive_info: vzdump archive names")
 struct ArchiveInfoTests {
     static let vectors = SharedVector.suite("archive_info")
 

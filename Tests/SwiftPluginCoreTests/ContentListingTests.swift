@@ -18,7 +18,7 @@ func write(_ directory: MemoryDirectory, _ relative: String, _ text: String) {
     directory.write(relative, text)
 }
 
-@Suite("list_volumes: iso, vztmpl, backup, snippets and import (dir-layout.md §4, §5)")
+@Suite("list_volumes: iso, vztmpl, backup, snippets and import")
 struct ContentListingTests {
     static let vectors = SharedVector.suite("list_volumes")
 

@@ -122,7 +122,7 @@ struct ImageStoreTests {
         #expect(try kind([UInt8](repeating: 0, count: 2), as: .raw) == nil)
     }
 
-    @Test("preallocation per format (plugin-api.md 9.4)")
+    @Test("preallocation per format, as dir passes it to qemu-img")
     func preallocation() throws {
         #expect(try QemuImg.preallocation(nil, format: .image(.qcow2)) == "metadata")
         #expect(try QemuImg.preallocation(nil, format: .image(.raw)) == "off")

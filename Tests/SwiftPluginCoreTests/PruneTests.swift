@@ -3,7 +3,7 @@ import Testing
 @testable import SwiftPluginCore
 import SwiftPluginSystem
 
-/// One case of Tests/Fixtures/prune-vectors.json (the JSON block of the spec's prune.md §8).
+/// One case of Tests/Fixtures/prune-vectors.json (PVE's retention cases).
 struct PruneVector: Sendable, CustomTestStringConvertible {
     var id: String
     var backups: [ContentItem]
@@ -42,9 +42,9 @@ func byVolid(_ entries: [PruneEntry]) -> Value {
     perlNormalized(.array(entries.sorted { Array($0.volid.utf8).lexicographicallyPrecedes(Array($1.volid.utf8)) }.map(\.perlValue)))
 }
 
-@Suite("prune_backups: retention and removal (prune.md)")
+@Suite("prune_backups: retention and removal")
 struct PruneTests {
-    @Test("all 28 vectors of prune.md are present")
+    @Test("all 28 retention vectors are present")
     func vectorsPresent() throws {
         #expect(try PruneVector.loaded.get().count == 28)
     }

@@ -150,7 +150,7 @@ enum Fixture {
     }
 }
 
-/// One case of Tests/Fixtures/test-vectors.json (the spec's test-vectors.json): input,
+/// One case of Tests/Fixtures/test-vectors.json (derived from pve-storage's own tests): input,
 /// and the expected value or message.
 struct SharedVector: Sendable, CustomTestStringConvertible {
     var suite: String

@@ -2,7 +2,7 @@ import Testing
 @testable import SwiftPluginCore
 import SwiftPluginSystem
 
-@Suite("get/update_volume_attribute: notes and protection of backups (plugin-api.md §6.2, §6.3)")
+@Suite("get/update_volume_attribute: notes and protection of backups")
 struct VolumeAttributeTests {
     static let backup = "backup/vzdump-qemu-100-2020_01_01-00_00_00.vma.zst"
 

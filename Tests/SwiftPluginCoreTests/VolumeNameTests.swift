@@ -1,7 +1,7 @@
 import Testing
 @testable import SwiftPluginCore
 
-@Suite("parse_volname: the volume-name grammar of dir-layout.md §2")
+@Suite("parse_volname: the volume-name grammar of dir")
 struct VolumeNameTests {
     static let vectors = SharedVector.suite("parse_volname")
 

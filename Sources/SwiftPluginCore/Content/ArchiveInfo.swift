@@ -1,5 +1,5 @@
 /// What a vzdump archive name says about the backup (PVE's `archive_info`,
-/// dir-layout.md §5.2): guest type, container format, compression and, for the
+/// PVE::Storage's `archive_info`): guest type, container format, compression and, for the
 /// standard name `vzdump-<type>-<vmid>-<YYYY_MM_DD-hh_mm_ss>.<ext>`, the guest,
 /// the time of the backup and the names of its companion files.
 public struct ArchiveInfo: Equatable, Sendable {

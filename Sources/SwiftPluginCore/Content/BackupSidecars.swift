@@ -1,4 +1,4 @@
-/// The companion files of a backup archive (dir-layout.md §5.3): `<archive>.notes`
+/// The companion files of a backup archive (PVE::Storage::Plugin's notes and protection files): `<archive>.notes`
 /// (the user's notes, UTF-8) and `<archive>.protected` (an empty marker).
 ///
 /// Notes are read only from a regular file: a notes "file" that is a symlink is

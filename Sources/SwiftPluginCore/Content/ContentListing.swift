@@ -1,5 +1,5 @@
 /// One listed volume of a content directory (iso, vztmpl, backup, snippets, import):
-/// the item hash `list_volumes` returns for it (dir-layout.md §4, §5.4).
+/// the item hash `list_volumes` returns for it (PVE::Storage::Plugin's `list_volumes`).
 public struct ContentItem: Equatable, Sendable {
     public var volid: String
     public var format: String
@@ -222,7 +222,7 @@ extension DirectoryStorage {
     }
 }
 
-/// The name rules of the content listings (dir-layout.md §4, §5.5), on UTF-8 bytes.
+/// The name rules of the content listings (as PVE::Storage::Plugin's `list_volumes` matches them), on UTF-8 bytes.
 enum ContentNames {
     /// A container template's listed format: `tar`, or `t` + the compression as written
     /// (`tgz`, `txz`, `tzst`, `tbz2`); a `.tar` written in other case keeps its spelling (`tTAR`).

@@ -5,7 +5,7 @@ public struct PruneResult: Sendable {
     public var failed: Bool
 }
 
-/// The marking half of pruning, apart from the file system (prune.md §3-§4).
+/// The marking half of pruning, apart from the file system (PVE::Storage::Plugin's `prune_backups`).
 public enum PrunePlan {
     /// The prune entries of `backups` (the backup listing, in its order): grouped per
     /// guest and type and marked by `keep`; backups of another `type` are left out.
@@ -51,7 +51,7 @@ public enum PrunePlan {
 }
 
 extension DirectoryStorage {
-    /// `prune_backups` (prune.md §3-§5): marks the listed backups per guest-and-type
+    /// `prune_backups` (PVE::Storage::Plugin's): marks the listed backups per guest-and-type
     /// group and, unless `dryRun`, removes those marked `remove` with their `.log` and
     /// `.notes` companions, logging each step through `log(level, message)`.
     public func pruneBackups(keep: Retention, vmid: String?, type: String?, dryRun: Bool,

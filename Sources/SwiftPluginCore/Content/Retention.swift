@@ -30,7 +30,7 @@ public enum GuestID: Equatable, Sendable {
     case name(String)
 }
 
-/// Retention: which backups of one guest-and-type group to keep (prune.md §4,
+/// Retention: which backups of one guest-and-type group to keep (PVE::Storage's `prune_mark_backup_group`,
 /// PVE's `prune_mark_backup_group`). The keep options are taken as given: zeros,
 /// missing and even unknown keys mean what they mean to PVE.
 public struct Retention: Sendable {

@@ -1,4 +1,4 @@
-/// One entry of `list_images` (plugin-api.md §5.1).
+/// One entry of `list_images`.
 public struct ImageInfo: Equatable, Sendable {
     public var volid: String
     /// The format by extension; nil when the file is not in that format (listed as `invalid`).

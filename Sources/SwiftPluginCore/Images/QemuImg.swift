@@ -1,4 +1,4 @@
-/// The qemu-img commands the image store runs (plugin-api.md §9.3), by argument vector.
+/// The qemu-img commands the image store runs, by argument vector.
 public enum QemuImg {
     public static let executable = "/usr/bin/qemu-img"
     /// Creating with full preallocation writes the whole disk; allow for large, slow disks.

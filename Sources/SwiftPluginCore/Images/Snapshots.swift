@@ -1,6 +1,6 @@
 import Synchronization
 
-/// What a volume's snapshot is, by its format and the storage (plugin-api.md §6.6–6.13, §10).
+/// What a volume's snapshot is, by its format and the storage.
 public enum SnapshotKind: Equatable, Sendable {
     /// qcow2 internal snapshots, made with `qemu-img snapshot` (`dir`'s default).
     case internalQCOW2

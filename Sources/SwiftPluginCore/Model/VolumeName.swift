@@ -98,7 +98,7 @@ public struct VolumeName: Equatable, Sendable {
         return VolumeName(vtype: .images, name: name, vmid: text(0..<first), isBase: isBase, format: .image(format))
     }
 
-    /// An image file name (dir-layout.md §2.3): returns its format and whether it is a base image.
+    /// An image file name (PVE::Storage::Plugin's `parse_name_dir`): returns its format and whether it is a base image.
     ///
     /// PVE 9 tries its standard names (`vm-<n>-…`), then refuses `snap-*.qcow2` (external
     /// snapshot files), then accepts free-form names; the standard names are a subset of

@@ -1,4 +1,4 @@
-/// The migration stream formats of `volume_export` / `volume_import` (plugin-api.md §7.1):
+/// The migration stream formats of `volume_export` / `volume_import` (PVE::Storage::Plugin's `volume_export`):
 /// an 8-byte little-endian size header, then the payload.
 public enum StreamFormat: String, CaseIterable, Sendable, CustomStringConvertible {
     /// Raw disk bytes; the header is the virtual size.

@@ -1,4 +1,4 @@
-/// `volume_export_formats` and `volume_export` (plugin-api.md §7.2, §7.4): `dir`'s
+/// `volume_export_formats` and `volume_export`: `dir`'s
 /// matrix, header and payloads, without `dd`: raw files are sent by the kernel
 /// (sendfile) with holes written as zeros and never read, and a qcow2 image is sent
 /// as raw from its cluster tables, through the backing chain of a linked clone.
@@ -237,7 +237,7 @@ extension DirectoryStorage {
     // MARK: - tar
 
     static let tar = "/bin/tar"
-    /// PVE's flags for container streams (plugin-api.md §7.1).
+    /// PVE's flags for container streams (PVE::Storage::Plugin's `volume_export`).
     static let tarFlags = [
         "--one-file-system", "-p", "--sparse", "--numeric-owner", "--acls",
         "--xattrs", "--xattrs-include=user.*", "--xattrs-include=security.capability",

@@ -1,4 +1,4 @@
-/// `volume_import_formats` and `volume_import` (plugin-api.md §7.3, §7.5): `dir`'s
+/// `volume_import_formats` and `volume_import`: `dir`'s
 /// checks and messages, and beyond `dir`: the payload goes to a hidden temporary name
 /// and is published only when complete (a raw stream of exactly the announced size;
 /// a qcow2 or vmdk image that checks out and refers to no other file; a tar stream

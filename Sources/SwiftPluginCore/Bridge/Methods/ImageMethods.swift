@@ -1,4 +1,4 @@
-/// The disk-image and volume methods (plugin-api.md §5, §6): argument handling only;
+/// The disk-image and volume methods: argument handling only;
 /// the storage logic is in ``DirectoryStorage`` (Images/).
 extension PluginMethods {
     public static func findFreeDiskname(_ arguments: FindFreeDisknameArguments, _ call: Call) throws(StorageError) -> Value {
@@ -97,7 +97,7 @@ extension PluginMethods {
     }
 }
 
-/// The feature matrix of `volume_has_feature` (plugin-api.md §6.15).
+/// The feature matrix of `volume_has_feature` (PVE::Storage::Plugin's).
 public enum VolumeFeatures {
     public enum Feature: String, Sendable {
         case snapshot, clone, template, copy, sparseinit, rename, replicate

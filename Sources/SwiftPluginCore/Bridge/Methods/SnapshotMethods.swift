@@ -1,4 +1,4 @@
-/// The snapshot methods (plugin-api.md §6.6–6.13, §10): argument handling only; the
+/// The snapshot methods: argument handling only; the
 /// storage logic is in ``DirectoryStorage`` (Images/Snapshots.swift).
 extension PluginMethods {
     public static func volumeSnapshot(_ arguments: VolumeSnapshotArguments, _ call: Call) throws(StorageError) -> Value {

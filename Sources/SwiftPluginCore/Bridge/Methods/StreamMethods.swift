@@ -1,4 +1,4 @@
-/// The migration stream methods (plugin-api.md §7): argument handling only; the
+/// The migration stream methods: argument handling only; the
 /// storage logic is in Streams/.
 extension PluginMethods {
     public static func volumeExportFormats(_ arguments: VolumeExportFormatsArguments, _ call: Call) throws(StorageError) -> Value {
