@@ -25,22 +25,6 @@ public final class Call {
         self.system = system
     }
 
-    /// Runs `method` on arguments given as Perl values (as the glue would pass them),
-    /// through the same decoding as a call from Perl.
-    public func invoke<Arguments: PluginArguments>(
-        _ method: (Arguments, Call) throws(StorageError) -> Value, _ arguments: [String: Value]
-    ) throws(StorageError) -> Value {
-        let request = ValueCoding.encode(.hash(arguments))
-        var decoded: Result<Arguments, StorageError> = .failure(StorageError("empty request"))
-        request.withUnsafeBytes { buffer in
-            var reader = RequestReader(buffer)
-            do throws(StorageError) { decoded = .success(try Arguments(from: &reader, call: self)) } catch {
-                decoded = .failure(error)
-            }
-        }
-        return try method(try decoded.get(), self)
-    }
-
     /// The storage a call is about.
     public func storage(_ id: String, _ config: StorageConfig) -> DirectoryStorage {
         var storage = DirectoryStorage(id: id, config: config, system: system)

@@ -94,7 +94,8 @@ public enum SnapshotNames {
 /// Whether a directory's file system can share extents (`FICLONE`), probed once per
 /// directory and process with two throw-away files; only a definite answer is kept.
 enum ReflinkSupport {
-    private static let known = Mutex<[String: Bool]>([:])
+    /// Answers by directory, for the life of the process.
+    static let known = Mutex<[String: Bool]>([:])
 
     static func isSupported(in directory: String, system: any SystemCalls) -> Bool {
         if let answer = known.withLock({ $0[directory] }) { return answer }
@@ -119,9 +120,6 @@ enum ReflinkSupport {
             return refusals.contains(error) ? false : nil
         }
     }
-
-    /// Forgets what was probed for `directory` (tests: only their own, as they run in parallel).
-    static func forget(_ directory: String) { known.withLock { $0[directory] = nil } }
 }
 
 extension DirectoryStorage {
