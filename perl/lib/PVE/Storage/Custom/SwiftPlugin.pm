@@ -115,13 +115,6 @@ sub check_config {
 
 # Storage implementation
 
-# PVE's own lock (a flock on the node, or the cluster file system's lock for a
-# shared storage), so allocations serialise with PVE's tools and other nodes.
-sub cluster_lock_storage {
-    my ($class, @args) = @_;
-    return $class->SUPER::cluster_lock_storage(@args);
-}
-
 # The cluster's VM list tells which guests are containers, so their images are
 # listed as rootdir; the listing itself is Swift's.
 sub list_volumes {
