@@ -191,6 +191,12 @@ struct ReplicationStreamTests {
         hasher.update(Array(input[50...]))
         #expect(hasher.finalize() == expected)
         #expect(hasher.finalize() == expected, "finalize does not consume")
+
+        // A MiB, in pieces of 1000 bytes (never a whole stripe at once).
+        let mebibyte = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0) }
+        #expect(Self.hash([mebibyte]) == 0x44ec_7540_579d_d3f0)
+        #expect(Self.hash(stride(from: 0, to: mebibyte.count, by: 1000).map { Array(mebibyte[$0..<min($0 + 1000, mebibyte.count)]) })
+            == 0x44ec_7540_579d_d3f0)
     }
 
     @Test("the header's layout: magic, version, flags, size, timestamp, lengths, reserved, then the strings")
@@ -846,6 +852,11 @@ final class LoopMount {
     /// Why loop mounts cannot be made here; nil when they can.
     static let unavailable: String? = {
         if getuid() != 0 { return "not root" }
+        // Root in a container may lack CAP_SYS_ADMIN (bit 21 of the effective set): no mounts.
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let effective = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+            .flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) }
+        if let effective, effective & (1 << 21) == 0 { return "no CAP_SYS_ADMIN" }
         if !FileManager.default.fileExists(atPath: "/dev/loop-control") { return "no /dev/loop-control" }
         if mkfs.xfs == nil { return "no mkfs.xfs" }
         if mkfs.btrfs == nil { return "no mkfs.btrfs" }
