@@ -1117,7 +1117,7 @@ struct ReplicationFileSystemTests {
 
     @Test("random writes, discards and resizes between two reflink snapshots: every byte outside the diff is equal",
           .enabled(if: LoopMount.unavailable == nil,
-                   "needs root, /dev/loop-control, mkfs.xfs, mkfs.btrfs and mount: \(LoopMount.unavailable ?? "")"),
+                   "needs root with CAP_SYS_ADMIN, /dev/loop-control, mkfs.xfs, mkfs.btrfs and mount: \(LoopMount.unavailable ?? "")"),
           arguments: ["xfs", "btrfs"])
     func diffNeverMissesAChange(_ kind: String) throws {
         let started = ContinuousClock.now
@@ -1267,7 +1267,7 @@ struct ReplicationFileSystemTests {
 
     @Test("replication rounds from XFS to btrfs and back: the target holds each snapshot, the stream only the change",
           .enabled(if: LoopMount.unavailable == nil,
-                   "needs root, /dev/loop-control, mkfs.xfs, mkfs.btrfs and mount: \(LoopMount.unavailable ?? "")"))
+                   "needs root with CAP_SYS_ADMIN, /dev/loop-control, mkfs.xfs, mkfs.btrfs and mount: \(LoopMount.unavailable ?? "")"))
     func rounds() throws {
         let started = ContinuousClock.now
         let xfs = try LoopMount("xfs")
