@@ -64,6 +64,19 @@ extension ForwardingSystem {
     func waitReady(_ descriptor: Int32, writing: Bool, signals: any StreamSignals) throws(Errno) -> Int32? {
         try base.waitReady(descriptor, writing: writing, signals: signals)
     }
+
+    func extents(of descriptor: Int32, from offset: Int64, count: Int64) throws(Errno) -> [FileExtent] {
+        try base.extents(of: descriptor, from: offset, count: count)
+    }
+    func extendedAttribute(_ name: String, of path: String) throws(Errno) -> [UInt8]? {
+        try base.extendedAttribute(name, of: path)
+    }
+    func setExtendedAttribute(_ name: String, of path: String, to value: [UInt8]) throws(Errno) {
+        try base.setExtendedAttribute(name, of: path, to: value)
+    }
+    func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno) {
+        try base.punchHole(descriptor, at: offset, count: count)
+    }
 }
 
 /// Metadata the shared `list_volumes` and prune vectors substitute for what `stat`

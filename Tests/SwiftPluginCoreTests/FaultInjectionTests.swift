@@ -130,6 +130,24 @@ struct FaultySystem: ForwardingSystem {
         try plan.next("fsync", "\(descriptor)")
         try base.synchronize(descriptor)
     }
+
+    // Replication.
+    func extents(of descriptor: Int32, from offset: Int64, count: Int64) throws(Errno) -> [FileExtent] {
+        try plan.next("fiemap", "\(descriptor)")
+        return try base.extents(of: descriptor, from: offset, count: count)
+    }
+    func extendedAttribute(_ name: String, of path: String) throws(Errno) -> [UInt8]? {
+        try plan.next("getxattr", path)
+        return try base.extendedAttribute(name, of: path)
+    }
+    func setExtendedAttribute(_ name: String, of path: String, to value: [UInt8]) throws(Errno) {
+        try plan.next("setxattr", path)
+        try base.setExtendedAttribute(name, of: path, to: value)
+    }
+    func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno) {
+        try plan.next("punch", "\(descriptor)")
+        try base.punchHole(descriptor, at: offset, count: count)
+    }
 }
 
 /// Every file under `root`: kind, size, permissions, link target, a digest of the
@@ -247,7 +265,40 @@ struct FaultInjectionTests {
                   run: { _ = try $0.renameVolume(raw, targetVMID: "200", targetName: nil) }),
         Operation(name: "volume_import raw+size, existing name, allow_rename", setup: { try allocate($0, "vm-100-disk-0.raw") },
                   run: { try importStream($0, raw, .raw, rawStream, allowRename: true) }),
+        Operation(name: "volume_import replication full", setup: { _ in },
+                  run: { try importStream($0, raw, .raw, replicationFull, withSnapshots: true, snapshot: "s1") }),
+        Operation(name: "volume_import replication incremental", setup: { try replicationBase($0) },
+                  run: { try importStream($0, raw, .raw, replicationIncremental, withSnapshots: true, snapshot: "s2",
+                                          baseSnapshot: "s1") }),
     ]
+
+    /// Replication (raw+size with snapshots): a full stream of snapshot s1, 40 KiB with a
+    /// hole; and one from s1 to s2 that writes data (with a zero block: a hole punched),
+    /// zeros a range and grows the disk by 4 KiB.
+    static let replicationFull: [UInt8] = ReplicationStreams.build(
+        ReplicationHeader(volumeSize: 40960, snapshot: "s1", identity: SnapshotIdentity(id: "id-s1", timestamp: 1_700_000_000),
+                          baseID: nil)) { writer throws(StorageError) in
+        try writer.writeData([UInt8](repeating: 0x5a, count: 8192), at: 0)
+        try writer.writeData([UInt8](repeating: 0x01, count: 16384), at: 24576)
+    }
+
+    static let replicationIncremental: [UInt8] = ReplicationStreams.build(
+        ReplicationHeader(volumeSize: (1 << 20) + 4096, snapshot: "s2",
+                          identity: SnapshotIdentity(id: "id-s2", timestamp: 1_700_000_100), baseID: "id-s1")) { writer throws(StorageError) in
+        try writer.writeData([UInt8](repeating: 0x33, count: 4096) + [UInt8](repeating: 0, count: 4096), at: 4096)
+        try writer.writeZero(at: 65536, length: 65536)
+        try writer.writeData([UInt8](repeating: 0x44, count: 4096), at: 1 << 20)
+    }
+
+    /// A raw disk with data and its snapshot s1, whose id is the incremental stream's base.
+    static func replicationBase(_ storage: DirectoryStorage) throws {
+        try allocate(storage, "vm-100-disk-0.raw")
+        let path = try storage.filesystemPath(raw).path
+        try storage.system.writeFile(path, contents: [UInt8](repeating: 7, count: 1 << 20), mode: 0o640, exclusive: false)
+        try storage.takeSnapshot(raw, "s1")
+        try storage.system.setExtendedAttribute(SnapshotIdentity.attribute, of: path + "@s1",
+                                                to: SnapshotIdentity(id: "id-s1", timestamp: 1_700_000_000).encoded)
+    }
 
     /// Operations that need the real qemu-img (qcow2) or tar, on disk.
     static let diskOperations: [Operation] = [
@@ -330,13 +381,14 @@ struct FaultInjectionTests {
     }
 
     static func importStream(_ storage: DirectoryStorage, _ volname: String, _ format: StreamFormat, _ stream: [UInt8],
-                             withSnapshots: Bool = false, allowRename: Bool = false) throws {
+                             withSnapshots: Bool = false, allowRename: Bool = false, snapshot: String? = nil,
+                             baseSnapshot: String? = nil) throws {
         // In memory, the stream is the double's; on disk, a pipe.
         let memory = (storage.system as? FaultySystem)?.base as? InMemorySystem
         let descriptor = try memory?.stream(stream) ?? pipeStream(stream)
         defer { if let memory { memory.closeFile(descriptor) } else { close(descriptor) } }
-        _ = try storage.importVolume(volname, format: .known(format), from: descriptor, withSnapshots: withSnapshots,
-                                     allowRename: allowRename, className: "x", print: { _ in })
+        _ = try storage.importVolume(volname, format: .known(format), from: descriptor, snapshot: snapshot, baseSnapshot: baseSnapshot,
+                                     withSnapshots: withSnapshots, allowRename: allowRename, className: "x", print: { _ in })
     }
 
     /// raw+size: 40 KiB with zero blocks (holes) between data.

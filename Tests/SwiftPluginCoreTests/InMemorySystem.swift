@@ -8,6 +8,8 @@ extension Errno {
     static let busy = Errno(rawValue: 16, description: "Device or resource busy")
     static let illegalSeek = Errno(rawValue: 29, description: "Illegal seek")
     static let notEmpty = Errno(rawValue: 39, description: "Directory not empty")
+    static let argumentListTooLong = Errno(rawValue: 7, description: "Argument list too long")
+    static let outOfRange = Errno(rawValue: 34, description: "Numerical result out of range")
 }
 
 /// The proleptic Gregorian calendar in UTC, by arithmetic (Howard Hinnant's
@@ -78,6 +80,9 @@ final class InMemorySystem: SystemCalls {
         var modificationTime: Int64
         var immutable = false
         var links = 1
+        /// Extended attributes (`user.*`): the inode's, so kept by a rename and a second
+        /// link, and not copied by a clone (FICLONE shares data, not attributes).
+        var attributes: [String: [UInt8]] = [:]
     }
 
     enum Opened {
@@ -99,6 +104,7 @@ final class InMemorySystem: SystemCalls {
         var umask: UInt32 = 0o022
         var usage = FileSystemUsage(total: 1 << 40, available: 1 << 39, used: 1 << 39)
         var cloneError: Errno? = .notSupported
+        var punchHoleError: Errno? = nil
         var program: Program? = nil
         var random: UInt64 = 0x9E37_79B9_7F4A_7C15
     }
@@ -152,6 +158,12 @@ final class InMemorySystem: SystemCalls {
     var cloneError: Errno? {
         get { state.withLock { $0.cloneError } }
         set { state.withLock { $0.cloneError = newValue } }
+    }
+    /// What punching a hole answers: nil punches (tmpfs, ext4, XFS, btrfs); EOPNOTSUPP
+    /// is a file system without it.
+    var punchHoleError: Errno? {
+        get { state.withLock { $0.punchHoleError } }
+        set { state.withLock { $0.punchHoleError = newValue } }
     }
     /// Answers `run`; without one every program is missing (ENOENT, as posix_spawn says).
     var program: Program? {
@@ -210,6 +222,14 @@ final class InMemorySystem: SystemCalls {
             guard let found = try? Self.locate(Array(path.utf8), following: true, &state), let inode = found.inode,
                   let node = state.nodes[inode], node.kind == .regular else { return nil }
             return node.contents
+        }
+    }
+
+    /// The extended attributes of a file (a final symlink not followed); empty when it has none or is not there.
+    func attributes(_ path: String) -> [String: [UInt8]] {
+        state.withLock { state in
+            guard let found = try? Self.locate(Array(path.utf8), following: false, &state), let inode = found.inode else { return [:] }
+            return state.nodes[inode]?.attributes ?? [:]
         }
     }
 
@@ -808,6 +828,59 @@ final class InMemorySystem: SystemCalls {
             let was = state.nonBlocking.contains(descriptor)
             if nonBlocking { state.nonBlocking.insert(descriptor) } else { state.nonBlocking.remove(descriptor) }
             return was
+        }
+    }
+
+    // MARK: - Replication: extended attributes and holes (no extent maps: FIEMAP stays EOPNOTSUPP)
+
+    /// The `user.` namespace only (another is EOPNOTSUPP here), as lgetxattr/lsetxattr
+    /// treat it: a symlink or device has no user attributes (reading finds none, setting
+    /// is EPERM); values up to 64 KiB.
+    private static func userAttribute(_ name: String) throws(Errno) {
+        guard !name.isEmpty else { throw .outOfRange }
+        guard name.hasPrefix("user."), name.utf8.count > 5, name.utf8.count <= 255 else { throw .notSupported }
+    }
+
+    func extendedAttribute(_ name: String, of path: String) throws(Errno) -> [UInt8]? {
+        try withState { state throws(Errno) in
+            let inode = try Self.existing(path, following: false, &state)
+            try Self.userAttribute(name)
+            let node = state.nodes[inode]!
+            guard node.kind == .regular || node.kind == .directory else { return nil }
+            return node.attributes[name]
+        }
+    }
+
+    func setExtendedAttribute(_ name: String, of path: String, to value: [UInt8]) throws(Errno) {
+        try withState { state throws(Errno) in
+            let inode = try Self.existing(path, following: false, &state)
+            try Self.userAttribute(name)
+            let node = state.nodes[inode]!
+            guard node.kind == .regular || node.kind == .directory else { throw .operationNotPermitted }
+            guard !node.immutable else { throw .operationNotPermitted }
+            guard value.count <= 65536 else { throw .argumentListTooLong }
+            state.nodes[inode]!.attributes[name] = value
+            state.nodes[inode]!.changeTime = state.now
+        }
+    }
+
+    /// FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE: the range within the file reads as
+    /// zeros, the size stays; a descriptor not open for writing is EBADF.
+    func punchHole(_ descriptor: Int32, at offset: Int64, count: Int64) throws(Errno) {
+        try withState { state throws(Errno) in
+            guard let opened = state.descriptors[descriptor] else { throw .badDescriptor }
+            guard case .file(let inode, let writing, _) = opened else { throw .illegalSeek }
+            guard writing else { throw .badDescriptor }
+            guard offset >= 0, count > 0, !offset.addingReportingOverflow(count).overflow else { throw .invalidArgument }
+            guard state.nodes[inode]!.kind == .regular else { throw .notSupported }
+            guard !state.nodes[inode]!.immutable else { throw .operationNotPermitted }
+            if let error = state.punchHoleError { throw error }
+            let size = Int64(state.nodes[inode]!.contents.count)
+            let end = min(offset + count, size)
+            guard offset < end else { return }
+            state.nodes[inode]!.contents.replaceSubrange(Int(offset)..<Int(end), with: repeatElement(0, count: Int(end - offset)))
+            state.nodes[inode]!.modificationTime = state.now
+            state.nodes[inode]!.changeTime = state.now
         }
     }
 }

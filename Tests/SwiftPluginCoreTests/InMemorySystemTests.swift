@@ -194,6 +194,55 @@ struct InMemorySystemTests {
         #expect(throws: Errno.noSuchFileOrDirectory) { try system.cloneFile("/a", into: "/c") }
     }
 
+    @Test("extended attributes: the inode's (kept by rename and write, not copied by a clone), user namespace only")
+    func extendedAttributes() throws {
+        system.write("/d/a", "data")
+        system.create("/d/b")
+        system.symlink("/d/link", to: "a")
+        #expect(try system.extendedAttribute("user.x", of: "/d/a") == nil)
+        try system.setExtendedAttribute("user.x", of: "/d/a", to: [1, 2])
+        #expect(try system.extendedAttribute("user.x", of: "/d/a") == [1, 2])
+        try system.setExtendedAttribute("user.x", of: "/d/a", to: [])
+        #expect(try system.extendedAttribute("user.x", of: "/d/a") == [], "an empty value is a value")
+        try system.setExtendedAttribute("user.x", of: "/d/a", to: [3])
+        system.cloneError = nil
+        try system.cloneFile("/d/a", into: "/d/b")
+        #expect(try system.extendedAttribute("user.x", of: "/d/b") == nil, "FICLONE shares data, not attributes")
+        try system.rename("/d/a", to: "/d/c", replacing: false)
+        #expect(try system.extendedAttribute("user.x", of: "/d/c") == [3] && system.attributes("/d/c") == ["user.x": [3]])
+        try system.writeFile("/d/c", contents: [9], mode: 0o600, exclusive: false)
+        #expect(try system.extendedAttribute("user.x", of: "/d/c") == [3], "O_TRUNC keeps the inode's attributes")
+        #expect(throws: Errno.noSuchFileOrDirectory) { try system.extendedAttribute("user.x", of: "/d/a") }
+        #expect(throws: Errno.noSuchFileOrDirectory) { try system.setExtendedAttribute("user.x", of: "/d/a", to: []) }
+        #expect(try system.extendedAttribute("user.x", of: "/d/link") == nil, "a symlink has no user attributes")
+        #expect(throws: Errno.operationNotPermitted) { try system.setExtendedAttribute("user.x", of: "/d/link", to: []) }
+        #expect(throws: Errno.notSupported) { try system.setExtendedAttribute("trusted.x", of: "/d/c", to: []) }
+        #expect(throws: Errno.argumentListTooLong) { try system.setExtendedAttribute("user.y", of: "/d/c", to: [UInt8](repeating: 0, count: 65537)) }
+        try system.setImmutable("/d/c", true)
+        #expect(throws: Errno.operationNotPermitted) { try system.setExtendedAttribute("user.x", of: "/d/c", to: []) }
+        #expect(try system.extendedAttribute("user.x", of: "/d/c") == [3])
+    }
+
+    @Test("punching a hole: zeros within the file, the size kept; EBADF without writing")
+    func punchHole() throws {
+        system.write("/f", [UInt8](repeating: 7, count: 10))
+        let file = try system.openFile("/f", writing: true)
+        try system.punchHole(file, at: 2, count: 3)
+        try system.punchHole(file, at: 8, count: 100)
+        #expect(system.contents("/f") == [7, 7, 0, 0, 0, 7, 7, 7, 0, 0])
+        try system.punchHole(file, at: 50, count: 10)
+        #expect(system.contents("/f")?.count == 10, "beyond the end: nothing, the size kept")
+        #expect(throws: Errno.invalidArgument) { try system.punchHole(file, at: -1, count: 3) }
+        #expect(throws: Errno.invalidArgument) { try system.punchHole(file, at: 0, count: 0) }
+        system.punchHoleError = .notSupported
+        #expect(throws: Errno.notSupported) { try system.punchHole(file, at: 0, count: 1) }
+        system.closeFile(file)
+        let reading = try system.openFile("/f", writing: false)
+        defer { system.closeFile(reading) }
+        #expect(throws: Errno.badDescriptor) { try system.punchHole(reading, at: 0, count: 1) }
+        #expect(throws: Errno.notSupported) { try system.extents(of: reading, from: 0, count: 10) }
+    }
+
     @Test("what the storage reads of the kernel: boot ID, its start time, random bytes")
     func kernelFiles() throws {
         let owner = try #require(Temporaries.currentOwner(system))

@@ -151,7 +151,8 @@ struct ErrnoTests {
             #expect(error.description == String(cString: strerror(error.rawValue)))
         }
         // And those only the in-memory system gives.
-        let doubles: [(Errno, Int32)] = [(.badDescriptor, EBADF), (.busy, EBUSY), (.illegalSeek, ESPIPE), (.notEmpty, ENOTEMPTY)]
+        let doubles: [(Errno, Int32)] = [(.badDescriptor, EBADF), (.busy, EBUSY), (.illegalSeek, ESPIPE), (.notEmpty, ENOTEMPTY),
+                                         (.argumentListTooLong, E2BIG), (.outOfRange, ERANGE)]
         for (error, number) in doubles {
             #expect(error.rawValue == number && error.description == String(cString: strerror(number)))
         }
