@@ -366,13 +366,19 @@ extension DirectoryStorage {
         }
     }
 
-    /// The identity of a reflink snapshot file (``SnapshotIdentity``).
-    func reflinkSnapshotIdentity(_ snapshotPath: String, status: FileStatus) -> SnapshotIdentity {
-        if let value = try? system.extendedAttribute(SnapshotIdentity.attribute, of: snapshotPath),
-           let identity = SnapshotIdentity(encoded: value) {
-            return identity
+    /// The identity of a reflink snapshot file (``SnapshotIdentity``): its attribute, or
+    /// the fallback when it has none (or the file system keeps none, or it is not an
+    /// identity). An attribute that cannot be read now is an error: another id would be
+    /// sent, and kept by the replica for good.
+    func reflinkSnapshotIdentity(_ snapshotPath: String, status: FileStatus) throws(StorageError) -> SnapshotIdentity {
+        let value: [UInt8]?
+        do { value = try system.extendedAttribute(SnapshotIdentity.attribute, of: snapshotPath) } catch {
+            guard error == .notSupported else {
+                throw StorageError("cannot read the id of snapshot file '\(snapshotPath)' - \(error)", errno: error)
+            }
+            value = nil
         }
-        return .fallback(for: status)
+        return value.flatMap(SnapshotIdentity.init(encoded:)) ?? .fallback(for: status)
     }
 
     /// Clones `source` into a temporary in the target's directory, with the source's
@@ -427,16 +433,18 @@ extension DirectoryStorage {
         }
         if volume.format == .image(.raw), volume.vtype == .images {
             // Listed even where reflinks stopped working: they are there to be deleted.
-            return try reflinkSnapshotFiles(of: path).compactMap { snapshot in
-                guard let info = try? system.status(snapshot.path, followSymlinks: false) else { return nil }
-                let identity = reflinkSnapshotIdentity(snapshot.path, status: info)
+            var snapshots: [SnapshotDetails] = []
+            for snapshot in try reflinkSnapshotFiles(of: path) {
+                guard let info = try? system.status(snapshot.path, followSymlinks: false) else { continue }
+                let identity = try reflinkSnapshotIdentity(snapshot.path, status: info)
                 var details = SnapshotDetails(name: snapshot.name)
                 details.id = identity.id
                 details.timestamp = identity.timestamp
                 details.virtualSize = info.size
                 details.file = snapshot.path
-                return details
+                snapshots.append(details)
             }
+            return snapshots
         }
         guard system.exists(path) else { throw qemuImgCannotOpen(path) }
         guard volume.format == .image(.qcow2) else { return [] }

@@ -74,13 +74,18 @@ extension DirectoryStorage {
             }
             throw StorageError("\(direction): cannot open '\(snapshotPath)' - \(error)", errno: error)
         }
-        do throws(Errno) {
-            let status = try system.status(of: descriptor)
-            guard status.kind == .regular else { throw .invalidArgument }
-            return (descriptor, status, reflinkSnapshotIdentity(snapshotPath, status: status))
+        do throws(StorageError) {
+            let status: FileStatus
+            do throws(Errno) {
+                status = try system.status(of: descriptor)
+                guard status.kind == .regular else { throw .invalidArgument }
+            } catch {
+                throw StorageError("\(direction): '\(snapshotPath)' is not a usable snapshot file - \(error)", errno: error)
+            }
+            return (descriptor, status, try reflinkSnapshotIdentity(snapshotPath, status: status))
         } catch {
             system.closeFile(descriptor)
-            throw StorageError("\(direction): '\(snapshotPath)' is not a usable snapshot file - \(error)", errno: error)
+            throw error
         }
     }
 
@@ -246,7 +251,7 @@ extension DirectoryStorage {
             do { status = try system.status(basePath, followSymlinks: false) } catch {
                 throw StorageError("import: base snapshot '\(base)' of '\(volname)' does not exist on this storage", errno: error)
             }
-            let identity = reflinkSnapshotIdentity(basePath, status: status)
+            let identity = try reflinkSnapshotIdentity(basePath, status: status)
             guard identity.id == baseID else {
                 throw StorageError("import: snapshot '\(base)' of '\(volname)' is not the stream's base (id \(identity.id) here, \(baseID) in the stream)")
             }
