@@ -146,7 +146,7 @@ check-asan: $(XS_C)
 # minimised). It exits non-zero when any target crashed; crashing inputs are saved
 # under build/fuzz/artifacts/<target>/.
 SWIFTC       ?= swiftc
-FUZZ_TARGETS ?= volume-name qcow2-header qcow2-snapshots vmdk-header request-decoding archive-name storage-options stream-header qcow2-clusters qemu-img-info
+FUZZ_TARGETS ?= volume-name qcow2-header qcow2-snapshots vmdk-header request-decoding archive-name storage-options stream-header qcow2-clusters qemu-img-info replication-stream
 FUZZ_SECONDS ?= 60
 # Extra libFuzzer options, e.g. FUZZ_FLAGS="-fork=1 -ignore_crashes=1" to go on past a crash.
 FUZZ_FLAGS   ?=

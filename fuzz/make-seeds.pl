@@ -3,7 +3,7 @@
 # valid inputs the fuzzer mutates (volume and archive names from Tests/Fixtures,
 # well-formed image headers, requests in the glue's encoding). `make fuzz` grows the
 # corpus from them; FUZZING.md says how it is minimised before it is committed.
-# Usage: fuzz/make-seeds.pl [FUZZ_DIR]
+# Usage: fuzz/make-seeds.pl [FUZZ_DIR [TARGET...]]   (all targets unless some are named)
 use strict;
 use warnings;
 
@@ -11,6 +11,7 @@ use JSON::PP ();
 use File::Path ();
 
 my $fuzz = shift // 'fuzz';
+my %only = map { $_ => 1 } @ARGV;
 my $root = "$fuzz/..";
 my %seeds;
 
@@ -97,7 +98,101 @@ $seeds{'request-decoding'} = [
     enc({ storeid => 'fast', scfg => $configs[2], vmid => '100', keep => { 'keep-last' => 1 } }),
 ];
 
+# Replication streams (Sources/SwiftPluginCore/Replication/ReplicationStream.swift): the
+# header, data (0x01) and zero (0x02) records, the end (0x00) and the XXH64 trailer.
+# XXH64 in 64-bit arithmetic done in 32-bit halves (perl's + and * leave integers on overflow).
+{
+    no warnings 'portable';
+    my $M32 = 0xffffffff;
+    my @P = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5);
+    sub add64 {
+        my ($a, $b) = @_;
+        my $lo = ($a & $M32) + ($b & $M32);
+        return (((($a >> 32) + ($b >> 32) + ($lo >> 32)) & $M32) << 32) | ($lo & $M32);
+    }
+    sub mul64 {
+        my ($a, $b) = @_;
+        my ($al, $ah, $bl, $bh) = ($a & $M32, $a >> 32, $b & $M32, $b >> 32);
+        my $lo = $al * $bl;
+        my $hi = (($lo >> 32) + (($ah * $bl) & $M32) + (($al * $bh) & $M32)) & $M32;
+        return ($hi << 32) | ($lo & $M32);
+    }
+    sub rotl64 { my ($x, $r) = @_; return (($x << $r) | ($x >> (64 - $r))) & 0xffffffffffffffff }
+    sub xxround { my ($acc, $lane) = @_; return mul64(rotl64(add64($acc, mul64($lane, $P[1])), 31), $P[0]) }
+    sub xxh64 {
+        my ($data) = @_;
+        my ($len, $i, $h) = (length($data), 0);
+        if ($len >= 32) {
+            my @v = (add64($P[0], $P[1]), $P[1], 0, 0x61C8864E7A143579); # seed 0; the last is -P1
+            for (; $i + 32 <= $len; $i += 32) {
+                $v[$_] = xxround($v[$_], unpack('Q<', substr($data, $i + 8 * $_, 8))) for 0 .. 3;
+            }
+            $h = add64(add64(rotl64($v[0], 1), rotl64($v[1], 7)), add64(rotl64($v[2], 12), rotl64($v[3], 18)));
+            $h = add64(mul64($h ^ xxround(0, $_), $P[0]), $P[3]) for @v;
+        } else {
+            $h = $P[4];
+        }
+        $h = add64($h, $len);
+        for (; $i + 8 <= $len; $i += 8) {
+            $h = add64(mul64(rotl64($h ^ xxround(0, unpack('Q<', substr($data, $i, 8))), 27), $P[0]), $P[3]);
+        }
+        if ($i + 4 <= $len) {
+            $h = add64(mul64(rotl64($h ^ mul64(unpack('V', substr($data, $i, 4)), $P[0]), 23), $P[1]), $P[2]);
+            $i += 4;
+        }
+        for (; $i < $len; $i++) { $h = mul64(rotl64($h ^ mul64(ord(substr($data, $i, 1)), $P[4]), 11), $P[0]) }
+        $h ^= $h >> 33; $h = mul64($h, $P[1]);
+        $h ^= $h >> 29; $h = mul64($h, $P[2]);
+        return $h ^ ($h >> 32);
+    }
+    # Reference values (python3-xxhash, seed 0).
+    my %known = ('' => 0xEF46DB3751D8E999, 'abc' => 0x44BC2CF5AD770999, join('', map { chr } 0 .. 99) => 0x6AC1E58032166597,
+        join('', map { chr } 0 .. 255) x 3 => 0x8E03C838C596036F);
+    for (sort keys %known) { xxh64($_) == $known{$_} or die sprintf("xxh64 of %d bytes: %016x\n", length, xxh64($_)) }
+}
+
+# A stream: volume size, snapshot name, id, timestamp, base id ('' for a full stream),
+# records [data => offset, bytes] or [zero => offset, length].
+sub replication_stream {
+    my ($size, $name, $id, $time, $base, @records) = @_;
+    my $s = 'PVESWREP' . pack('V V Q< q< v v v v', 1, 0, $size, $time, length($name), length($id), length($base), 0)
+        . $name . $id . $base;
+    for my $r (@records) {
+        my ($type, $offset, $what) = @$r;
+        $s .= $type eq 'data' ? "\x01" . pack('Q< V', $offset, length($what)) . $what : "\x02" . pack('Q< Q<', $offset, $what);
+    }
+    $s .= "\x00";
+    return $s . pack('Q<', xxh64($s));
+}
+# Data that is not all one byte (the import writes zero blocks as holes).
+sub pattern { my ($length, $seed) = @_; return substr(join('', map { pack('N', $_ * 2654435761 + $seed) } 0 .. $length / 4), 0, $length) }
+my ($snap1, $snap2) = ('__replicate_100-0_1733472000__', '__replicate_100-0_1733472900__');
+my ($id1, $id2) = ('3f2a9c0e5b7d41e8a6c4f0b2d9e17a53', '9b1e04c7d2f8a6e3c5b0174f8e2d6a91');
+# An extent as the extent part of the target decodes it (fuzz/Targets/ReplicationTargets.swift).
+sub extent { my ($control, $a, $b, $c, $flags) = @_; return pack('C v v v v', $control, $a, $b, $c, $flags // 0) }
+$seeds{'replication-stream'} = [
+    # a full stream as the export writes it: data where the snapshot has data, holes not sent
+    replication_stream(65536, $snap1, $id1, 1733472000, '',
+        [data => 0, pattern(512, 1)], [data => 4096, pattern(1000, 2)], [data => 65436, pattern(100, 3)]),
+    # an incremental one: changed ranges, holes in them as zero records, the last one at the end
+    replication_stream(65536, $snap2, $id2, 1733472900, $id1,
+        [zero => 0, 4096], [data => 8192, pattern(300, 4)], [zero => 12288, 4096], [data => 16384, pattern(64, 5)],
+        [data => 16448, pattern(64, 6)], [zero => 20480, 45056 - 5536], [data => 60000, pattern(5536, 7)]),
+    # a full stream of a disk without data, and an incremental one without changes
+    replication_stream(1 << 34, 'snap', 'a', -1, ''),
+    replication_stream(4096, 'x' x 128, 'Z' x 64, ~0 >> 1, '_.-' x 21 . 'b'),
+    # the snapshot id attribute (user.pve-swift.snapshot)
+    "1 $id1 1733472000", '1 ino131-1733472000 -42',
+    # extent maps: window 0+1024, gap 64; old: data, shared data, a hole, unwritten;
+    # new: the first extent moved, one shared, one encoded (compressed), one beyond
+    pack('C v C', 0, 1024, 64) . pack('C', 4) . extent(0, 0, 256, 1000) . extent(0, 0, 256, 2000, 0x2000)
+        . extent(0, 128, 128, 3000) . extent(0, 0, 128, 4000, 0x800)
+        . pack('C', 4) . extent(0, 0, 256, 5000) . extent(0, 0, 256, 2000, 0x2000)
+        . extent(0x40, 640, 128, 7000, 0x8) . extent(0x80 | 0x40, 0, 0, 0) . pack('q< q< q< v', 1 << 40, 4096, 1 << 41, 1),
+];
+
 for my $target (sort keys %seeds) {
+    next if %only && !$only{$target};
     my $dir = "$fuzz/corpus/$target";
     File::Path::make_path($dir);
     my $n = 0;

@@ -30,6 +30,10 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     /// `qemu-img info --output=json` about an imported image (`volume_import`'s check):
     /// qemu-img writes the JSON, the file names in it come from the image.
     case qemuImgInfo = "qemu-img-info"
+    /// A replication stream (`volume_import` with snapshots, sent by the other node), the
+    /// snapshot id attribute of a snapshot file, and the extent comparison that picks what
+    /// an incremental stream sends.
+    case replicationStream = "replication-stream"
 
     public func run(_ input: [UInt8]) {
         switch self {
@@ -43,6 +47,7 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
         case .streamHeader: StreamHeaderTarget.run(input)
         case .qcow2Clusters: QCOW2ClustersTarget.run(input)
         case .qemuImgInfo: QemuImgInfoTarget.run(input)
+        case .replicationStream: ReplicationStreamTarget.run(input)
         }
     }
 
