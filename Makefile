@@ -105,15 +105,29 @@ test-library: all
 test-perl: all
 	$(PROVE) -T $(PERL_TEST_INC) perl/t/
 
-# Two nodes on one shared storage: a single-node CephFS on loopback, mounted twice
-# (tools/ceph-rig; needs root). The rig lives outside build/, which `make clean` removes.
+# Two nodes on one shared storage, on each rig in turn: a single-node CephFS on loopback
+# mounted twice with ceph-fuse (tools/ceph-rig), then a single-node MooseFS mounted twice
+# with mfsmount (tools/moosefs-rig); needs root. The reference file systems of
+# capabilities.t (XFS, btrfs, ext4 on loop devices) run with the first rig only. A rig
+# whose packages cannot be installed is skipped; the rigs live outside build/, which
+# `make clean` removes.
+SHARED_RIGS = ceph moosefs
+
 check-shared: all
 	@if [ "$$(id -u)" -ne 0 ]; then echo "check-shared: skipped: needs root"; exit 0; fi; \
-	base=$$(mktemp -d /tmp/spve-ceph.XXXXXX); rig=$$base/rig; \
-	tools/ceph-rig up $$rig >/dev/null || { rc=$$?; rmdir $$base 2>/dev/null; \
-		if [ $$rc -eq 3 ]; then echo "check-shared: skipped: the Ceph packages cannot be installed"; exit 0; fi; exit $$rc; }; \
-	SPVE_CEPH_MOUNTS=$$rig/a:$$rig/b $(PROVE) -T $(PERL_TEST_INC) perl/xt/shared/; rc=$$?; \
-	tools/ceph-rig down $$rig && rmdir $$base; exit $$rc
+	rc=0; references=1; \
+	for rig in $(SHARED_RIGS); do \
+		base=$$(mktemp -d /tmp/spve-$$rig.XXXXXX); dir=$$base/rig; \
+		tools/$$rig-rig up $$dir >/dev/null; up=$$?; \
+		if [ $$up -ne 0 ]; then rmdir $$base 2>/dev/null; \
+			if [ $$up -eq 3 ]; then echo "check-shared: $$rig: skipped: its packages cannot be installed"; else rc=$$up; fi; \
+			continue; fi; \
+		echo "check-shared: $$rig"; \
+		SPVE_SHARED_RIG=$$rig SPVE_SHARED_MOUNTS=$$dir/a:$$dir/b SPVE_SHARED_REFERENCES=$$references \
+			$(PROVE) -T $(PERL_TEST_INC) perl/xt/shared/ || rc=1; \
+		references=0; \
+		tools/$$rig-rig down $$dir && rmdir $$base || rc=1; \
+	done; exit $$rc
 
 # The same Perl tests on a stand-in PVE 8 host (storage API 11), whose dir the plugin
 # follows there (linked clone layout, volume-name grammar, maxfiles).

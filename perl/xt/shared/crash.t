@@ -1,7 +1,7 @@
 #!/usr/bin/perl -T
 # Contract (shared storage, a node dies): node A stopped or killed (SIGKILL of its
 # process group: the plugin call and its qemu-img) in the middle of a large
-# preallocated allocation on a CephFS that node B shares. B never sees a partial
+# preallocated allocation on a CephFS or MooseFS that node B shares. B never sees a partial
 # volume and allocates normally; A's hidden temporary
 # (.tmp.<boot>.<pid>.<start>.<random>, Sources/SwiftPluginCore/System/Temporaries.swift)
 # is never taken for a volume nor holds a name; it is not removed while A could still
@@ -12,14 +12,14 @@
 # took the name fails "already exists" and replaces nothing. Node B on another boot
 # runs in its own mount namespace with a bind mount over
 # /proc/sys/kernel/random/boot_id (unshare -m).
-# Needs root; as root a rig that cannot come up fails the test (see SharedCephFS.pm).
+# Needs root; as root a rig that cannot come up fails the test (see SharedFS.pm).
 use strict;
 use warnings;
 
 use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
-use SharedCephFS;
+use SharedFS;
 use POSIX ();
 use Time::HiRes ();
 

@@ -1,19 +1,25 @@
-package SharedCephFS;
+package SharedFS;
 
-# Two PVE nodes on one shared storage, for the perl/xt/shared/*.t tests:
-# a real CephFS (tools/ceph-rig) mounted twice with ceph-fuse under separate client
-# ids, node A on one mount and node B on the other, each with its own storage
-# configuration of the same storage id ('shared 1', path A vs path B).
+# Two PVE nodes on one shared storage, for the perl/xt/shared/*.t tests: a real
+# distributed file system on loopback, mounted twice by two clients of its own, node A
+# on one mount and node B on the other, each with its own storage configuration of the
+# same storage id ('shared 1', path A vs path B). The file system is a rig's:
+#
+#   SPVE_SHARED_RIG=ceph     CephFS (tools/ceph-rig), two ceph-fuse mounts (the default)
+#   SPVE_SHARED_RIG=moosefs  MooseFS (tools/moosefs-rig), two mfsmount mounts
 #
 # shared_storage() returns the two configurations; it
-# - skips the test when not root (ceph-fuse and the rig need it);
-# - uses the mounts named by SPVE_CEPH_MOUNTS="<mount A>:<mount B>" when set (a rig
+# - skips the test when not root (FUSE mounts and the rigs need it);
+# - uses the mounts named by SPVE_SHARED_MOUNTS="<mount A>:<mount B>" when set (a rig
 #   brought up once for several tests: `tools/ceph-rig up DIR`); they must be two
-#   ceph-fuse mounts of one file system, or the test fails;
-# - otherwise brings a rig up in a temporary directory and takes it down at exit: a
+#   mounts of the rig's file system type, or the test fails (SPVE_CEPH_MOUNTS, the
+#   earlier name, means SPVE_SHARED_RIG=ceph with those mounts);
+# - otherwise brings the rig up in a temporary directory and takes it down at exit: a
 #   machine whose Debian archive cannot be reached (the rig's exit code 3) skips the
 #   test, any other failure fails it.
 # Each test works in a fresh directory of its own on the file system, removed at exit.
+# shared_rig() names the rig ('ceph' or 'moosefs'), shared_fs_name() its file system
+# ('CephFS', 'MooseFS'), for the expectations that differ between them.
 #
 # PVE's cluster lock (cfs_lock_storage on /etc/pve, one lock for the whole cluster) is
 # emulated by the stand-in's cluster_lock_storage: a flock on a file in one local
@@ -31,35 +37,53 @@ use Test::More ();
 use Time::HiRes ();
 use SwiftPluginTest;
 
-our @EXPORT = qw(shared_storage other_node other_boot_node boot_prefix in_child wait_for_path temporaries_below);
+our @EXPORT = qw(shared_storage shared_rig shared_fs_name other_node other_boot_node boot_prefix in_child wait_for_path
+    temporaries_below);
+
+# The rigs: the script that brings one up, its file system's name, and how /proc/mounts
+# shows its mounts (type, and the source's pattern).
+my %RIGS = (
+    ceph => { tool => 'tools/ceph-rig', name => 'CephFS', client => 'ceph-fuse', type => 'fuse.ceph-fuse', source => qr/^ceph-fuse$/ },
+    moosefs => { tool => 'tools/moosefs-rig', name => 'MooseFS', client => 'mfsmount', type => 'fuse', source => qr/^mfs#/ },
+);
 
 my $owner_pid = $$;
 my ($rig_dir, $rig_base, @cleanup);
+
+sub shared_rig {
+    my $rig = $ENV{SPVE_SHARED_RIG} // 'ceph';
+    die "SPVE_SHARED_RIG='$rig': no such rig (" . join(', ', sort keys %RIGS) . ")\n" if !$RIGS{$rig};
+    return untaint($rig);
+}
+
+sub shared_fs_name { return $RIGS{ shared_rig() }{name} }
 
 END {
     if ($$ == $owner_pid) {
         my $status = $?;
         File::Path::remove_tree($_, { safe => 0 }) for @cleanup;
         if ($rig_dir) {
+            my $tool = $RIGS{ shared_rig() }{tool};
             local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
             local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
             delete local @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};
-            system(untaint(project_file('tools/ceph-rig')), 'down', $rig_dir) == 0
-                ? rmdir($rig_base) : Test::More::diag("tools/ceph-rig down $rig_dir failed");
+            system(untaint(project_file($tool)), 'down', $rig_dir) == 0
+                ? rmdir($rig_base) : Test::More::diag("$tool down $rig_dir failed");
         }
         $? = $status;
     }
 }
 
+# Mount point => [source, type], from /proc/mounts.
 sub fuse_mounts {
     open(my $fh, '<', '/proc/mounts') or die "/proc/mounts: $!\n";
-    my %type;
+    my %mount;
     while (my $line = <$fh>) {
-        my ($point, $type) = (split(' ', $line))[1, 2];
-        $point =~ s/\\([0-7]{3})/chr(oct($1))/ge;
-        $type{$point} = $type;
+        my ($source, $point, $type) = (split(' ', $line))[0, 1, 2];
+        s/\\([0-7]{3})/chr(oct($1))/ge for $source, $point;
+        $mount{$point} = [$source, $type];
     }
-    return \%type;
+    return \%mount;
 }
 
 my sub fail_all {
@@ -72,18 +96,21 @@ my sub fail_all {
 
 # The two mount points (untainted, absolute).
 sub mounts {
-    Test::More::plan(skip_all => 'needs root: mounts a CephFS with ceph-fuse (tools/ceph-rig)') if $> != 0;
-    if (my $given = $ENV{SPVE_CEPH_MOUNTS}) {
+    my $rig = $RIGS{ shared_rig() };
+    Test::More::plan(skip_all => "needs root: mounts a $rig->{name} with $rig->{client} ($rig->{tool})") if $> != 0;
+    my $variable = defined($ENV{SPVE_SHARED_MOUNTS}) ? 'SPVE_SHARED_MOUNTS' : 'SPVE_CEPH_MOUNTS';
+    if (my $given = $ENV{$variable}) {
         my ($a, $b) = map { untaint($_) } split(/:/, $given, 2);
-        my $type = fuse_mounts();
+        my $mount = fuse_mounts();
         for my $point ($a, $b) {
-            fail_all("SPVE_CEPH_MOUNTS='$given': '" . ($point // '') . "' is not a ceph-fuse mount")
-                if !defined($point) || ($type->{$point} // '') ne 'fuse.ceph-fuse';
+            my ($source, $type) = @{ $mount->{ $point // '' } // ['', ''] };
+            fail_all("$variable='$given': '" . ($point // '') . "' is not a $rig->{client} mount")
+                if !defined($point) || $type ne $rig->{type} || $source !~ $rig->{source};
         }
-        fail_all("SPVE_CEPH_MOUNTS='$given': the two nodes need two mounts") if $a eq $b;
+        fail_all("$variable='$given': the two nodes need two mounts") if $a eq $b;
         return ($a, $b);
     }
-    my $base = File::Temp::tempdir('spve-ceph-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    my $base = File::Temp::tempdir('spve-' . shared_rig() . '-XXXXXX', TMPDIR => 1, CLEANUP => 0);
     my $dir = untaint("$base/rig");
     local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
     local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
@@ -94,28 +121,29 @@ sub mounts {
         close($reader);
         open(STDOUT, '>&', $writer) or POSIX::_exit(126);
         open(STDERR, '>&', $writer) or POSIX::_exit(126);
-        # Under tools/check-asan the sanitizer runtime is preloaded: not into Ceph.
+        # Under tools/check-asan the sanitizer runtime is preloaded: not into the rig's daemons.
         delete @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};
-        exec(untaint(project_file('tools/ceph-rig')), 'up', $dir) or POSIX::_exit(127);
+        exec(untaint(project_file($rig->{tool})), 'up', $dir) or POSIX::_exit(127);
     }
     close($writer);
     my $output = do { local $/; <$reader> } // '';
     waitpid($pid, 0);
     my $code = $? >> 8;
+    my ($prefix) = $rig->{tool} =~ m{([^/]+)$};
     if ($? == 0) {
         ($rig_dir, $rig_base) = ($dir, untaint($base));
-        Test::More::note(sprintf('CephFS rig up in %.1f s', Time::HiRes::time() - $started));
+        Test::More::note(sprintf('%s rig up in %.1f s', $rig->{name}, Time::HiRes::time() - $started));
         my @points = grep { m{^/} } split(/\n/, $output);
-        fail_all('tools/ceph-rig printed no mount points', $output) if @points != 2;
+        fail_all("$rig->{tool} printed no mount points", $output) if @points != 2;
         return map { untaint($_) } @points;
     }
     rmdir($dir);
     rmdir($base);
     if ($code == 3) {
-        my ($why) = reverse grep { /^ceph-rig: / } split(/\n/, $output);
-        Test::More::plan(skip_all => 'tools/ceph-rig: ' . (($why // '') =~ s/^ceph-rig: //r || 'the Ceph packages cannot be installed'));
+        my ($why) = reverse grep { /^\Q$prefix\E: / } split(/\n/, $output);
+        Test::More::plan(skip_all => "$rig->{tool}: " . (($why // '') =~ s/^\Q$prefix\E: //r || "the $rig->{name} packages cannot be installed"));
     }
-    fail_all("tools/ceph-rig up failed (exit status $code)", $output);
+    fail_all("$rig->{tool} up failed (exit status $code)", $output);
 }
 
 # (scfg A, scfg B): the same storage 's' on both nodes, in a fresh directory of the
@@ -124,10 +152,10 @@ sub shared_storage {
     my (%extra) = @_;
     my ($a, $b) = mounts();
     my $name = untaint(sprintf('spve-%s-%d-%04x', ($0 =~ m{([^/]+)\.t$})[0] // 'test', $$, int(rand(65536))));
-    mkdir("$a/$name") or fail_all("cannot make a directory on the CephFS mount $a: $!");
+    mkdir("$a/$name") or fail_all('cannot make a directory on the ' . shared_fs_name() . " mount $a: $!");
     push @cleanup, "$a/$name";
     # The two mounts are one file system: what A makes, B sees.
-    fail_all("$b/$name does not exist: $a and $b are not one CephFS") if !-d "$b/$name";
+    fail_all("$b/$name does not exist: $a and $b are not one " . shared_fs_name()) if !-d "$b/$name";
     $ENV{PVE_STORAGE_LOCK_DIR} = storage_dir();
     my %common = (
         type => 'swift', shared => 1,

@@ -1,6 +1,6 @@
 #!/usr/bin/perl -T
 # Contract (shared storage, two nodes at once): processes on node A and on node B
-# allocating disks for the same VMID on one CephFS at the same time. Under PVE's
+# allocating disks for the same VMID on one CephFS or MooseFS at the same time. Under PVE's
 # storage lock (one lock for the cluster; here a flock both nodes share) every
 # allocation succeeds, no name is handed out twice, every returned volume exists with
 # the format it was made with, and both nodes list exactly these volumes. Without the
@@ -9,14 +9,14 @@
 # never sees a partial volume. Notes written from both nodes at once (PVE takes no lock
 # for them) are always one whole version; both nodes pruning at once remove each
 # backup once, fail on none, and never touch the protected one. No temporary is left.
-# Needs root; as root a rig that cannot come up fails the test (see SharedCephFS.pm).
+# Needs root; as root a rig that cannot come up fails the test (see SharedFS.pm).
 use strict;
 use warnings;
 
 use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
-use SharedCephFS;
+use SharedFS;
 use POSIX ();
 use Time::HiRes ();
 
