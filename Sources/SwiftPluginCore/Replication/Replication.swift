@@ -51,7 +51,7 @@ extension DirectoryStorage {
         let planned = ranges.reduce(UInt64(0)) { $0 + UInt64($1.count) }
         let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: planned)
         defer { channel.end() }
-        var writer = ReplicationStreamWriter(channel)
+        var writer = ReplicationStreamWriter(BufferedChannel(channel))
         try writer.writeHeader(ReplicationHeader(volumeSize: UInt64(size), snapshot: snapshot, identity: identity,
                                                  baseID: base?.identity.id))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ReplicationStream.maximumRecord, alignment: 16)
@@ -165,6 +165,9 @@ extension DirectoryStorage {
         return filled
     }
 
+    /// Ranges up to this size are read whole, holes included.
+    static let seekThreshold: Int64 = 1 << 20
+
     /// The next run of data at or after `position` and before `limit` (`limit` twice when
     /// there is none); without SEEK_DATA, or when it fails, everything is data.
     private func nextData(in file: Int32, from position: Int64, before limit: Int64) -> (start: Int64, end: Int64) {
@@ -182,10 +185,13 @@ extension DirectoryStorage {
     /// full stream starts from an empty file).
     private func sendRange(_ range: Range<Int64>, of source: Int32, path: String, holesAsRecords: Bool,
                            buffer: UnsafeMutableRawBufferPointer,
-                           _ writer: inout ReplicationStreamWriter<StreamChannel>) throws(StorageError) {
+                           _ writer: inout ReplicationStreamWriter<BufferedChannel>) throws(StorageError) {
         var position = range.lowerBound
         while position < range.upperBound {
-            let (dataStart, dataEnd) = nextData(in: source, from: position, before: range.upperBound)
+            // A small range is sent as data (holes read as zeros, which the target
+            // punches): two seeks would cost more than reading it.
+            let (dataStart, dataEnd) = range.count <= Self.seekThreshold ? (position, range.upperBound)
+                : nextData(in: source, from: position, before: range.upperBound)
             if dataStart > position, holesAsRecords {
                 try writer.writeZero(at: UInt64(position), length: UInt64(dataStart - position))
             }
@@ -203,13 +209,52 @@ extension DirectoryStorage {
     }
 }
 
-extension StreamChannel: ReplicationOutput, ReplicationInput {
-    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) { try writeAll(bytes) }
+/// The stream channel in pieces of up to ``capacity`` bytes: records are small (13 to
+/// 17 bytes of fields, often 4 KiB of data), and each read or write of the channel is a
+/// poll and a system call.
+final class BufferedChannel: ReplicationOutput, ReplicationInput {
+    let channel: StreamChannel
+    static let capacity = 1 << 20
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: BufferedChannel.capacity, alignment: 16)
+    /// Output: the bytes held. Input: the bytes read ahead, `start..<end`.
+    private var start = 0, end = 0
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
-        let count = try readFull(into: buffer)
-        progress.advance(count)
-        return count
+    init(_ channel: StreamChannel) { self.channel = channel }
+    deinit { buffer.deallocate() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
+        if end + bytes.count > Self.capacity { try flush() }
+        if bytes.count >= Self.capacity / 2 {
+            try channel.writeAll(bytes)
+            return
+        }
+        UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + bytes.count)]).copyMemory(from: bytes)
+        end += bytes.count
+    }
+
+    func flush() throws(StorageError) {
+        guard end > 0 else { return }
+        try channel.writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<end]))
+        end = 0
+    }
+
+    /// Fills `target` from what was read ahead, reading more as needed; less only at the end.
+    func read(into target: UnsafeMutableRawBufferPointer) throws(StorageError) -> Int {
+        var filled = 0
+        while filled < target.count {
+            if start == end {
+                start = 0
+                end = try channel.readSome(into: buffer)
+                guard end > 0 else { break }
+                channel.progress.advance(end)
+            }
+            let count = min(end - start, target.count - filled)
+            UnsafeMutableRawBufferPointer(rebasing: target[filled..<(filled + count)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)]))
+            start += count
+            filled += count
+        }
+        return filled
     }
 }
 
@@ -227,8 +272,8 @@ extension DirectoryStorage {
         let directory = try imageDirectory(vmid: vmid)
         let channel = StreamChannel(system: system, descriptor: descriptor, direction: "import", total: nil)
         defer { channel.end() }
-        var reader = ReplicationStreamReader(channel)
-        let header = try Self.replicationStep { () throws(ReplicationStreamReader<StreamChannel>.Failure) in try reader.readHeader() }
+        var reader = ReplicationStreamReader(BufferedChannel(channel))
+        let header = try Self.replicationStep { () throws(ReplicationStreamReader<BufferedChannel>.Failure) in try reader.readHeader() }
         if let snapshot, snapshot != header.snapshot {
             throw StorageError("import: the stream carries snapshot '\(header.snapshot)', not '\(snapshot)'")
         }
@@ -290,7 +335,7 @@ extension DirectoryStorage {
     }
 
     /// A reader's failure as the storage's error.
-    static func replicationStep<T>(_ body: () throws(ReplicationStreamReader<StreamChannel>.Failure) -> T) throws(StorageError) -> T {
+    static func replicationStep<T>(_ body: () throws(ReplicationStreamReader<BufferedChannel>.Failure) -> T) throws(StorageError) -> T {
         do { return try body() } catch {
             switch error {
             case .stream(let failure): throw StorageError("import: \(failure)")
@@ -301,7 +346,7 @@ extension DirectoryStorage {
 
     /// Applies the records to `temporary` (a fresh empty file, or a reflink of the base),
     /// sized to the stream's volume size; the trailer is checked and the file flushed.
-    private func receiveReplication(_ reader: inout ReplicationStreamReader<StreamChannel>, into temporary: String,
+    private func receiveReplication(_ reader: inout ReplicationStreamReader<BufferedChannel>, into temporary: String,
                                     size: UInt64, fresh: Bool) throws(StorageError) {
         let target: Int32
         do { target = try system.openFile(temporary, writing: true) } catch {
@@ -312,7 +357,7 @@ extension DirectoryStorage {
         do { try system.truncate(target, to: Int64(size)) } catch { throw failed(error) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ReplicationStream.maximumRecord, alignment: 16)
         defer { buffer.deallocate() }
-        while let record = try Self.replicationStep({ () throws(ReplicationStreamReader<StreamChannel>.Failure) in
+        while let record = try Self.replicationStep({ () throws(ReplicationStreamReader<BufferedChannel>.Failure) in
             try reader.next(into: buffer)
         }) {
             switch record {
@@ -325,7 +370,7 @@ extension DirectoryStorage {
             }
         }
         do { try system.synchronize(target) } catch { throw failed(error) }
-        reader.input.progress.finish()
+        reader.input.channel.progress.finish()
     }
 
     /// Writes the blocks of `data` that are not all zeros; zero blocks become holes: left

@@ -228,6 +228,12 @@ public struct ReplicationStreamReader<Input: ReplicationInput> {
 /// Where a stream's bytes go.
 public protocol ReplicationOutput {
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError)
+    /// Sends what a buffering output holds back (the writer calls it at the end).
+    mutating func flush() throws(StorageError)
+}
+
+extension ReplicationOutput {
+    public mutating func flush() throws(StorageError) {}
 }
 
 /// Writes a replication stream: the header, records in ascending order, the end and
@@ -286,6 +292,7 @@ public struct ReplicationStreamWriter<Output: ReplicationOutput> {
             do throws(StorageError) { try output.write(buffer) } catch { failure = error }
         }
         if let failure { throw failure }
+        try output.flush()
     }
 }
 

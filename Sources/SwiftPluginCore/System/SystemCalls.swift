@@ -265,18 +265,27 @@ extension SystemCalls {
 
     /// `mkdir -p`: creates `path` and its missing parents; an existing directory is fine.
     public func makeDirectories(_ path: String, mode: UInt32 = 0o777) throws(Errno) {
-        if let existing = try? status(path, followSymlinks: true) {
-            if existing.kind == .directory { return }
-            throw Errno.fileExists
-        }
-        let parent = FilePath.parent(of: path)
-        if parent != path, !parent.isEmpty { try makeDirectories(parent, mode: mode) }
+        // mkdir first, not stat: a network file system's client may still find a
+        // directory another node has just removed (MooseFS keeps entries for a second),
+        // where mkdir asks the server.
         do {
             try makeDirectory(path, mode: mode)
         } catch {
-            // Lost a race with another creator: fine if it is a directory now.
-            if error == .fileExists, (try? status(path, followSymlinks: true))?.kind == .directory { return }
-            throw error
+            switch error {
+            case .fileExists:
+                guard (try? status(path, followSymlinks: true))?.kind == .directory else { throw .fileExists }
+            case .noSuchFileOrDirectory, .notDirectory:
+                // A parent is missing, or is no directory (which its own mkdir then says).
+                let parent = FilePath.parent(of: path)
+                guard parent != path, !parent.isEmpty else { throw error }
+                try makeDirectories(parent, mode: mode)
+                do { try makeDirectory(path, mode: mode) } catch {
+                    // Lost a race with another creator: fine if it is a directory now.
+                    guard error == .fileExists, (try? status(path, followSymlinks: true))?.kind == .directory else { throw error }
+                }
+            default:
+                throw error
+            }
         }
     }
 

@@ -54,23 +54,15 @@ is($stale, $moosefs ? 1 : 0, $moosefs
     ? "A freed its last disk, removing it; B's stat still finds it (mfsmount's directory entry cache)"
     : "A freed its last disk, removing it; B's stat no longer finds it");
 my $allocated = eval { alloc($B, 500, 'raw', undef, 1024) } // "error: $@";
-TODO: {
-    # Sources: makeDirectories trusts a stat that finds the directory and does not make
-    # it; the temporary file is then created in the directory A removed (ENOENT). A
-    # mkdir first (EEXIST when it is there) revalidates the entry on FUSE. dir's mkpath
-    # trusts -d the same way.
-    local $TODO = 'B allocates in a directory A removed under its cache (MooseFS)' if $moosefs;
-    is($allocated, '500/vm-500-disk-0.raw', 'B allocates a disk for 500 at once');
-}
+# The storage makes a directory by mkdir first, not by a stat that finds it: a mkdir
+# revalidates the cached entry on FUSE. (dir's mkpath trusts -d, and fails here.)
+is($allocated, '500/vm-500-disk-0.raw', 'B allocates a disk for 500 at once');
 PLUGIN->free_image('s', $B, $allocated, 0, 'raw') if $allocated !~ /^error/;
 Time::HiRes::sleep(1.5);
 
 ($seen, $stale) = removed_under_b(501);
 my $renamed = eval { PLUGIN->rename_volume($B, 's', alloc($B, 502, 'raw', undef, 1024), 501, undef) } // "error: $@";
-TODO: {
-    local $TODO = 'B renames into a directory A removed under its cache (MooseFS)' if $moosefs;
-    is($renamed, 's:501/vm-501-disk-0.raw', 'B renames a disk to VMID 501 at once, whose directory A removed');
-}
+is($renamed, 's:501/vm-501-disk-0.raw', 'B renames a disk to VMID 501 at once, whose directory A removed');
 Time::HiRes::sleep(1.5);
 my @left = map { $_->{volid} } PLUGIN->list_images('s', $B, undef)->@*;
 PLUGIN->free_image('s', $B, $_ =~ s/^s://r, 0, 'raw') for @left;
