@@ -427,11 +427,17 @@ then the guest's configuration is moved to the target node as for any offline mo
 
 =head2 What changes on a shared file system
 
-On CephFS, NFS and other network file systems (the project's C<make check-shared>
-runs two nodes on one real CephFS): raw disks have no snapshots (no reflinks: C<dir>'s
-refusal), templates cannot be made immutable (C<create_base> warns that the flag is not
-supported, as C<dir> does), and the space PVE reports is the file system's, which may
-lag writes by seconds. Listings read their files' headers, notes and markers on a few
+On CephFS, NFS, MooseFS and other network file systems (the project's C<make
+check-shared> runs two nodes on one real CephFS, then on one MooseFS): raw disks have no
+snapshots and do not replicate (no reflinks: C<dir>'s refusal), templates cannot be made
+immutable (C<create_base> warns that the flag is not supported, as C<dir> does), and the
+space PVE reports is the file system's, which may lag writes by seconds. Holes are not
+reported there, so exports read every byte, and the used size of an image is its whole
+size (as with C<dir>). With C<preallocation falloc>, MooseFS has no C<fallocate> and
+the C library writes a byte per block instead (slow for large disks; C<full> is
+faster there). A directory another node has just removed may still be in a node's
+client cache (MooseFS: about a second); the storage makes directories by C<mkdir>, which
+asks the server, so allocating or renaming into it works at once (C<dir> fails there). Listings read their files' headers, notes and markers on a few
 threads when each look-up is slow (a round trip to the file system's servers); the
 threads exist only during that call. Allocations are safe from two nodes at once without PVE's lock
 (a name is taken by an exclusive create or a hard link, never by replacing a file);
