@@ -223,7 +223,8 @@ final class BufferedChannel: ReplicationOutput, ReplicationInput {
     deinit { buffer.deallocate() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(StorageError) {
-        if end + bytes.count > Self.capacity { try flush() }
+        // Large data goes out as it is, after what is held.
+        if end + bytes.count > Self.capacity || bytes.count >= Self.capacity / 2 { try flush() }
         if bytes.count >= Self.capacity / 2 {
             try channel.writeAll(bytes)
             return
