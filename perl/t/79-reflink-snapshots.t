@@ -22,15 +22,6 @@ load_host();
 
 plan(skip_all => 'loop-mounting XFS, btrfs and ext4 needs root') if $> != 0;
 
-# Writes $length bytes of $byte at $offset of a file, in place.
-sub poke {
-    my ($path, $byte, $offset, $length) = @_;
-    open(my $fh, '+<', $path) or die "$path: $!\n";
-    binmode($fh);
-    seek($fh, $offset, 0);
-    print $fh chr($byte) x $length;
-    close($fh) or die;
-}
 
 sub used_bytes {
     my ($dir) = @_;

@@ -32,15 +32,6 @@ plan(skip_all => 'loop-mounting XFS, btrfs and ext4 needs root') if $> != 0;
 
 my $MiB = 1024 * 1024;
 
-sub poke {
-    my ($path, $byte, $offset, $length) = @_;
-    open(my $fh, '+<', $path) or die "$path: $!\n";
-    binmode($fh);
-    seek($fh, $offset, 0);
-    print $fh chr($byte) x $length;
-    close($fh) or die;
-}
-
 sub slurp_bytes {
     my ($path) = @_;
     open(my $fh, '<:raw', $path) or die "$path: $!\n";

@@ -17,7 +17,7 @@ our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
     make_file make_setup with_real_metadata prune_vectors fixture_text
     qemu_img qemu_img_info files_below loop_mounted_dir checksum output_of snapshot_names
-    host_is_pve8
+    host_is_pve8 poke
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -169,6 +169,16 @@ sub truncate_file {
     open(my $fh, '>', $path) or die "cannot create $path: $!\n";
     truncate($fh, $size) or die "truncate $path: $!\n";
     close($fh);
+}
+
+# Writes $length bytes of $byte at $offset of a file, in place (a guest's write).
+sub poke {
+    my ($path, $byte, $offset, $length) = @_;
+    open(my $fh, '+<', $path) or die "$path: $!\n";
+    binmode($fh);
+    seek($fh, $offset, 0);
+    print $fh chr($byte) x $length;
+    close($fh) or die "$path: $!\n";
 }
 
 # The SHA-256 of a file's contents (to check data after rollbacks).
