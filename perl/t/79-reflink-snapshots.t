@@ -22,7 +22,6 @@ load_host();
 
 plan(skip_all => 'loop-mounting XFS, btrfs and ext4 needs root') if $> != 0;
 
-
 sub used_bytes {
     my ($dir) = @_;
     local $ENV{PATH} = '/usr/bin:/bin';
