@@ -36,9 +36,9 @@ struct Companions {
     /// Notes `name` if it is a companion's name (only companions are kept: a backup
     /// directory holds a log for every archive).
     mutating func note(_ name: [UInt8]) {
-        if Grammar.hasSuffix(name, Self.notes) {
+        if Grammar.endsWith(name, Self.notes) {
             withNotes.insert(String(decoding: name.dropLast(Self.notes.count), as: UTF8.self))
-        } else if Grammar.hasSuffix(name, Self.protected) {
+        } else if Grammar.endsWith(name, Self.protected) {
             withProtection.insert(String(decoding: name.dropLast(Self.protected.count), as: UTF8.self))
         }
     }
@@ -86,7 +86,7 @@ extension DirectoryStorage {
     public func listContent(_ content: ContentType, vmid: String? = nil) throws(StorageError) -> [ContentItem] {
         let listing = try contentFiles(content) { bytes in
             switch content {
-            case .iso: return Grammar.hasSuffix(bytes, [".iso", ".img"], caseInsensitive: true)
+            case .iso: return Grammar.hasExtension(bytes, [".iso", ".img"], caseInsensitive: true)
             case .vztmpl: return ContentNames.templateFormat(bytes, for: host) != nil
             case .backup: return Grammar.backupExtension(of: bytes) != nil
             case .import: return ContentNames.importFormat(bytes) != nil
@@ -241,7 +241,7 @@ enum ContentNames {
     /// in lower case (the extension is the format).
     static func importFormat(_ bytes: [UInt8]) -> VolumeFormat? {
         guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
-        return Grammar.importFormats.first { Grammar.hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
+        return Grammar.importFormats.first { Grammar.hasExtension(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
 
     /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.

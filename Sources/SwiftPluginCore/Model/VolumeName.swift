@@ -45,9 +45,9 @@ public struct VolumeName: Equatable, Sendable {
         let oneComponent = !rest.isEmpty && !rest.contains(Grammar.slash)
 
         switch prefix {
-        case "iso" where oneComponent && Grammar.hasSuffix(rest, [".iso", ".img"], caseInsensitive: true):
+        case "iso" where oneComponent && Grammar.hasExtension(rest, [".iso", ".img"], caseInsensitive: true):
             return VolumeName(vtype: .iso, name: name)
-        case "vztmpl" where oneComponent && Grammar.hasSuffix(rest, host.templateExtensions, caseInsensitive: true):
+        case "vztmpl" where oneComponent && Grammar.hasExtension(rest, host.templateExtensions, caseInsensitive: true):
             return VolumeName(vtype: .vztmpl, name: name)
         case "rootdir" where host == .pve8 && oneComponent && Grammar.isDigits(rest):
             // PVE 8's name of a container's private directory (gone in PVE 9).
@@ -106,7 +106,7 @@ public struct VolumeName: Equatable, Sendable {
     /// PVE 8, which has no external snapshots, accepts every free-form name.
     public static func parseImageFile(_ name: String, for host: HostRelease) throws(StorageError) -> (format: ImageFormat, isBase: Bool) {
         let bytes = Array(name.utf8)
-        if host != .pve8, Grammar.hasPrefix(bytes, "snap-"), Grammar.hasSuffix(bytes, [".qcow2"], caseInsensitive: false),
+        if host != .pve8, Grammar.hasPrefix(bytes, "snap-"), Grammar.hasExtension(bytes, [".qcow2"], caseInsensitive: false),
            !bytes.contains(Grammar.newline) {
             throw StorageError("'\(name)' is a snapshot filename, not a volume!")
         }
@@ -153,11 +153,12 @@ enum Grammar {
 
     /// The archive extension `bytes` ends with, after at least one other byte.
     static func backupExtension(of bytes: [UInt8]) -> BackupExtension? {
-        backupExtensions.first { bytes.count > $0.suffix.count && hasSuffix(bytes, $0.suffix) }
+        backupExtensions.first { bytes.count > $0.suffix.count && endsWith(bytes, $0.suffix) }
     }
 
-    /// Whether `bytes` ends with `suffix` (the whole of `bytes` may be the suffix).
-    static func hasSuffix(_ bytes: [UInt8], _ suffix: [UInt8]) -> Bool {
+    /// Whether `bytes` ends with `suffix` (the whole of `bytes` may be the suffix; compare
+    /// ``hasExtension(_:_:caseInsensitive:)``, which needs a name before it).
+    static func endsWith(_ bytes: [UInt8], _ suffix: [UInt8]) -> Bool {
         guard bytes.count >= suffix.count else { return false }
         return bytes.withUnsafeBufferPointer { bytes in
             suffix.withUnsafeBufferPointer { suffix in
@@ -176,7 +177,7 @@ enum Grammar {
     /// The format an image file name's extension names (`.raw`, `.qcow2`, ...), with at
     /// least one byte before it; nil for any other name. The one test of image extensions.
     static func imageFormat(_ bytes: [UInt8]) -> ImageFormat? {
-        imageExtensions.first { hasSuffix(bytes, $0.suffix, caseInsensitive: false) }?.format
+        imageExtensions.first { hasExtension(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
     static let ovaMemberExtensions: [(format: ImageFormat, suffix: [String])] =
         [ImageFormat.qcow2, .raw, .vmdk].map { ($0, [".\($0)"]) }
@@ -208,8 +209,8 @@ enum Grammar {
         bytes.starts(with: prefix.utf8)
     }
 
-    /// True when `bytes` ends with one of `suffixes` and has at least one byte before it.
-    static func hasSuffix(_ bytes: [UInt8], _ suffixes: [String], caseInsensitive: Bool) -> Bool {
+    /// True when `bytes` ends with one of `suffixes` (extensions) after at least one byte of name.
+    static func hasExtension(_ bytes: [UInt8], _ suffixes: [String], caseInsensitive: Bool) -> Bool {
         matchedSuffix(bytes, suffixes, caseInsensitive: caseInsensitive) != nil
     }
 
@@ -265,12 +266,12 @@ enum Grammar {
         let parts = bytes.split(separator: slash, omittingEmptySubsequences: false).map(Array.init)
         let safe = { (part: [UInt8]) in part.allSatisfy { isSafe($0, allowSpace: true) } }
         if parts.count == 2, safe(parts[0]), safe(parts[1]),
-           hasSuffix(parts[0], [".ova"], caseInsensitive: false),
-           let member = ovaMemberExtensions.first(where: { hasSuffix(parts[1], $0.suffix, caseInsensitive: false) }) {
+           hasExtension(parts[0], [".ova"], caseInsensitive: false),
+           let member = ovaMemberExtensions.first(where: { hasExtension(parts[1], $0.suffix, caseInsensitive: false) }) {
             return .ovaMember(member.format)
         }
         if parts.count == 1, safe(parts[0]) {
-            return importFormats.first { hasSuffix(parts[0], $0.suffix, caseInsensitive: false) }?.format
+            return importFormats.first { hasExtension(parts[0], $0.suffix, caseInsensitive: false) }?.format
         }
         return nil
     }
