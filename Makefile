@@ -37,8 +37,7 @@ XS_C     := Sources/PerlXS/SwiftPlugin.c
 # The library links the Swift runtime statically: a PVE node has no Swift toolchain.
 SCRATCH     := .build-plugin
 SWIFT_FLAGS := -c release --scratch-path $(SCRATCH) -Xswiftc -static-stdlib \
-               -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now \
-               -Xlinker --version-script=$(CURDIR)/include/swiftplugin.map
+               -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
 # Read by Package.swift: compiling the XS C file and the glue's C runtime needs the
 # host perl's headers (as system headers: their warnings are not ours) and flags.
 # The warning flags of each C target are in Package.swift.
@@ -47,7 +46,12 @@ export SPVE_PERL_CFLAGS = -isystem $(PERL_ARCHLIB)/CORE $(PERL_CCFLAGS) -DVERSIO
 
 PERL_TEST_INC := -Iperl/t/lib -Iperl/lib -I$(STAGE)/arch
 
-.PHONY: all install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
+# The plugins built with the SDK: this storage, and the example (Examples/HelloPlugin).
+PLUGINS_METHODS := perl/methods.txt Examples/HelloPlugin/methods.txt
+HELLO_XS_C      := Examples/HelloPlugin/Sources/HelloPluginXS/HelloPlugin.c
+HELLO_SO        := $(STAGE)/hello/auto/PVE/Storage/Custom/HelloPlugin/HelloPlugin.so
+
+.PHONY: all hello test-hello install test check check-real-pve bench deb deps test-swift test-glue test-header test-library \
         test-perl test-perl-pve8 check-shared test-package clean distclean
 
 all: $(STAGE_SO)
@@ -56,9 +60,18 @@ $(XS_C): perl/SwiftPlugin.xs
 	mkdir -p $(@D)
 	$(XSUBPP) -typemap $(PERL_PRIVLIB)/ExtUtils/typemap -output $@ $<
 
-$(STAGE_SO): $(XS_C) FORCE
-	$(SWIFT) build $(SWIFT_FLAGS)
+$(HELLO_XS_C): Examples/HelloPlugin/perl/HelloPlugin.xs
+	mkdir -p $(@D)
+	$(XSUBPP) -typemap $(PERL_PRIVLIB)/ExtUtils/typemap -output $@ $<
+
+$(STAGE_SO): $(XS_C) $(HELLO_XS_C) FORCE
+	$(SWIFT) build $(SWIFT_FLAGS) --product SwiftPlugin
 	install -D -m 0644 $(SCRATCH)/release/libSwiftPlugin.so $@
+
+# The example plugin, staged apart from this one (its Perl test puts it on @INC).
+hello: $(HELLO_XS_C) $(STAGE_SO)
+	$(SWIFT) build $(SWIFT_FLAGS) --product HelloPlugin
+	install -D -m 0644 $(SCRATCH)/release/libHelloPlugin.so $(HELLO_SO)
 
 FORCE:
 
@@ -78,9 +91,9 @@ bench: all
 
 # The fast lane: everything `check` runs except installing Debian packages and the
 # package test (debootstrap). Needs the Swift toolchain, perl, xsubpp and qemu-img.
-test: test-glue all test-swift test-header test-library test-perl
+test: test-glue all test-swift test-header test-library test-perl test-hello
 
-check: deps test-glue all test-swift test-header test-library test-perl test-perl-pve8 check-shared check-asan fuzz-regressions test-package
+check: deps test-glue all test-swift test-header test-library test-perl test-hello test-perl-pve8 check-shared check-asan fuzz-regressions test-package
 
 # The Swift unit tests build without the XS glue (no SPVE_PERL_CFLAGS). They run in
 # parallel: most use InMemorySystem, and none changes process-wide state (TZ, signal
@@ -90,13 +103,13 @@ test-swift:
 	env -u SPVE_PERL_CFLAGS $(SWIFT) test --skip ForkingTests
 	env -u SPVE_PERL_CFLAGS $(SWIFT) test --no-parallel --filter ForkingTests
 
-# The generated files are committed; they must match perl/methods.txt.
+# The generated files are committed; they must match each plugin's methods.txt.
 test-glue:
-	$(PERL) perl/gen-glue.pl --check
+	$(PERL) SDK/gen-glue.pl --check $(PLUGINS_METHODS)
 
 # The hand-written ABI header and the one Swift generates must agree.
 test-header: all
-	tools/check-header $(SCRATCH)
+	tools/check-header $(SCRATCH) SwiftPlugin include/swiftplugin.h
 
 # The library must load on a node without Swift: no libswift* NEEDED, no toolchain RUNPATH.
 test-library: all
@@ -104,6 +117,12 @@ test-library: all
 
 test-perl: all
 	$(PROVE) -T $(PERL_TEST_INC) perl/t/
+
+# The example plugin, built with the SDK alone, loaded by the stand-in PVE's plugin scan.
+test-hello: hello
+	tools/check-header $(SCRATCH) HelloPlugin Examples/HelloPlugin/include/helloplugin.h
+	tools/check-library $(HELLO_SO) Examples/HelloPlugin/include/helloplugin.h
+	$(PROVE) -T -Iperl/t/lib -IExamples/HelloPlugin/perl/lib -I$(STAGE)/hello Examples/HelloPlugin/t/
 
 # Two nodes on one shared storage, on each rig in turn: a single-node CephFS on loopback
 # mounted twice with ceph-fuse (tools/ceph-rig), then a single-node MooseFS mounted twice
@@ -148,12 +167,12 @@ check-real-pve: all
 	tools/check-real-guests
 
 # The Perl tests against the library and glue built with ASan and UBSan (README.md, FUZZING.md).
-check-asan: $(XS_C)
+check-asan: $(XS_C) $(HELLO_XS_C)
 	tools/check-asan .build-asan $(BUILD)/asan
 
 # Fuzzing (FUZZING.md): one libFuzzer executable per parser of untrusted bytes, built
-# with plain swiftc: the core and the live system as static libraries, the targets of
-# fuzz/Targets, and the entry point fuzz/Entry/<target>.swift, all with
+# with plain swiftc: the SDK, the backend, the live system, the plugin and the targets of
+# fuzz/Targets as static libraries, and the entry point fuzz/Entry/<target>.swift, all with
 # -sanitize=fuzzer,address. `make fuzz` replays fuzz/regressions/<target>/ and then
 # fuzzes each target for FUZZ_SECONDS from fuzz/corpus/<target>/; new inputs go to
 # build/fuzz/corpus/<target>/ (`make fuzz-corpus` merges them into fuzz/corpus,
@@ -166,10 +185,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_BUILD   := $(CURDIR)/$(BUILD)/fuzz
 FUZZ_SWIFTC   = $(SWIFTC) -swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address \
-                -I $(CURDIR)/Sources/CSystemShims -I $(FUZZ_BUILD)
-CORE_SOURCES := $(shell find Sources/SwiftPluginCore -name '*.swift' | sort)
-SYSTEM_SOURCES := $(shell find Sources/SwiftPluginSystem -name '*.swift' | sort)
-FUZZ_SOURCES := $(wildcard fuzz/Targets/*.swift)
+                -I $(CURDIR)/Sources/CSystemShims -I $(CURDIR)/SDK/include -I $(CURDIR)/include -I $(FUZZ_BUILD)
+# The modules of the fuzz build, in dependency order: name=source directory.
+FUZZ_MODULES := PVEStorage=SDK/Sources/PVEStorage PVEStoragePerl=SDK/Sources/PVEStoragePerl \
+                DirectoryBackend=Sources/DirectoryBackend SwiftPluginSystem=Sources/SwiftPluginSystem \
+                SwiftPlugin=Sources/SwiftPlugin FuzzTargets=fuzz/Targets
+FUZZ_LIBRARIES := $(foreach m,$(FUZZ_MODULES),$(firstword $(subst =, ,$(m))))
+FUZZ_SOURCES := $(shell find SDK/Sources Sources fuzz/Targets -name '*.swift' | sort)
 # The Swift runtime's backtracer would delay libFuzzer's own crash handling.
 FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
 
@@ -177,24 +199,19 @@ FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_e
 
 fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-$(FUZZ_BUILD)/libSwiftPluginCore.a: $(CORE_SOURCES)
-	mkdir -p $(FUZZ_BUILD)/obj/core
-	cd $(FUZZ_BUILD)/obj/core && $(FUZZ_SWIFTC) -module-name SwiftPluginCore -emit-library -static \
-		-emit-module -emit-module-path $(FUZZ_BUILD)/SwiftPluginCore.swiftmodule $(abspath $^) -o $@
+# Each module a static library, built in order.
+$(FUZZ_BUILD)/modules.stamp: $(FUZZ_SOURCES)
+	@set -e; for m in $(FUZZ_MODULES); do name=$${m%%=*}; dir=$${m#*=}; \
+		echo "fuzz: module $$name"; mkdir -p $(FUZZ_BUILD)/obj/$$name; \
+		(cd $(FUZZ_BUILD)/obj/$$name && $(FUZZ_SWIFTC) -module-name $$name -emit-library -static \
+			-emit-module -emit-module-path $(FUZZ_BUILD)/$$name.swiftmodule \
+			$$(find $(CURDIR)/$$dir -name '*.swift' | sort) -o $(FUZZ_BUILD)/lib$$name.a); \
+	done; touch $@
 
-$(FUZZ_BUILD)/libSwiftPluginSystem.a: $(SYSTEM_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a
-	mkdir -p $(FUZZ_BUILD)/obj/system
-	cd $(FUZZ_BUILD)/obj/system && $(FUZZ_SWIFTC) -module-name SwiftPluginSystem -emit-library -static \
-		-emit-module -emit-module-path $(FUZZ_BUILD)/SwiftPluginSystem.swiftmodule $(abspath $(SYSTEM_SOURCES)) -o $@
-
-$(FUZZ_BUILD)/libFuzzTargets.a: $(FUZZ_SOURCES) $(FUZZ_BUILD)/libSwiftPluginCore.a $(FUZZ_BUILD)/libSwiftPluginSystem.a
-	mkdir -p $(FUZZ_BUILD)/obj/targets
-	cd $(FUZZ_BUILD)/obj/targets && $(FUZZ_SWIFTC) -module-name FuzzTargets -emit-library -static \
-		-emit-module -emit-module-path $(FUZZ_BUILD)/FuzzTargets.swiftmodule $(abspath $(FUZZ_SOURCES)) -o $@
-
-$(FUZZ_BUILD)/%: fuzz/Entry/%.swift $(FUZZ_BUILD)/libFuzzTargets.a $(FUZZ_BUILD)/libSwiftPluginSystem.a $(FUZZ_BUILD)/libSwiftPluginCore.a
+$(FUZZ_BUILD)/%: fuzz/Entry/%.swift $(FUZZ_BUILD)/modules.stamp
 	mkdir -p $(FUZZ_BUILD)/obj/$*
-	cd $(FUZZ_BUILD)/obj/$* && $(FUZZ_SWIFTC) $(abspath $<) -L $(FUZZ_BUILD) -lFuzzTargets -lSwiftPluginSystem -lSwiftPluginCore \
+	cd $(FUZZ_BUILD)/obj/$* && $(FUZZ_SWIFTC) $(abspath $<) -L $(FUZZ_BUILD) \
+		$(addprefix -l,$(shell echo $(FUZZ_LIBRARIES) | tr ' ' '\n' | tac)) \
 		-o $@ 2> link.log || { cat link.log >&2; exit 1; }
 
 # Every saved regression input of every target, once (FUZZING.md lists the known crashes).
@@ -232,7 +249,7 @@ fuzz-corpus: fuzz-build
 # Keeps build/roots, the debootstrap cache of `make deb` and the package test.
 clean:
 	rm -rf $(STAGE) $(BUILD)/deb-work $(BUILD)/logs $(BUILD)/*.deb $(BUILD)/*.changes \
-		$(BUILD)/*.buildinfo $(SCRATCH) .build .build-asan $(BUILD)/fuzz $(BUILD)/asan $(XS_C)
+		$(BUILD)/*.buildinfo $(SCRATCH) .build .build-asan $(BUILD)/fuzz $(BUILD)/asan $(XS_C) $(HELLO_XS_C)
 
 distclean: clean
 	rm -rf $(BUILD)

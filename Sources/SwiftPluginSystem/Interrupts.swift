@@ -1,7 +1,8 @@
+import PVEStorage
 #if canImport(Glibc)
 import Glibc
 #endif
-import SwiftPluginCore
+import DirectoryBackend
 
 /// The one retry loop of the live system: a C call that fails with -1 and `errno` is
 /// called again while a signal interrupted it (EINTR).

@@ -1,5 +1,6 @@
+import PVEStorage
 import CSystemShims
-import SwiftPluginCore
+import DirectoryBackend
 
 #if canImport(Glibc)
 import Glibc

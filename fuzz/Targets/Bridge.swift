@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 
 // The places where the fuzz targets touch the bridge: the value encoding and the
 // generated argument decoders that read a request in place.
@@ -16,7 +19,7 @@ func storageConfig(_ value: Value) -> StorageConfig? {
     let request = encode(.hash(["scfg": value, "vtype": "iso"]))
     let inPlace = request.withUnsafeBytes { buffer -> StorageConfig? in
         var reader = RequestReader(buffer)
-        return try? GetSubdirArguments(from: &reader, call: Call(system: MemorySystem(contents: []))).scfg
+        return try? GetSubdirArguments(from: &reader, call: Call(className: "PVE::Storage::Custom::SwiftPlugin")).scfg
     }
     guard direct == inPlace else { violated("the two configuration decoders disagree: \(String(describing: direct)) / \(String(describing: inPlace))") }
     return direct
@@ -26,7 +29,7 @@ func storageConfig(_ value: Value) -> StorageConfig? {
 /// them; decoding either succeeds or is refused, never traps.
 func decodeArguments(_ input: [UInt8]) {
     input.withUnsafeBytes { buffer in
-        let call = Call(system: MemorySystem(contents: []))
+        let call = Call(className: "PVE::Storage::Custom::SwiftPlugin")
         func attempt<Arguments: PluginArguments>(_ type: Arguments.Type) {
             var reader = RequestReader(buffer)
             _ = try? Arguments(from: &reader, call: call)

@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 
 /// The fuzz targets: one per parser of bytes that reach the plugin from outside (a PVE
 /// caller, a file in the storage, storage.cfg). The libFuzzer entry points

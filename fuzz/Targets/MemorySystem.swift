@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 import SwiftPluginSystem
 
 /// One file held in memory, and nothing else: the image reader's system calls are

@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 
 /// The replication stream (`volume_import` with snapshots reads it from `$fh`, sent by
 /// the other node), the snapshot id attribute read from a snapshot file, and the extent

@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 
 /// The size header of a migration stream: 8 bytes from whoever sends the stream.
 enum StreamHeaderTarget {

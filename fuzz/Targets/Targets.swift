@@ -1,4 +1,7 @@
-import SwiftPluginCore
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+import SwiftPlugin
 import SwiftPluginSystem
 
 /// Volume names: every plugin method gets one from PVE, often from an API caller.

@@ -1,0 +1,126 @@
+import PVEStorage
+
+/// The conversions from Perl values to the typed arguments of the plugin methods,
+/// used by the generated decoders (a plugin's Arguments.swift). Each follows what PVE's Perl
+/// makes of the value, and refuses what no caller passes with a message naming the
+/// argument.
+public enum PerlArgument {
+    /// A byte string as Perl reads it: undef is the empty string. Bytes that are not
+    /// UTF-8 are refused: no volume or path of this storage has them.
+    public static func string(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String {
+        switch value {
+        case .undef:
+            return ""
+        case .string(let text):
+            return text
+        case .text(let text):
+            call.characterArguments.insert(name)
+            return text
+        case .bytes:
+            throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+        case .int, .double:
+            return value.string ?? ""
+        case .array, .hash:
+            throw StorageError("invalid \(name) - not a string")
+        }
+    }
+
+    /// The name of one of a fixed set of things (a feature, an attribute, a content type):
+    /// a value that is no string names none of them, as `dir`'s hash lookups find nothing.
+    public static func selector(_ value: Value, _ name: String, _ call: Call) -> String {
+        value.string ?? ""
+    }
+
+    /// A string, or nil when undef.
+    public static func optionalString(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
+        value.isDefined ? try string(value, name, call) : nil
+    }
+
+    /// A string, or nil when false in Perl's sense (undef, "" or "0"): names that
+    /// `dir` tests with `if ($name)`.
+    public static func nameIfTrue(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
+        value.isTrue ? try string(value, name, call) : nil
+    }
+
+    public static func bool(_ value: Value, _ name: String, _ call: Call) -> Bool {
+        value.isTrue
+    }
+
+    /// An array of strings (elements that are not strings are left out); nil when undef.
+    public static func optionalStrings(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> [String]? {
+        guard value.isDefined else { return nil }
+        guard let elements = value.array else { throw StorageError("\(name) is not an array") }
+        return elements.compactMap(\.string)
+    }
+
+    /// An array of strings; empty when undef or not an array.
+    public static func strings(_ value: Value, _ name: String, _ call: Call) -> [String] {
+        (value.array ?? []).compactMap(\.string)
+    }
+
+    /// `$snapname`: undef is no snapshot; a reference still asks for one, as `defined` says.
+    /// A name that is not UTF-8 is refused: no snapshot file has one.
+    public static func snapshot(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> SnapshotSelector {
+        switch value {
+        case .undef: return .none
+        case .bytes: throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+        case .array, .hash: return .named(value.printable)
+        default: return SnapshotSelector(value.string)
+        }
+    }
+
+    public static func scalar(_ value: Value, _ name: String, _ call: Call) -> Scalar {
+        Scalar(perl: value)
+    }
+
+    public static func value(_ value: Value, _ name: String, _ call: Call) -> Value {
+        value
+    }
+
+    /// The configuration the plugin's ``PluginConfiguration/decode(from:)`` read, or
+    /// what it makes of an absent one.
+    public static func configuration<Configuration: PluginConfiguration>(
+        decoded: Configuration?, _ name: String, _ call: Call
+    ) throws(StorageError) -> Configuration {
+        guard let decoded else { return try Configuration(perl: .undef) }
+        return decoded
+    }
+
+    /// A file descriptor the glue took from a Perl file handle (-1 for anything else).
+    public static func fileDescriptor(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> Int32 {
+        guard let number = value.int, let descriptor = Int32(exactly: number), descriptor >= 0 else {
+            throw StorageError("\(name) is not a file handle")
+        }
+        return descriptor
+    }
+}
+
+extension Scalar {
+    /// A Perl scalar's string, integer, numeric value and truth; references have no text.
+    public init(perl value: Value) {
+        let number: Double
+        switch value {
+        case .int(let integer): number = Double(integer)
+        case .double(let double): number = double
+        case .string(let text), .text(let text): number = Scalar.leadingNumber(text)
+        default: number = 0
+        }
+        self.init(text: value.string, integer: value.int, number: number, isTrue: value.isTrue, printable: value.printable)
+    }
+}
+
+/// A plugin's storage configuration (`$scfg`), as its methods read it.
+public protocol PluginConfiguration {
+    /// From PVE's `$scfg` hash (undef when the argument is missing); refuses what is no
+    /// configuration, as PVE's own code would fail on it.
+    init(perl value: Value) throws(StorageError)
+    /// Reads the next value of the request: a plugin decodes only the keys it reads.
+    static func decode(from request: inout RequestReader) throws(StorageError) -> Self
+}
+
+extension PluginConfiguration {
+    /// Decodes the whole value, then ``init(perl:)``.
+    public static func decode(from request: inout RequestReader) throws(StorageError) -> Self {
+        try Self(perl: try request.value())
+    }
+}

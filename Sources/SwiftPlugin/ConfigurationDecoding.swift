@@ -1,0 +1,134 @@
+import DirectoryBackend
+import PVEStorage
+import PVEStoragePerl
+
+extension StorageConfig: PluginConfiguration {
+    /// The keys of `$scfg` the storage reads.
+    enum Option {
+        case type, path, content, contentDirectories, format, preallocation, snapshotAsVolumeChain
+        case createBasePath, createSubdirectories, makeDirectories, isMountpoint
+
+        init?(_ key: RequestReader.Key) {
+            if key == "path" { self = .path } else if key == "content" { self = .content }
+            else if key == "type" { self = .type } else if key == "content-dirs" { self = .contentDirectories }
+            else if key == "format" { self = .format } else if key == "preallocation" { self = .preallocation }
+            else if key == "snapshot-as-volume-chain" { self = .snapshotAsVolumeChain }
+            else if key == "create-base-path" { self = .createBasePath }
+            else if key == "create-subdirs" { self = .createSubdirectories }
+            else if key == "mkdir" { self = .makeDirectories } else if key == "is_mountpoint" { self = .isMountpoint }
+            else { return nil }
+        }
+
+        init?(_ key: String) {
+            var key = key
+            guard let matched = key.withUTF8({ Option(RequestReader.Key(bytes: UnsafeRawBufferPointer($0))) }) else {
+                return nil
+            }
+            self = matched
+        }
+    }
+
+    /// From PVE's `$scfg` hash; anything else is refused.
+    public init(perl value: Value) throws(StorageError) {
+        guard let members = value.hash else { throw StorageError("storage configuration is not a hash") }
+        self.init()
+        for (key, member) in members {
+            if let option = Option(key) { set(option, member) }
+        }
+    }
+
+    /// Decodes only the keys the storage reads, without building the others' values:
+    /// every call with a `$scfg` decodes one.
+    public static func decode(from request: inout RequestReader) throws(StorageError) -> StorageConfig {
+        guard request.nextIsHash else { return try StorageConfig(perl: try request.value()) }
+        var config = StorageConfig()
+        for _ in 0..<(try request.beginHash()) {
+            let key = try request.key()
+            if let option = Option(key) {
+                if option == .content, request.nextIsHash {
+                    let (types, unknown) = try contentTypes(from: &request)
+                    config.content = types
+                    config.unrecognized.content = unknown
+                } else {
+                    config.set(option, try request.value())
+                }
+            } else {
+                try request.skip()
+            }
+        }
+        return config
+    }
+
+    /// The content types the member names of the next value (a hash) name, sorted, and
+    /// the least name that names none; its values are skipped. No string is built for
+    /// a known name.
+    private static func contentTypes(from request: inout RequestReader) throws(StorageError) -> (types: [ContentType], unknown: String?) {
+        var named: UInt32 = 0 // bit i: ContentType.sorted[i]
+        var unknown: String?
+        for _ in 0..<(try request.beginHash()) {
+            let key = try request.key()
+            if let index = contentTypeNames.firstIndex(where: { key == $0 }) {
+                named |= 1 << index
+            } else {
+                let name = key.string
+                if unknown.map({ perlPrecedes(name, $0) }) ?? true { unknown = name }
+            }
+            try request.skip()
+        }
+        var types: [ContentType] = []
+        for (index, type) in ContentType.sorted.enumerated() where named & (1 << index) != 0 { types.append(type) }
+        return (types, unknown)
+    }
+
+    /// The names of ``ContentType/sorted`` as bytes.
+    private static let contentTypeNames = ContentType.sorted.map { Array($0.rawValue.utf8) }
+
+    /// Perl's `lt` on strings.
+    private static func perlPrecedes(_ left: String, _ right: String) -> Bool {
+        left.utf8.lexicographicallyPrecedes(right.utf8)
+    }
+
+    /// One option as Perl's tests in `dir` read it.
+    mutating func set(_ option: Option, _ value: Value) {
+        /// A boolean option: nil when unset, else its Perl truth.
+        var flag: Bool? { value.isDefined ? value.isTrue : nil }
+        switch option {
+        case .type: type = value.string ?? "swift"
+        case .path: path = value.isTrue ? value.string : nil
+        case .content: setContent(value.isDefined ? (value.hash.map { Array($0.keys) } ?? []) : nil)
+        case .contentDirectories:
+            // Only a known type's directory is ever looked up.
+            contentDirectories = [:]
+            for (name, directory) in value.hash ?? [:] {
+                if let type = ContentType(rawValue: name), let directory = directory.string { contentDirectories[type] = directory }
+            }
+        case .format:
+            defaultFormat = value.string.flatMap(ImageFormat.init(rawValue:))
+            unrecognized.defaultFormat = defaultFormat == nil ? value.string : nil
+        case .preallocation: preallocation = value.string.map { Preallocation($0) }
+        case .snapshotAsVolumeChain: snapshotAsVolumeChain = value.isTrue
+        case .createBasePath: createBasePath = flag
+        case .createSubdirectories: createSubdirectories = flag
+        case .makeDirectories: makeDirectories = flag
+        case .isMountpoint: isMountpoint = value.string
+        }
+    }
+
+    /// The `content` option from its names (nil when absent).
+    mutating func setContent(_ names: [String]?) {
+        guard let names else {
+            content = nil
+            unrecognized.content = nil
+            return
+        }
+        content = Set(names.compactMap(ContentType.init(rawValue:))).sorted()
+        unrecognized.content = names.filter { ContentType(rawValue: $0) == nil }.min(by: Self.perlPrecedes)
+    }
+}
+
+extension Retention {
+    /// From `prune_backups`' keep hash (`{'keep-last' => 3, ...}`); anything else keeps all.
+    public init(perl keep: PVEStoragePerl.Value) {
+        self.init((keep.hash ?? [:]).mapValues { Scalar(perl: $0) })
+    }
+}
