@@ -188,6 +188,7 @@ FUZZ_SWIFTC   = $(SWIFTC) -swift-version 6 -O -g -parse-as-library -sanitize=fuz
                 -I $(CURDIR)/Sources/CSystemShims -I $(CURDIR)/SDK/include -I $(CURDIR)/include -I $(FUZZ_BUILD)
 # The modules of the fuzz build, in dependency order: name=source directory.
 FUZZ_MODULES := PVEStorage=SDK/Sources/PVEStorage PVEStoragePerl=SDK/Sources/PVEStoragePerl \
+                PVEStorageTesting=SDK/Sources/PVEStorageTesting \
                 DirectoryBackend=Sources/DirectoryBackend SwiftPluginSystem=Sources/SwiftPluginSystem \
                 SwiftPlugin=Sources/SwiftPlugin FuzzTargets=fuzz/Targets
 FUZZ_LIBRARIES := $(foreach m,$(FUZZ_MODULES),$(firstword $(subst =, ,$(m))))

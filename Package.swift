@@ -21,9 +21,12 @@ var targets: [Target] = [
     .systemLibrary(name: "CPVEStorageSDK", path: "SDK/include"),
     // The plugin API's values and errors, without Perl: what a backend imports.
     .target(name: "PVEStorage", path: "SDK/Sources/PVEStorage"),
-    // The Perl side: value coding, requests, calls, replies, and `serve`, which a
+    // The Perl side: Perl values read and made in place, calls, and `serve`, which a
     // plugin's generated C entry points run.
     .target(name: "PVEStoragePerl", dependencies: ["CPVEStorageSDK", "PVEStorage"], path: "SDK/Sources/PVEStoragePerl"),
+    // For tests and fuzz targets, never linked into a plugin: the glue's accessors over
+    // Swift values (InMemoryPerl), and a byte encoding of values for fuzz inputs.
+    .target(name: "PVEStorageTesting", dependencies: ["CPVEStorageSDK", "PVEStoragePerl"], path: "SDK/Sources/PVEStorageTesting"),
 
     // MARK: SwiftPlugin, the directory storage.
 
@@ -40,10 +43,12 @@ var targets: [Target] = [
     // and the @c entry points of include/swiftplugin.h (generated).
     .target(name: "SwiftPlugin",
             dependencies: ["CSwiftPlugin", "CPVEStorageSDK", "PVEStoragePerl", "DirectoryBackend", "SwiftPluginSystem"]),
-    .testTarget(name: "SwiftPluginTests", dependencies: ["SwiftPlugin", "DirectoryBackend", "SwiftPluginSystem"]),
+    .testTarget(name: "SwiftPluginTests",
+                dependencies: ["SwiftPlugin", "DirectoryBackend", "SwiftPluginSystem", "PVEStorageTesting"]),
     // Fuzzing (fuzz/, FUZZING.md): the fuzz targets, and the test that replays their saved
     // inputs. Not part of the library: `make fuzz` builds the libFuzzer executables itself.
-    .target(name: "FuzzTargets", dependencies: ["SwiftPlugin", "DirectoryBackend", "SwiftPluginSystem"], path: "fuzz/Targets"),
+    .target(name: "FuzzTargets", dependencies: ["SwiftPlugin", "DirectoryBackend", "SwiftPluginSystem", "PVEStorageTesting"],
+            path: "fuzz/Targets"),
     .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], path: "fuzz/RegressionTests"),
 
     // MARK: HelloPlugin, the example: built with the SDK alone.

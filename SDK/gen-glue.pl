@@ -119,8 +119,7 @@ sub generated_by {
 
 sub c_prototype {
     my ($m) = @_;
-    return "uint8_t *$plugin->{prefix}$m->{name}(const uint8_t *request, size_t request_length,\n"
-        . (' ' x (length("uint8_t *$plugin->{prefix}$m->{name}("))) . "size_t *reply_length, spve_v1_error *error);\n";
+    return "void $plugin->{prefix}$m->{name}(spve_v1_call *call);\n";
 }
 
 sub generate_header {
@@ -131,7 +130,7 @@ sub generate_header {
         . " * The C ABI of $plugin->{package}: one function per storage method,\n"
         . " * named after the PVE::Storage::Plugin method it implements (see $plugin->{file}\n"
         . " * for their arguments and return shapes), each of the shape spve_v1_method\n"
-        . " * (spve_sdk.h, which also describes the value encoding of requests and replies).\n"
+        . " * (spve_sdk.h, which also describes how the library reads and makes Perl values).\n"
         . " * The Swift library implements every function with `\@c \@implementation`, so the\n"
         . " * compiler rejects a Swift signature that differs from the one declared here.\n"
         . " */\n"
@@ -166,11 +165,10 @@ sub generate_xs {
     my $out = "/*" . generated_by('') . "\n"
         . " *\n"
         . " * The XS module of $package: one binding table and one XSUB per\n"
-        . " * method. The C runtime they call, SDK/Sources/PerlGlue/spve_glue.c, encodes the\n"
-        . " * arguments (spve_sdk.h, \"Value encoding\"), calls the Swift library, puts the\n"
-        . " * reply on the Perl stack and frees everything the library returned; the XSUB,\n"
-        . " * the outermost C frame, croaks with its error: no longjmp ever crosses a Swift\n"
-        . " * frame. */\n"
+        . " * method. The C runtime they call, SDK/Sources/PerlGlue/spve_glue.c, hands the\n"
+        . " * arguments to the Swift library (spve_sdk.h), puts its result on the Perl\n"
+        . " * stack and emits what it warned, printed or logged; the XSUB, the outermost C\n"
+        . " * frame, croaks with its error: no longjmp ever crosses a Swift frame. */\n"
         . "#define PERL_NO_GET_CONTEXT\n#include \"EXTERN.h\"\n#include \"perl.h\"\n#include \"XSUB.h\"\n\n"
         . "#include \"spve_glue.h\"\n#include \"$header\"\n\n"
         . "static const spve_plugin spve_this_plugin = {\"$plugin->{name}\", $plugin->{prefix}free};\n\n";
@@ -213,8 +211,8 @@ sub generate_swift {
     my $out = generated_by('//') . "\n"
         . "//\n"
         . "// The C entry points of $plugin->{package}'s header. The compiler checks each\n"
-        . "// signature against it (`\@c \@implementation`); `serve` decodes the request, makes\n"
-        . "// a $plugin->{plugin}, calls the method and encodes the reply.\n"
+        . "// signature against it (`\@c \@implementation`); `serve` reads the arguments, makes\n"
+        . "// a $plugin->{plugin}, calls the method and writes its result.\n"
         . swift_imports('CPVEStorageSDK', $plugin->{module}, 'PVEStorage', 'PVEStoragePerl') . "\n"
         . "\@c \@implementation\n"
         . "public func ${prefix}abi_version() -> UInt32 { SPVE_ABI_VERSION }\n\n"
@@ -224,11 +222,8 @@ sub generate_swift {
         my $swift = swift_name($m->{name});
         my $type = argument_type_name($m);
         $out .= "\n\@c \@implementation\n"
-            . "public func $prefix$m->{name}(\n"
-            . "    _ request: UnsafePointer<UInt8>?, _ length: Int, _ replyLength: UnsafeMutablePointer<Int>?,\n"
-            . "    _ error: UnsafeMutablePointer<spve_v1_error>?\n"
-            . ") -> UnsafeMutablePointer<UInt8>? {\n"
-            . "    serve(request, length, replyLength, error, package: \"$plugin->{package}\") {\n"
+            . "public func $prefix$m->{name}(_ call: UnsafeMutablePointer<spve_v1_call>?) {\n"
+            . "    serve(call, package: \"$plugin->{package}\") {\n"
             . "        (plugin: $plugin->{plugin}, arguments: $type) throws(StorageError) in try plugin.$swift(arguments)\n"
             . "    }\n}\n";
     }
@@ -261,8 +256,8 @@ sub generate_arguments {
     my $config = $plugin->{config};
     my $out = generated_by('//') . "\n"
         . "//\n"
-        . "// The typed arguments of each plugin method and their decoders: the request of\n"
-        . "// the glue is read once, here, and only the arguments a method takes are decoded.\n"
+        . "// The typed arguments of each plugin method and their decoders: each reads the\n"
+        . "// Perl values the method takes, in place, and nothing else.\n"
         . swift_imports('PVEStorage', 'PVEStoragePerl');
     for my $m (@methods) {
         my $type = argument_type_name($m);
@@ -276,33 +271,23 @@ sub generate_arguments {
             my $field = swift_name($arg->{name});
             $out .= "    public var $field: " . $swift_type->($arg) . "\n";
         }
-        $out .= "\n    public init(from request: inout RequestReader, call: Call) throws(StorageError) {\n";
-        for my $arg (@typed) {
-            my $field = swift_name($arg->{name});
-            $out .= $arg->{type} eq 'config'
-                ? "        var $field: $config?\n"
-                : "        var $field = Value.undef\n";
-        }
-        $out .= "        for _ in 0..<(try request.beginRequest()) {\n";
-        $out .= "            let key = try request.key()\n";
-        my $else = '';
-        for my $arg (@typed) {
-            my $field = swift_name($arg->{name});
-            my $read = $arg->{type} eq 'config' ? "$config.decode(from: &request)" : 'request.value()';
-            $out .= ($else ? ' else ' : '            ') . "if key == \"$arg->{name}\" {\n                $field = try $read\n            }";
-            $else = 1;
-        }
-        $out .= @typed
-            ? " else {\n                try call.takeCommon(key, from: &request)\n            }\n"
-            : "            try call.takeCommon(key, from: &request)\n";
-        $out .= "        }\n        try request.end()\n";
-        for my $arg (@typed) {
+        $out .= "    public static let parameters: [String] = [" . join(', ', map { "\"$_->{name}\"" } @{ $m->{args} }) . "]\n";
+        $out .= "\n    public init(from arguments: PerlArguments, call: Call) throws(StorageError) {\n";
+        $out .= "        _ = (arguments, call)\n" if !@typed;
+        my $position = 0;
+        for my $arg (@{ $m->{args} }) {
+            $position++;
+            next if !$TYPES{$arg->{type}};
             my $field = swift_name($arg->{name});
             my ($unused, $conversion) = @{ $TYPES{$arg->{type}} };
             my $try = $conversion =~ /^(bool|strings|scalar|value|selector)$/ ? '' : 'try ';
-            $out .= $arg->{type} eq 'config'
-                ? "        self.$field = try PerlArgument.configuration(decoded: $field, \"$arg->{name}\", call)\n"
-                : "        self.$field = ${try}PerlArgument.$conversion($field, \"$arg->{name}\", call)\n";
+            if ($arg->{type} eq 'config') {
+                $out .= "        self.$field = try PerlArgument.configuration(arguments[$position], \"$arg->{name}\", call)\n";
+            } elsif ($arg->{type} eq 'rest') {
+                $out .= "        self.$field = PerlArgument.value(try arguments.rest(from: $position), \"$arg->{name}\", call)\n";
+            } else {
+                $out .= "        self.$field = ${try}PerlArgument.$conversion(try arguments.value($position), \"$arg->{name}\", call)\n";
+            }
         }
         $out .= "    }\n}\n";
     }

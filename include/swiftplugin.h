@@ -3,7 +3,7 @@
  * The C ABI of PVE::Storage::Custom::SwiftPlugin: one function per storage method,
  * named after the PVE::Storage::Plugin method it implements (see perl/methods.txt
  * for their arguments and return shapes), each of the shape spve_v1_method
- * (spve_sdk.h, which also describes the value encoding of requests and replies).
+ * (spve_sdk.h, which also describes how the library reads and makes Perl values).
  * The Swift library implements every function with `@c @implementation`, so the
  * compiler rejects a Swift signature that differs from the one declared here.
  */
@@ -23,110 +23,58 @@ uint32_t spve_v1_abi_version(void);
 void spve_v1_free(void *pointer);
 
 /* Storage methods. */
-uint8_t *spve_v1_check_connection(const uint8_t *request, size_t request_length,
-                                  size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_activate_storage(const uint8_t *request, size_t request_length,
-                                  size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_deactivate_storage(const uint8_t *request, size_t request_length,
-                                    size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_status(const uint8_t *request, size_t request_length,
-                        size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_parse_volname(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_subdir(const uint8_t *request, size_t request_length,
-                            size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_filesystem_path(const uint8_t *request, size_t request_length,
-                                 size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_path(const uint8_t *request, size_t request_length,
-                      size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_find_free_diskname(const uint8_t *request, size_t request_length,
-                                    size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_formats(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_identity(const uint8_t *request, size_t request_length,
-                              size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_check_config(const uint8_t *request, size_t request_length,
-                              size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_on_add_hook(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_on_update_hook(const uint8_t *request, size_t request_length,
-                                size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_on_update_hook_full(const uint8_t *request, size_t request_length,
-                                     size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_on_delete_hook(const uint8_t *request, size_t request_length,
-                                size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_list_images(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_create_base(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_clone_image(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_alloc_image(const uint8_t *request, size_t request_length,
-                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_free_image(const uint8_t *request, size_t request_length,
-                            size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_list_volumes(const uint8_t *request, size_t request_length,
-                              size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_volume_attribute(const uint8_t *request, size_t request_length,
-                                      size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_update_volume_attribute(const uint8_t *request, size_t request_length,
-                                         size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_size_info(const uint8_t *request, size_t request_length,
-                                  size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_resize(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_snapshot(const uint8_t *request, size_t request_length,
-                                 size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_snapshot_info(const uint8_t *request, size_t request_length,
-                                      size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_rollback_is_possible(const uint8_t *request, size_t request_length,
-                                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_snapshot_rollback(const uint8_t *request, size_t request_length,
-                                          size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_snapshot_delete(const uint8_t *request, size_t request_length,
-                                        size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_rename_snapshot(const uint8_t *request, size_t request_length,
-                                 size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_qemu_snapshot_method(const uint8_t *request, size_t request_length,
-                                             size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_snapshot_needs_fsfreeze(const uint8_t *request, size_t request_length,
-                                                size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_storage_can_replicate(const uint8_t *request, size_t request_length,
-                                       size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_has_feature(const uint8_t *request, size_t request_length,
-                                    size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_map_volume(const uint8_t *request, size_t request_length,
-                            size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_unmap_volume(const uint8_t *request, size_t request_length,
-                              size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_activate_volume(const uint8_t *request, size_t request_length,
-                                 size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_deactivate_volume(const uint8_t *request, size_t request_length,
-                                   size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_rename_volume(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_prune_backups(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_qemu_blockdev_options(const uint8_t *request, size_t request_length,
-                                       size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_volume_notes(const uint8_t *request, size_t request_length,
-                                  size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_update_volume_notes(const uint8_t *request, size_t request_length,
-                                     size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_export(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_export_formats(const uint8_t *request, size_t request_length,
-                                       size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_import(const uint8_t *request, size_t request_length,
-                               size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_volume_import_formats(const uint8_t *request, size_t request_length,
-                                       size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_get_import_metadata(const uint8_t *request, size_t request_length,
-                                     size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_new_backup_provider(const uint8_t *request, size_t request_length,
-                                     size_t *reply_length, spve_v1_error *error);
-uint8_t *spve_v1_archive_info(const uint8_t *request, size_t request_length,
-                              size_t *reply_length, spve_v1_error *error);
+void spve_v1_check_connection(spve_v1_call *call);
+void spve_v1_activate_storage(spve_v1_call *call);
+void spve_v1_deactivate_storage(spve_v1_call *call);
+void spve_v1_status(spve_v1_call *call);
+void spve_v1_parse_volname(spve_v1_call *call);
+void spve_v1_get_subdir(spve_v1_call *call);
+void spve_v1_filesystem_path(spve_v1_call *call);
+void spve_v1_path(spve_v1_call *call);
+void spve_v1_find_free_diskname(spve_v1_call *call);
+void spve_v1_get_formats(spve_v1_call *call);
+void spve_v1_get_identity(spve_v1_call *call);
+void spve_v1_check_config(spve_v1_call *call);
+void spve_v1_on_add_hook(spve_v1_call *call);
+void spve_v1_on_update_hook(spve_v1_call *call);
+void spve_v1_on_update_hook_full(spve_v1_call *call);
+void spve_v1_on_delete_hook(spve_v1_call *call);
+void spve_v1_list_images(spve_v1_call *call);
+void spve_v1_create_base(spve_v1_call *call);
+void spve_v1_clone_image(spve_v1_call *call);
+void spve_v1_alloc_image(spve_v1_call *call);
+void spve_v1_free_image(spve_v1_call *call);
+void spve_v1_list_volumes(spve_v1_call *call);
+void spve_v1_get_volume_attribute(spve_v1_call *call);
+void spve_v1_update_volume_attribute(spve_v1_call *call);
+void spve_v1_volume_size_info(spve_v1_call *call);
+void spve_v1_volume_resize(spve_v1_call *call);
+void spve_v1_volume_snapshot(spve_v1_call *call);
+void spve_v1_volume_snapshot_info(spve_v1_call *call);
+void spve_v1_volume_rollback_is_possible(spve_v1_call *call);
+void spve_v1_volume_snapshot_rollback(spve_v1_call *call);
+void spve_v1_volume_snapshot_delete(spve_v1_call *call);
+void spve_v1_rename_snapshot(spve_v1_call *call);
+void spve_v1_volume_qemu_snapshot_method(spve_v1_call *call);
+void spve_v1_volume_snapshot_needs_fsfreeze(spve_v1_call *call);
+void spve_v1_storage_can_replicate(spve_v1_call *call);
+void spve_v1_volume_has_feature(spve_v1_call *call);
+void spve_v1_map_volume(spve_v1_call *call);
+void spve_v1_unmap_volume(spve_v1_call *call);
+void spve_v1_activate_volume(spve_v1_call *call);
+void spve_v1_deactivate_volume(spve_v1_call *call);
+void spve_v1_rename_volume(spve_v1_call *call);
+void spve_v1_prune_backups(spve_v1_call *call);
+void spve_v1_qemu_blockdev_options(spve_v1_call *call);
+void spve_v1_get_volume_notes(spve_v1_call *call);
+void spve_v1_update_volume_notes(spve_v1_call *call);
+void spve_v1_volume_export(spve_v1_call *call);
+void spve_v1_volume_export_formats(spve_v1_call *call);
+void spve_v1_volume_import(spve_v1_call *call);
+void spve_v1_volume_import_formats(spve_v1_call *call);
+void spve_v1_get_import_metadata(spve_v1_call *call);
+void spve_v1_new_backup_provider(spve_v1_call *call);
+void spve_v1_archive_info(spve_v1_call *call);
 
 #ifdef __cplusplus
 }

@@ -6,29 +6,20 @@
  * include/swiftplugin.h) declares its functions with these types under its own
  * symbol prefix; the SDK's glue runtime (SDK/Sources/PerlGlue) calls them.
  *
- * Conventions
- * - Every storage method has the same shape (spve_v1_method): it takes an
- *   encoded request and returns an encoded reply, or NULL and a filled error.
- * - Everything a plugin library returns (replies, error messages) is allocated
- *   with malloc and released with the plugin's <prefix>free. Inputs are only
- *   borrowed for the duration of a call.
- * - A plugin library never calls back into Perl, never starts threads, and never
- *   aborts on bad input: every failure is reported through spve_v1_error.
+ * One hop: the library reads the arguments straight from Perl's values and writes
+ * its results straight into new ones, through the accessors and builders of
+ * spve_perl, which the glue implements (the only code that uses Perl's API).
  *
- * Value encoding (requests and replies), all integers little-endian:
- *   'U'                              undefined value
- *   'I' int64                        integer
- *   'N' float64                      floating point number
- *   'S' uint32 len, bytes            byte string (Perl string without UTF-8 flag)
- *   'T' uint32 len, UTF-8 bytes      character string (Perl string with UTF-8 flag)
- *   'A' uint32 count, values         array
- *   'H' uint32 count, (uint32 len, key bytes, value)*   hash
- * A request is a hash of the method's named arguments plus "class" and, once the
- * host's PVE::Storage defines it, "apiver" (its storage API version). A reply is
- * the method's return value followed by optional sections, each a tag byte and
- * an array value: 'W' lines the caller emits with Perl's warn, 'O' lines it
- * prints to standard output, 'L' [level, text] pairs for the method's log
- * function, 'P' values it appends to the array reference argument of kind push.
+ * Conventions
+ * - Every storage method has the same shape (spve_v1_method): it gets one
+ *   spve_v1_call, reads its arguments and fills in its result or its error.
+ * - Before the call the glue resolves every magic of the arguments (tied values,
+ *   overloading aside): reading them runs no Perl code, so no Perl exception
+ *   (longjmp) can cross a Swift frame. Values the builders make are mortal: a
+ *   result the library abandons is freed by Perl's next FREETMPS.
+ * - The library never calls Perl code, never starts threads, and never aborts on
+ *   bad input: every failure is reported through spve_v1_error, whose message is
+ *   malloc'd and released by the glue with the plugin's <prefix>free.
  */
 #ifndef SPVE_SDK_H
 #define SPVE_SDK_H
@@ -40,29 +31,110 @@
 extern "C" {
 #endif
 
-/* The version of these types and of the encoding; a plugin's <prefix>abi_version
- * returns it, and its XS glue refuses to load a library that reports another. */
-#define SPVE_ABI_VERSION 1u
+/* Pointers are never NULL unless marked _Nullable (clang's nullability, which Swift
+ * imports as non-optional and optional types; other compilers ignore it). */
+#ifndef __clang__
+#define _Nonnull
+#define _Nullable
+#endif
+#ifdef __clang__
+#pragma clang assume_nonnull begin
+#endif
+
+/* The version of these types; a plugin's <prefix>abi_version returns it, and its XS
+ * glue refuses to load a library that reports another. */
+#define SPVE_ABI_VERSION 2u
+
+/* A Perl value (an SV), opaque to the library. NULL reads as undef. */
+typedef struct spve_sv spve_sv;
+
+/* What a Perl value is, as the library reads it. A reference to a scalar reads as
+ * that scalar (e.g. a JSON boolean); a reference to code, a glob or an I/O handle
+ * reads as undef. */
+typedef enum {
+    SPVE_KIND_UNDEF = 0,
+    SPVE_KIND_INTEGER, /* an integer (IV) */
+    SPVE_KIND_NUMBER,  /* a floating point number (NV, or a UV above INT64_MAX) */
+    SPVE_KIND_BYTES,   /* a string without the UTF-8 flag */
+    SPVE_KIND_TEXT,    /* a string with the UTF-8 flag: its bytes are UTF-8 */
+    SPVE_KIND_ARRAY,   /* a reference to an array */
+    SPVE_KIND_HASH,    /* a reference to a hash */
+} spve_kind;
+
+/* The glue's accessors and builders, valid for the duration of one call. */
+typedef struct spve_perl {
+    void *_Nullable interpreter;
+
+    /* Reading. */
+    spve_kind (*_Nonnull kind)(const struct spve_perl *perl, spve_sv *_Nullable value);
+    int64_t (*_Nonnull integer)(const struct spve_perl *perl, spve_sv *_Nullable value);
+    double (*_Nonnull number)(const struct spve_perl *perl, spve_sv *_Nullable value);
+    /* The bytes of a BYTES or TEXT value (borrowed), their number in *length. */
+    const uint8_t *_Nullable (*_Nonnull bytes)(const struct spve_perl *perl, spve_sv *_Nullable value, size_t *length);
+    /* The number of elements of an ARRAY, members of a HASH. */
+    size_t (*_Nonnull count)(const struct spve_perl *perl, spve_sv *_Nullable value);
+    /* An element of an ARRAY; NULL (undef) for a hole. */
+    spve_sv *_Nullable (*_Nonnull element)(const struct spve_perl *perl, spve_sv *_Nullable array, size_t index);
+    /* The members of a HASH, in Perl's order: begin, then next until it returns NULL.
+     * next returns the member's value and its key (borrowed) in *key and *key_length. */
+    void (*_Nonnull begin)(const struct spve_perl *perl, spve_sv *_Nullable hash);
+    spve_sv *_Nullable (*_Nonnull next)(const struct spve_perl *perl, spve_sv *_Nullable hash,
+                               const uint8_t *_Nullable *_Nonnull key, size_t *key_length);
+
+    /* Building (each new value is mortal). */
+    spve_sv *_Nonnull (*_Nonnull new_undef)(const struct spve_perl *perl);
+    spve_sv *_Nonnull (*_Nonnull new_integer)(const struct spve_perl *perl, int64_t number);
+    spve_sv *_Nonnull (*_Nonnull new_number)(const struct spve_perl *perl, double number);
+    /* A string of `length` bytes, with the UTF-8 flag when `text` (the bytes are UTF-8). */
+    spve_sv *_Nonnull (*_Nonnull new_string)(const struct spve_perl *perl, const uint8_t *_Nullable bytes, size_t length, int text);
+    spve_sv *_Nonnull (*_Nonnull new_array)(const struct spve_perl *perl, size_t capacity);
+    /* Appends `element` (NULL: undef) to a new array. */
+    void (*_Nonnull push)(const struct spve_perl *perl, spve_sv *array, spve_sv *_Nullable element);
+    spve_sv *_Nonnull (*_Nonnull new_hash)(const struct spve_perl *perl);
+    /* Stores `value` (NULL: undef) under `key` in a new hash. */
+    void (*_Nonnull store)(const struct spve_perl *perl, spve_sv *hash, const uint8_t *_Nullable key, size_t key_length,
+                  spve_sv *_Nullable value);
+} spve_perl;
 
 /* An error reported by a call. `message` is one line without a trailing newline. */
 typedef struct spve_v1_error {
     int32_t code;  /* an errno value when a system call failed, else SPVE_ERROR_* */
-    char *message; /* malloc'd; release with the plugin's <prefix>free */
+    char *_Nullable message; /* malloc'd; release with the plugin's <prefix>free */
 } spve_v1_error;
 
 enum {
     SPVE_ERROR_NONE = 0,
     SPVE_ERROR_FAILED = -1,      /* the method refused or failed; message says why */
-    SPVE_ERROR_BAD_REQUEST = -2, /* the request could not be decoded */
+    SPVE_ERROR_BAD_REQUEST = -2, /* the call could not be read: a bug of the glue */
 };
 
-/* The shape of every storage method. On success returns the reply (malloc'd)
- * and stores its length in *reply_length, leaving error->code SPVE_ERROR_NONE.
- * On failure fills *error and returns NULL, or, when the method warned or
- * printed before failing, a reply (result undef) whose sections the caller
- * emits before it reports the error. */
-typedef uint8_t *(*spve_v1_method)(const uint8_t *request, size_t request_length,
-                                    size_t *reply_length, spve_v1_error *error);
+/* One call of a storage method. */
+typedef struct spve_v1_call {
+    const spve_perl *perl;
+    /* [0] the class, then the method's arguments in Perl's order: NULL where the
+     * caller passed none, and for arguments the glue keeps (log, push) or skips; a
+     * file handle arrives as its file descriptor (an integer). */
+    spve_sv *_Nullable const *_Nonnull arguments;
+    size_t count;
+    /* The host's storage API version (PVE::Storage::APIVER); 0 when it is undefined. */
+    int64_t apiver;
+
+    /* Filled in by the library: the result (a mortal; NULL is undef), and NULL or an
+     * array of what the caller emits after the call, as pairs of a tag and an array:
+     * 'W' lines for Perl's warn, 'O' lines to print, 'L' [level, text] pairs for the
+     * method's log function, 'P' values to append to its push argument. With an
+     * error, the sections are still emitted, before the glue dies with it. */
+    spve_sv *_Nullable result;
+    spve_sv *_Nullable sections;
+    spve_v1_error error;
+} spve_v1_call;
+
+/* The shape of every storage method. */
+typedef void (*spve_v1_method)(spve_v1_call *call);
+
+#ifdef __clang__
+#pragma clang assume_nonnull end
+#endif
 
 #ifdef __cplusplus
 }

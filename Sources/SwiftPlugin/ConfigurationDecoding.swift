@@ -8,7 +8,7 @@ extension StorageConfig: PluginConfiguration {
         case type, path, content, contentDirectories, format, preallocation, snapshotAsVolumeChain
         case createBasePath, createSubdirectories, makeDirectories, isMountpoint
 
-        init?(_ key: RequestReader.Key) {
+        init?(_ key: PerlKey) {
             if key == "path" { self = .path } else if key == "content" { self = .content }
             else if key == "type" { self = .type } else if key == "content-dirs" { self = .contentDirectories }
             else if key == "format" { self = .format } else if key == "preallocation" { self = .preallocation }
@@ -21,7 +21,7 @@ extension StorageConfig: PluginConfiguration {
 
         init?(_ key: String) {
             var key = key
-            guard let matched = key.withUTF8({ Option(RequestReader.Key(bytes: UnsafeRawBufferPointer($0))) }) else {
+            guard let matched = key.withUTF8({ Option(PerlKey(bytes: UnsafeRawBufferPointer($0))) }) else {
                 return nil
             }
             self = matched
@@ -37,43 +37,36 @@ extension StorageConfig: PluginConfiguration {
         }
     }
 
-    /// Decodes only the keys the storage reads, without building the others' values:
-    /// every call with a `$scfg` decodes one.
-    public static func decode(from request: inout RequestReader) throws(StorageError) -> StorageConfig {
-        guard request.nextIsHash else { return try StorageConfig(perl: try request.value()) }
+    /// Reads only the keys the storage reads, without building the others' values:
+    /// every call with a `$scfg` reads one.
+    public static func decode(from value: PerlValue) throws(StorageError) -> StorageConfig {
+        guard value.isHash else { return try StorageConfig(perl: try value.value()) }
         var config = StorageConfig()
-        for _ in 0..<(try request.beginHash()) {
-            let key = try request.key()
-            if let option = Option(key) {
-                if option == .content, request.nextIsHash {
-                    let (types, unknown) = try contentTypes(from: &request)
-                    config.content = types
-                    config.unrecognized.content = unknown
-                } else {
-                    config.set(option, try request.value())
-                }
+        try value.forEachMember { (key, member) throws(StorageError) in
+            guard let option = Option(key) else { return }
+            if option == .content, member.isHash {
+                let (types, unknown) = contentTypes(of: member)
+                config.content = types
+                config.unrecognized.content = unknown
             } else {
-                try request.skip()
+                config.set(option, try member.value())
             }
         }
         return config
     }
 
-    /// The content types the member names of the next value (a hash) name, sorted, and
-    /// the least name that names none; its values are skipped. No string is built for
-    /// a known name.
-    private static func contentTypes(from request: inout RequestReader) throws(StorageError) -> (types: [ContentType], unknown: String?) {
+    /// The content types the member names of a hash name, sorted, and the least name
+    /// that names none. No string is built for a known name.
+    private static func contentTypes(of hash: PerlValue) -> (types: [ContentType], unknown: String?) {
         var named: UInt32 = 0 // bit i: ContentType.sorted[i]
         var unknown: String?
-        for _ in 0..<(try request.beginHash()) {
-            let key = try request.key()
+        hash.forEachMember { key, _ in
             if let index = contentTypeNames.firstIndex(where: { key == $0 }) {
                 named |= 1 << index
             } else {
                 let name = key.string
                 if unknown.map({ perlPrecedes(name, $0) }) ?? true { unknown = name }
             }
-            try request.skip()
         }
         var types: [ContentType] = []
         for (index, type) in ContentType.sorted.enumerated() where named & (1 << index) != 0 { types.append(type) }

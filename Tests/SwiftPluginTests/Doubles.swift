@@ -142,7 +142,7 @@ extension DirectoryPlugin {
     /// The plugin for one call on `system`, by default a system of its own in memory
     /// (for what needs no files).
     init(system: any SystemCalls = InMemorySystem()) {
-        self.init(call: Call(className: "PVE::Storage::Custom::SwiftPlugin"), system: system)
+        self.init(call: Call(package: "PVE::Storage::Custom::SwiftPlugin"), system: system)
     }
 }
 

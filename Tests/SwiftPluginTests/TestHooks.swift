@@ -2,24 +2,23 @@
 import PVEStorage
 @testable import PVEStoragePerl
 @testable import SwiftPlugin
+import PVEStorageTesting
 
 // What only tests need of the core, kept out of the shipped library.
 
 extension DirectoryPlugin {
-    /// Runs `method` on arguments given as Perl values (as the glue would pass them),
-    /// through the same decoding as a call from Perl.
-    func invoke<Arguments: PluginArguments>(
-        _ method: (DirectoryPlugin) -> (Arguments) throws(StorageError) -> Value, _ arguments: [String: Value]
+    /// Runs `method` on arguments given by name as Perl values, through the same
+    /// reading of Perl values as a call from Perl; returns the Perl result as a value.
+    func invoke<Arguments: PluginArguments, Result: PerlRepresentable>(
+        _ method: (DirectoryPlugin) -> (Arguments) throws(StorageError) -> Result, _ arguments: [String: Value]
     ) throws(StorageError) -> Value {
-        let request = ValueCoding.encode(.hash(arguments))
-        var decoded: Result<Arguments, StorageError> = .failure(StorageError("empty request"))
-        request.withUnsafeBytes { buffer in
-            var reader = RequestReader(buffer)
-            do throws(StorageError) { decoded = .success(try Arguments(from: &reader, call: call)) } catch {
-                decoded = .failure(error)
-            }
+        let perl = InMemoryPerl()
+        let positional = Arguments.parameters.map { arguments[$0] }
+        let result = try perl.withCall(className: call.className, arguments: positional) { pointer throws(StorageError) in
+            let decoded = try Arguments(from: PerlArguments(pointer), call: call)
+            return try method(self)(decoded).perlValue(PerlBuilder(pointer.pointee.perl))
         }
-        return try method(self)(try decoded.get())
+        return perl.value(result)
     }
 }
 

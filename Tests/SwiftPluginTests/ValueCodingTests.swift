@@ -3,8 +3,9 @@ import Testing
 import PVEStorage
 @testable import PVEStoragePerl
 @testable import SwiftPlugin
+@testable import PVEStorageTesting
 
-@Suite("The value encoding shared with the XS glue")
+@Suite("The byte encoding of values (fuzz inputs)")
 struct ValueCodingTests {
     @Test("every kind of value survives a round trip")
     func roundTrip() throws {

@@ -1,53 +1,58 @@
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
+import PVEStorageTesting
 import SwiftPlugin
 
-// The places where the fuzz targets touch the bridge: the value encoding and the
-// generated argument decoders that read a request in place.
+// The places where the fuzz targets touch the bridge: the generated argument readers,
+// which read Perl values in place (here through InMemoryPerl, the glue's accessors over
+// Swift values), and the configuration reader. Fuzz inputs are values in ValueCoding's
+// byte encoding.
 
-/// A request as the XS glue encodes it; nil when the bytes are not a valid encoding.
+/// The value the fuzz input encodes; nil when the bytes are not a valid encoding.
 func decodeRequest(_ input: [UInt8]) -> Value? {
     try? ValueCoding.decode(input)
 }
 
-/// The storage configuration the glue decodes from a Perl value, by both decoders: the
-/// one that reads the request in place (what plugin calls use) and the one over a
-/// decoded value. They must agree, refusal included.
+/// The storage configuration of a Perl value, by both readers: the one that reads the
+/// Perl value in place (what plugin calls use) and the one over a whole value. They
+/// must agree, refusal included.
 func storageConfig(_ value: Value) -> StorageConfig? {
     let direct = try? StorageConfig(perl: value)
-    let request = encode(.hash(["scfg": value, "vtype": "iso"]))
-    let inPlace = request.withUnsafeBytes { buffer -> StorageConfig? in
-        var reader = RequestReader(buffer)
-        return try? GetSubdirArguments(from: &reader, call: Call(className: "PVE::Storage::Custom::SwiftPlugin")).scfg
+    let perl = InMemoryPerl()
+    let inPlace = perl.withCall(className: "PVE::Storage::Custom::SwiftPlugin", arguments: [value, "iso"]) { call in
+        try? GetSubdirArguments(from: PerlArguments(call), call: Call(package: "PVE::Storage::Custom::SwiftPlugin")).scfg
     }
-    guard direct == inPlace else { violated("the two configuration decoders disagree: \(String(describing: direct)) / \(String(describing: inPlace))") }
+    guard direct == inPlace else { violated("the two configuration readers disagree: \(String(describing: direct)) / \(String(describing: inPlace))") }
     return direct
 }
 
-/// Decodes `input` as the request of several methods, with every argument type among
-/// them; decoding either succeeds or is refused, never traps.
+/// Reads the input's value as the arguments of several methods, with every argument
+/// type among them (an array is the argument list, anything else the first argument);
+/// reading either succeeds or is refused, never traps.
 func decodeArguments(_ input: [UInt8]) {
-    input.withUnsafeBytes { buffer in
-        let call = Call(className: "PVE::Storage::Custom::SwiftPlugin")
-        func attempt<Arguments: PluginArguments>(_ type: Arguments.Type) {
-            var reader = RequestReader(buffer)
-            _ = try? Arguments(from: &reader, call: call)
+    guard let value = decodeRequest(input) else { return }
+    let arguments: [Value?] = value.array ?? [value]
+    let perl = InMemoryPerl()
+    let call = Call(package: "PVE::Storage::Custom::SwiftPlugin")
+    func attempt<Arguments: PluginArguments>(_ type: Arguments.Type) {
+        perl.withCall(className: "PVE::Storage::Custom::SwiftPlugin", arguments: arguments) { pointer in
+            _ = try? Arguments(from: PerlArguments(pointer), call: call)
         }
-        attempt(ParseVolnameArguments.self)
-        attempt(AllocImageArguments.self)
-        attempt(ListImagesArguments.self)
-        attempt(ListVolumesArguments.self)
-        attempt(VolumeResizeArguments.self)
-        attempt(VolumeHasFeatureArguments.self)
-        attempt(PruneBackupsArguments.self)
-        attempt(UpdateVolumeAttributeArguments.self)
-        attempt(FreeImageArguments.self)
-        attempt(RenameVolumeArguments.self)
     }
+    attempt(ParseVolnameArguments.self)
+    attempt(AllocImageArguments.self)
+    attempt(ListImagesArguments.self)
+    attempt(ListVolumesArguments.self)
+    attempt(VolumeResizeArguments.self)
+    attempt(VolumeHasFeatureArguments.self)
+    attempt(PruneBackupsArguments.self)
+    attempt(UpdateVolumeAttributeArguments.self)
+    attempt(FreeImageArguments.self)
+    attempt(RenameVolumeArguments.self)
 }
 
-/// A value in the glue's encoding.
+/// A value in ValueCoding's encoding.
 func encode(_ value: Value) -> [UInt8] {
     ValueCoding.encode(value)
 }

@@ -1,6 +1,7 @@
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
+import PVEStorageTesting
 import SwiftPlugin
 
 /// The fuzz targets: one per parser of bytes that reach the plugin from outside (a PVE

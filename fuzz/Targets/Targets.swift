@@ -1,6 +1,7 @@
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
+import PVEStorageTesting
 import SwiftPlugin
 import SwiftPluginSystem
 
@@ -65,7 +66,8 @@ enum SnapshotTableTarget {
     }
 }
 
-/// The glue's binary encoding: what the XS sends is decoded before anything else runs.
+/// The arguments of a call: Perl values read in place by the generated argument readers,
+/// before anything else runs; and results written into new Perl values.
 enum RequestDecodingTarget {
     static func run(_ input: [UInt8]) {
         decodeArguments(input)
@@ -73,6 +75,14 @@ enum RequestDecodingTarget {
         // What decodes encodes, and decodes again to the same value.
         guard let again = decodeRequest(encode(value)) else { violated("the encoding of a decoded value does not decode") }
         guard same(value, again) else { violated("decode(encode(value)) differs from value") }
+        // A Perl value reads back as the value it holds, and a result written into a
+        // Perl value holds the result.
+        let perl = InMemoryPerl()
+        let (read, written) = perl.withTable { table in
+            (try? PerlValue(perl.make(value), in: table).value(), perl.value(value.perlValue(PerlBuilder(table))))
+        }
+        guard let read, same(read, value) else { violated("a Perl value does not read back as its value") }
+        guard same(written, value) else { violated("a result written into a Perl value differs from the result") }
         touch(value, depth: 0)
     }
 

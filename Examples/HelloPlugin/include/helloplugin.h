@@ -3,7 +3,7 @@
  * The C ABI of PVE::Storage::Custom::HelloPlugin: one function per storage method,
  * named after the PVE::Storage::Plugin method it implements (see HelloPlugin/methods.txt
  * for their arguments and return shapes), each of the shape spve_v1_method
- * (spve_sdk.h, which also describes the value encoding of requests and replies).
+ * (spve_sdk.h, which also describes how the library reads and makes Perl values).
  * The Swift library implements every function with `@c @implementation`, so the
  * compiler rejects a Swift signature that differs from the one declared here.
  */
@@ -23,16 +23,11 @@ uint32_t hello_v1_abi_version(void);
 void hello_v1_free(void *pointer);
 
 /* Storage methods. */
-uint8_t *hello_v1_check_connection(const uint8_t *request, size_t request_length,
-                                   size_t *reply_length, spve_v1_error *error);
-uint8_t *hello_v1_activate_storage(const uint8_t *request, size_t request_length,
-                                   size_t *reply_length, spve_v1_error *error);
-uint8_t *hello_v1_status(const uint8_t *request, size_t request_length,
-                         size_t *reply_length, spve_v1_error *error);
-uint8_t *hello_v1_parse_volname(const uint8_t *request, size_t request_length,
-                                size_t *reply_length, spve_v1_error *error);
-uint8_t *hello_v1_path(const uint8_t *request, size_t request_length,
-                       size_t *reply_length, spve_v1_error *error);
+void hello_v1_check_connection(spve_v1_call *call);
+void hello_v1_activate_storage(spve_v1_call *call);
+void hello_v1_status(spve_v1_call *call);
+void hello_v1_parse_volname(spve_v1_call *call);
+void hello_v1_path(spve_v1_call *call);
 
 #ifdef __cplusplus
 }

@@ -77,13 +77,11 @@ public enum PerlArgument {
         value
     }
 
-    /// The configuration the plugin's ``PluginConfiguration/decode(from:)`` read, or
-    /// what it makes of an absent one.
+    /// The plugin's configuration, as its ``PluginConfiguration/decode(from:)`` reads it.
     public static func configuration<Configuration: PluginConfiguration>(
-        decoded: Configuration?, _ name: String, _ call: Call
+        _ value: PerlValue, _ name: String, _ call: Call
     ) throws(StorageError) -> Configuration {
-        guard let decoded else { return try Configuration(perl: .undef) }
-        return decoded
+        try Configuration.decode(from: value)
     }
 
     /// A file descriptor the glue took from a Perl file handle (-1 for anything else).
@@ -114,13 +112,13 @@ public protocol PluginConfiguration {
     /// From PVE's `$scfg` hash (undef when the argument is missing); refuses what is no
     /// configuration, as PVE's own code would fail on it.
     init(perl value: Value) throws(StorageError)
-    /// Reads the next value of the request: a plugin decodes only the keys it reads.
-    static func decode(from request: inout RequestReader) throws(StorageError) -> Self
+    /// Reads the argument in place: a plugin may read only the keys it needs.
+    static func decode(from value: PerlValue) throws(StorageError) -> Self
 }
 
 extension PluginConfiguration {
-    /// Decodes the whole value, then ``init(perl:)``.
-    public static func decode(from request: inout RequestReader) throws(StorageError) -> Self {
-        try Self(perl: try request.value())
+    /// Reads the whole value, then ``init(perl:)``.
+    public static func decode(from value: PerlValue) throws(StorageError) -> Self {
+        try Self(perl: try value.value())
     }
 }

@@ -17,231 +17,257 @@
 
 #define SPVE_MAX_DEPTH 64
 
-/* ---- encoding Perl values -------------------------------------------- */
+/* ---- the arguments: plain values only ------------------------------------ */
 
-/* Appends raw bytes to the request buffer (a plain byte string: no magic, no UTF-8
- * flag), growing it geometrically; cheaper than sv_catpvn for the many small pieces. */
-static void spve_append(pTHX_ SV *buffer, const void *bytes, STRLEN length) {
-    STRLEN used = SvCUR(buffer);
-    char *data = SvPVX(buffer);
-    if (SvLEN(buffer) < used + length + 1) data = SvGROW(buffer, (used + length) * 2 + 64);
-    Copy(bytes, data + used, length, char);
-    data[used + length] = '\0';
-    SvCUR_set(buffer, used + length);
+/* Whether `sv` carries magic other than taint (tied values, %ENV, $1, ...): reading
+ * it could run Perl code. Taint magic only records that a value is tainted. */
+static int spve_has_magic(SV *sv) {
+    MAGIC *mg;
+    if (!SvMAGICAL(sv)) return 0;
+    for (mg = SvMAGIC(sv); mg; mg = mg->mg_moremagic)
+        if (mg->mg_type != PERL_MAGIC_taint) return 1;
+    return 0;
 }
 
-static void spve_put_u32(pTHX_ SV *buffer, U32 number) {
-    unsigned char bytes[4];
-    int i;
-    for (i = 0; i < 4; i++) bytes[i] = (unsigned char)(number >> (8 * i));
-    spve_append(aTHX_ buffer, bytes, 4);
-}
-
-static void spve_put_u64(pTHX_ SV *buffer, U64 number) {
-    unsigned char bytes[8];
-    int i;
-    for (i = 0; i < 8; i++) bytes[i] = (unsigned char)(number >> (8 * i));
-    spve_append(aTHX_ buffer, bytes, 8);
-}
-
-static void spve_put_tag(pTHX_ SV *buffer, char tag) {
-    spve_append(aTHX_ buffer, &tag, 1);
-}
-
-/* Returns NULL, or the reason the bytes cannot be encoded. */
-static const char *spve_put_bytes(pTHX_ SV *buffer, const char *bytes, STRLEN length) {
-    if (length > 0xFFFFFFFFu) return "argument too large\n";
-    spve_put_u32(aTHX_ buffer, (U32)length);
-    spve_append(aTHX_ buffer, bytes, length);
-    return NULL;
-}
-
-static void spve_put_int(pTHX_ SV *buffer, IV number) {
-    spve_put_tag(aTHX_ buffer, 'I');
-    spve_put_u64(aTHX_ buffer, (U64)number);
-}
-
-static void spve_put_double(pTHX_ SV *buffer, NV number) {
-    double value = (double)number;
-    U64 bits;
-    Copy(&value, &bits, 1, U64);
-    spve_put_tag(aTHX_ buffer, 'N');
-    spve_put_u64(aTHX_ buffer, bits);
-}
-
-/* The encoders append `sv` to `buffer`; each returns NULL, or the reason it cannot
- * be encoded (the request is then abandoned: every buffer is a mortal). */
-static const char *spve_encode(pTHX_ SV *buffer, SV *sv, int depth);
-
-/* A string keeps Perl's internal bytes, as Perl's own file functions use them. */
-static const char *spve_encode_string(pTHX_ SV *buffer, SV *sv) {
-    STRLEN length;
-    const char *bytes = SvPV_nomg(sv, length);
-    spve_put_tag(aTHX_ buffer, SvUTF8(sv) ? 'T' : 'S');
-    return spve_put_bytes(aTHX_ buffer, bytes, length);
-}
-
-static const char *spve_encode_array(pTHX_ SV *buffer, AV *array, int depth) {
-    SSize_t last = av_len(array), i;
-    spve_put_tag(aTHX_ buffer, 'A');
-    spve_put_u32(aTHX_ buffer, (U32)(last + 1));
-    for (i = 0; i <= last; i++) {
-        SV **element = av_fetch(array, i, 0);
-        const char *failure = spve_encode(aTHX_ buffer, element ? *element : NULL, depth + 1);
-        if (failure) return failure;
+/* Walks an argument as the library will read it. Returns 1 when it is plain (no
+ * magic anywhere), 0 when it must be copied first, -1 when it is nested deeper than
+ * SPVE_MAX_DEPTH (or cyclic). */
+static int spve_plain(pTHX_ SV *sv, int depth) {
+    if (depth > SPVE_MAX_DEPTH) return -1;
+    if (!sv) return 1;
+    if (spve_has_magic(sv)) return 0;
+    if (SvROK(sv)) {
+        SV *target = SvRV(sv);
+        if (spve_has_magic(target)) return 0;
+        if (SvTYPE(target) == SVt_PVHV) {
+            HV *hash = (HV *)target;
+            HE *entry;
+            int plain = 1;
+            hv_iterinit(hash);
+            while (plain == 1 && (entry = hv_iternext(hash))) plain = spve_plain(aTHX_ HeVAL(entry), depth + 1);
+            return plain;
+        }
+        if (SvTYPE(target) == SVt_PVAV) {
+            AV *array = (AV *)target;
+            SSize_t last = av_len(array), i;
+            int plain = 1;
+            for (i = 0; plain == 1 && i <= last; i++) {
+                SV **element = av_fetch(array, i, 0);
+                plain = spve_plain(aTHX_ element ? *element : NULL, depth + 1);
+            }
+            return plain;
+        }
+        if (SvTYPE(target) <= SVt_PVMG) return spve_plain(aTHX_ target, depth + 1);
     }
-    return NULL;
+    return 1;
 }
 
-static const char *spve_encode_hash(pTHX_ SV *buffer, HV *hash, int depth) {
-    /* A tied hash does not know its size up front: count while encoding into a
-     * separate buffer. An ordinary one is written in place. */
-    int tied = SvRMAGICAL(hash) != 0;
-    SV *members = tied ? sv_2mortal(newSVpvs("")) : buffer;
-    U32 count = 0;
-    HE *entry;
-    if (!tied) {
-        spve_put_tag(aTHX_ buffer, 'H');
-        spve_put_u32(aTHX_ buffer, (U32)HvUSEDKEYS(hash));
-    }
-    hv_iterinit(hash);
-    while ((entry = hv_iternext(hash))) {
-        STRLEN key_length;
-        const char *key = HePV(entry, key_length);
-        const char *failure = spve_put_bytes(aTHX_ members, key, key_length);
-        if (!failure) failure = spve_encode(aTHX_ members, hv_iterval(hash, entry), depth + 1);
-        if (failure) return failure;
-        count++;
-    }
-    if (tied) {
-        spve_put_tag(aTHX_ buffer, 'H');
-        spve_put_u32(aTHX_ buffer, count);
-        sv_catsv(buffer, members);
-    }
-    return NULL;
-}
-
-static const char *spve_encode(pTHX_ SV *buffer, SV *sv, int depth) {
-    if (depth > SPVE_MAX_DEPTH) return "argument nested too deeply\n";
-    if (!sv) {
-        spve_put_tag(aTHX_ buffer, 'U');
-        return NULL;
-    }
+/* A plain copy of `sv` (reference count 1), every magic resolved; NULL when it is
+ * nested too deeply. Perl code (FETCH, FIRSTKEY, ...) runs here, in a C frame. */
+static SV *spve_copy(pTHX_ SV *sv, int depth) {
+    if (depth > SPVE_MAX_DEPTH) return NULL;
+    if (!sv) return newSV(0);
     SvGETMAGIC(sv);
     if (SvROK(sv)) {
         SV *target = SvRV(sv);
-        if (SvTYPE(target) == SVt_PVHV) return spve_encode_hash(aTHX_ buffer, (HV *)target, depth);
-        if (SvTYPE(target) == SVt_PVAV) return spve_encode_array(aTHX_ buffer, (AV *)target, depth);
-        if (SvTYPE(target) <= SVt_PVMG) return spve_encode(aTHX_ buffer, target, depth + 1); /* e.g. JSON booleans */
-        spve_put_tag(aTHX_ buffer, 'U'); /* code, glob, I/O: nothing Swift can use */
-    } else if (!SvOK(sv) || isGV_with_GP(sv)) {
-        spve_put_tag(aTHX_ buffer, 'U');
-    } else if (SvPOK(sv)) {
-        return spve_encode_string(aTHX_ buffer, sv);
-    } else if (SvIOK(sv)) {
-        if (SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX) spve_put_double(aTHX_ buffer, (NV)SvUVX(sv));
-        else spve_put_int(aTHX_ buffer, SvIV_nomg(sv));
-    } else if (SvNOK(sv)) {
-        spve_put_double(aTHX_ buffer, SvNV_nomg(sv));
-    } else {
-        return spve_encode_string(aTHX_ buffer, sv);
-    }
-    return NULL;
-}
-
-/* ---- decoding the reply ----------------------------------------------- */
-
-typedef struct {
-    const unsigned char *position;
-    const unsigned char *end;
-} spve_reader;
-
-static int spve_take(spve_reader *reader, size_t count, const unsigned char **bytes) {
-    if ((size_t)(reader->end - reader->position) < count) return 0;
-    *bytes = reader->position;
-    reader->position += count;
-    return 1;
-}
-
-static int spve_take_u32(spve_reader *reader, U32 *number) {
-    const unsigned char *bytes;
-    int i;
-    if (!spve_take(reader, 4, &bytes)) return 0;
-    *number = 0;
-    for (i = 0; i < 4; i++) *number |= (U32)bytes[i] << (8 * i);
-    return 1;
-}
-
-static int spve_take_u64(spve_reader *reader, U64 *number) {
-    const unsigned char *bytes;
-    int i;
-    if (!spve_take(reader, 8, &bytes)) return 0;
-    *number = 0;
-    for (i = 0; i < 8; i++) *number |= (U64)bytes[i] << (8 * i);
-    return 1;
-}
-
-/* Returns a new SV (reference count 1), or NULL when the reply is malformed. */
-static SV *spve_decode(pTHX_ spve_reader *reader, int depth) {
-    const unsigned char *bytes;
-    U32 count, i;
-    U64 bits;
-    if (depth > SPVE_MAX_DEPTH || !spve_take(reader, 1, &bytes)) return NULL;
-    switch (*bytes) {
-    case 'U':
-        return newSV(0);
-    case 'I':
-        return spve_take_u64(reader, &bits) ? newSViv((IV)(I64)bits) : NULL;
-    case 'N': {
-        double value;
-        if (!spve_take_u64(reader, &bits)) return NULL;
-        Copy(&bits, &value, 1, double);
-        return newSVnv((NV)value);
-    }
-    case 'S':
-    case 'T': {
-        int text = *bytes == 'T';
-        SV *string;
-        if (!spve_take_u32(reader, &count) || !spve_take(reader, count, &bytes)) return NULL;
-        string = newSVpvn((const char *)bytes, count);
-        if (text) SvUTF8_on(string);
-        return string;
-    }
-    case 'A': {
-        AV *array;
-        if (!spve_take_u32(reader, &count) || count > (U32)(reader->end - reader->position)) return NULL;
-        array = newAV();
-        for (i = 0; i < count; i++) {
-            SV *element = spve_decode(aTHX_ reader, depth + 1);
-            if (!element) {
-                SvREFCNT_dec((SV *)array);
-                return NULL;
+        if (SvTYPE(target) == SVt_PVHV) {
+            HV *hash = (HV *)target, *copy = newHV();
+            HE *entry;
+            hv_iterinit(hash);
+            while ((entry = hv_iternext(hash))) {
+                STRLEN key_length;
+                const char *key = HePV(entry, key_length);
+                SV *member = spve_copy(aTHX_ hv_iterval(hash, entry), depth + 1);
+                if (!member) {
+                    SvREFCNT_dec((SV *)copy);
+                    return NULL;
+                }
+                (void)hv_store(copy, key, (I32)key_length, member, 0);
             }
-            av_push(array, element);
+            return newRV_noinc((SV *)copy);
         }
-        return newRV_noinc((SV *)array);
-    }
-    case 'H': {
-        HV *hash;
-        if (!spve_take_u32(reader, &count) || count > (U32)(reader->end - reader->position)) return NULL;
-        hash = newHV();
-        for (i = 0; i < count; i++) {
-            U32 key_length;
-            const unsigned char *key;
-            SV *value;
-            if (!spve_take_u32(reader, &key_length) || key_length > I32_MAX
-                || !spve_take(reader, key_length, &key)
-                || !(value = spve_decode(aTHX_ reader, depth + 1))) {
-                SvREFCNT_dec((SV *)hash);
-                return NULL;
+        if (SvTYPE(target) == SVt_PVAV) {
+            AV *array = (AV *)target, *copy = newAV();
+            SSize_t last = av_len(array), i;
+            for (i = 0; i <= last; i++) {
+                SV **element = av_fetch(array, i, 0);
+                SV *member = spve_copy(aTHX_ element ? *element : NULL, depth + 1);
+                if (!member) {
+                    SvREFCNT_dec((SV *)copy);
+                    return NULL;
+                }
+                av_push(copy, member);
             }
-            (void)hv_store(hash, (const char *)key, (I32)key_length, value, 0);
+            return newRV_noinc((SV *)copy);
         }
-        return newRV_noinc((SV *)hash);
+        if (SvTYPE(target) <= SVt_PVMG) {
+            SV *copy = spve_copy(aTHX_ target, depth + 1);
+            return copy ? newRV_noinc(copy) : NULL;
+        }
+        return newSV(0); /* code, glob, I/O: nothing the library can use */
     }
-    default:
+    return newSVsv_nomg(sv);
+}
+
+/* The argument as the library may read it: `sv` itself when plain, else a mortal
+ * plain copy. Returns NULL and sets *failure when it is nested too deeply. */
+static SV *spve_argument(pTHX_ SV *sv, int depth, const char **failure) {
+    int plain = spve_plain(aTHX_ sv, depth);
+    SV *copy;
+    if (plain == 1) return sv;
+    copy = plain == 0 ? spve_copy(aTHX_ sv, depth) : NULL;
+    if (!copy) {
+        *failure = "argument nested too deeply\n";
         return NULL;
     }
+    return sv_2mortal(copy);
+}
+
+/* ---- spve_perl: the library's accessors and builders ---------------------- */
+
+#define SPVE_PERL(perl) PerlInterpreter *my_perl = (PerlInterpreter *)(perl)->interpreter; PERL_UNUSED_VAR(my_perl)
+
+/* A reference to a scalar reads as the scalar (bounded: the arguments were walked). */
+static SV *spve_target(SV *sv) {
+    int depth;
+    for (depth = 0; depth <= SPVE_MAX_DEPTH && SvROK(sv) && SvTYPE(SvRV(sv)) <= SVt_PVMG; depth++) sv = SvRV(sv);
+    return sv;
+}
+
+static spve_kind spve_perl_kind(const spve_perl *perl, spve_sv *value) {
+    SV *sv = (SV *)value;
+    SPVE_PERL(perl);
+    if (!sv) return SPVE_KIND_UNDEF;
+    sv = spve_target(sv);
+    if (SvROK(sv)) {
+        svtype type = SvTYPE(SvRV(sv));
+        return type == SVt_PVHV ? SPVE_KIND_HASH : type == SVt_PVAV ? SPVE_KIND_ARRAY : SPVE_KIND_UNDEF;
+    }
+    if (!SvOK(sv) || isGV_with_GP(sv)) return SPVE_KIND_UNDEF;
+    if (SvPOK(sv)) return SvUTF8(sv) ? SPVE_KIND_TEXT : SPVE_KIND_BYTES;
+    if (SvIOK(sv)) return SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX ? SPVE_KIND_NUMBER : SPVE_KIND_INTEGER;
+    if (SvNOK(sv)) return SPVE_KIND_NUMBER;
+    (void)SvPV_nomg_nolen(sv); /* anything else reads as its string */
+    return SvUTF8(sv) ? SPVE_KIND_TEXT : SPVE_KIND_BYTES;
+}
+
+static int64_t spve_perl_integer(const spve_perl *perl, spve_sv *value) {
+    SPVE_PERL(perl);
+    return value ? (int64_t)SvIV_nomg(spve_target((SV *)value)) : 0;
+}
+
+static double spve_perl_number(const spve_perl *perl, spve_sv *value) {
+    SV *sv;
+    SPVE_PERL(perl);
+    if (!value) return 0;
+    sv = spve_target((SV *)value);
+    return SvIOK(sv) && SvIsUV(sv) ? (double)SvUVX(sv) : (double)SvNV_nomg(sv);
+}
+
+static const uint8_t *spve_perl_bytes(const spve_perl *perl, spve_sv *value, size_t *length) {
+    STRLEN bytes_length = 0;
+    const char *bytes;
+    SPVE_PERL(perl);
+    if (!value) {
+        *length = 0;
+        return (const uint8_t *)"";
+    }
+    bytes = SvPV_nomg(spve_target((SV *)value), bytes_length);
+    *length = bytes_length;
+    return (const uint8_t *)bytes;
+}
+
+static size_t spve_perl_count(const spve_perl *perl, spve_sv *value) {
+    SV *sv;
+    SPVE_PERL(perl);
+    if (!value) return 0;
+    sv = spve_target((SV *)value);
+    if (!SvROK(sv)) return 0;
+    if (SvTYPE(SvRV(sv)) == SVt_PVAV) return (size_t)(av_len((AV *)SvRV(sv)) + 1);
+    if (SvTYPE(SvRV(sv)) == SVt_PVHV) return (size_t)HvUSEDKEYS((HV *)SvRV(sv));
+    return 0;
+}
+
+static spve_sv *spve_perl_element(const spve_perl *perl, spve_sv *array, size_t index) {
+    SV *sv, **element;
+    SPVE_PERL(perl);
+    if (!array) return NULL;
+    sv = spve_target((SV *)array);
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVAV || index > (size_t)SSize_t_MAX) return NULL;
+    element = av_fetch((AV *)SvRV(sv), (SSize_t)index, 0);
+    return element ? (spve_sv *)*element : NULL;
+}
+
+static void spve_perl_begin(const spve_perl *perl, spve_sv *hash) {
+    SV *sv;
+    SPVE_PERL(perl);
+    if (!hash) return;
+    sv = spve_target((SV *)hash);
+    if (SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV) hv_iterinit((HV *)SvRV(sv));
+}
+
+static spve_sv *spve_perl_next(const spve_perl *perl, spve_sv *hash, const uint8_t **key, size_t *key_length) {
+    SV *sv;
+    HE *entry;
+    STRLEN length;
+    SPVE_PERL(perl);
+    if (!hash) return NULL;
+    sv = spve_target((SV *)hash);
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV || !(entry = hv_iternext((HV *)SvRV(sv)))) return NULL;
+    *key = (const uint8_t *)HePV(entry, length);
+    *key_length = length;
+    return (spve_sv *)HeVAL(entry);
+}
+
+static spve_sv *spve_perl_new_undef(const spve_perl *perl) {
+    SPVE_PERL(perl);
+    return (spve_sv *)sv_newmortal();
+}
+
+static spve_sv *spve_perl_new_integer(const spve_perl *perl, int64_t number) {
+    SPVE_PERL(perl);
+    return (spve_sv *)sv_2mortal(newSViv((IV)number));
+}
+
+static spve_sv *spve_perl_new_number(const spve_perl *perl, double number) {
+    SPVE_PERL(perl);
+    return (spve_sv *)sv_2mortal(newSVnv((NV)number));
+}
+
+static spve_sv *spve_perl_new_string(const spve_perl *perl, const uint8_t *bytes, size_t length, int text) {
+    SV *string;
+    SPVE_PERL(perl);
+    string = sv_2mortal(newSVpvn((const char *)bytes, (STRLEN)length));
+    if (text) SvUTF8_on(string);
+    return (spve_sv *)string;
+}
+
+static spve_sv *spve_perl_new_array(const spve_perl *perl, size_t capacity) {
+    AV *array;
+    SPVE_PERL(perl);
+    array = newAV();
+    if (capacity > 0 && capacity <= (size_t)SSize_t_MAX) av_extend(array, (SSize_t)capacity - 1);
+    return (spve_sv *)sv_2mortal(newRV_noinc((SV *)array));
+}
+
+static void spve_perl_push(const spve_perl *perl, spve_sv *array, spve_sv *element) {
+    SV *sv = (SV *)array;
+    SPVE_PERL(perl);
+    if (!sv || !SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVAV) return;
+    av_push((AV *)SvRV(sv), element ? SvREFCNT_inc_simple_NN((SV *)element) : newSV(0));
+}
+
+static spve_sv *spve_perl_new_hash(const spve_perl *perl) {
+    SPVE_PERL(perl);
+    return (spve_sv *)sv_2mortal(newRV_noinc((SV *)newHV()));
+}
+
+static void spve_perl_store(const spve_perl *perl, spve_sv *hash, const uint8_t *key, size_t key_length, spve_sv *value) {
+    SV *sv = (SV *)hash;
+    SPVE_PERL(perl);
+    if (!sv || !SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV || key_length > I32_MAX) return;
+    (void)hv_store((HV *)SvRV(sv), (const char *)key, (I32)key_length,
+                   value ? SvREFCNT_inc_simple_NN((SV *)value) : newSV(0), 0);
 }
 
 /* ---- the call ----------------------------------------------------------- */
@@ -289,32 +315,6 @@ static void spve_emit(pTHX_ char tag, AV *lines, SV *logfunc, SV *push_target) {
     }
 }
 
-/* Decodes a reply (the result, then tagged sections into `sections`) and frees
- * it. Returns the result as a mortal, or NULL when the reply is malformed. */
-static SV *spve_read_reply(pTHX_ const spve_plugin *plugin, uint8_t *reply, size_t reply_length, AV *sections) {
-    spve_reader reader;
-    SV *result;
-    int malformed;
-    reader.position = reply;
-    reader.end = reply + reply_length;
-    result = spve_decode(aTHX_ &reader, 0);
-    malformed = result == NULL;
-    if (result) sv_2mortal(result);
-    while (!malformed && reader.position < reader.end) {
-        char tag = (char)*reader.position++;
-        SV *section = spve_decode(aTHX_ &reader, 0);
-        if (!section || !SvROK(section) || SvTYPE(SvRV(section)) != SVt_PVAV || !strchr("WOLP", tag)) {
-            if (section) SvREFCNT_dec(section);
-            malformed = 1;
-            break;
-        }
-        av_push(sections, newSViv(tag));
-        av_push(sections, section);
-    }
-    plugin->release(reply);
-    return malformed ? NULL : result;
-}
-
 static void spve_emit_sections(pTHX_ AV *sections, SV *logfunc, SV *push_target) {
     SSize_t i;
     for (i = 0; i + 1 <= av_len(sections); i += 2) {
@@ -353,100 +353,99 @@ static IV spve_host_apiver(pTHX) {
     return known;
 }
 
-/* Encodes the XSUB's arguments (ST(0) is the class) into `request`, and finds the
- * log and push arguments. Returns NULL, or the reason they cannot be encoded. */
-static const char *spve_encode_request(pTHX_ const spve_binding *binding, I32 ax, I32 items,
-                                       SV *request, SV **logfunc, SV **push_target) {
-    /* The request is a hash: its tag, its member count (written once known), the members. */
-    SV *members = request;
-    const char *failure;
-    U32 count = 1;
-    size_t i;
+static const spve_perl spve_perl_table = {
+    NULL,
+    spve_perl_kind, spve_perl_integer, spve_perl_number, spve_perl_bytes, spve_perl_count,
+    spve_perl_element, spve_perl_begin, spve_perl_next,
+    spve_perl_new_undef, spve_perl_new_integer, spve_perl_new_number, spve_perl_new_string,
+    spve_perl_new_array, spve_perl_push, spve_perl_new_hash, spve_perl_store,
+};
 
-    spve_put_tag(aTHX_ request, 'H');
-    spve_put_u32(aTHX_ request, 0);
-    if ((failure = spve_put_bytes(aTHX_ members, "class", 5))
-        || (failure = spve_encode(aTHX_ members, ST(0), 0)))
-        return failure;
-    if (spve_host_apiver(aTHX)) {
-        if ((failure = spve_put_bytes(aTHX_ members, "apiver", 6))) return failure;
-        spve_put_int(aTHX_ members, spve_host_apiver(aTHX));
-        count++;
-    }
-    for (i = 0; i < binding->count; i++) {
-        const spve_arg *arg = &binding->args[i];
-        I32 position = (I32)i + 1;
-        SV *value = position < items ? ST(position) : &PL_sv_undef;
+/* The most arguments a method takes on the C stack; more go to a mortal buffer. */
+#define SPVE_STACK_ARGUMENTS 16
+
+/* Prepares the XSUB's arguments (ST(0) is the class) for the library into `arguments`
+ * (`count` entries), and finds the log and push arguments. Returns NULL, or the
+ * reason they cannot be passed. */
+static const char *spve_arguments(pTHX_ const spve_binding *binding, I32 ax, I32 items,
+                                  spve_sv **arguments, size_t count, SV **logfunc, SV **push_target) {
+    const char *failure = NULL;
+    size_t i;
+    if (!(arguments[0] = (spve_sv *)spve_argument(aTHX_ ST(0), 0, &failure))) return failure;
+    for (i = 1; i < count; i++) {
+        /* Arguments beyond the binding's belong to its last one, when that is `rest`. */
+        const spve_arg *arg = i <= binding->count ? &binding->args[i - 1]
+                            : binding->count > 0 && binding->args[binding->count - 1].kind == SPVE_ARG_REST
+                            ? &binding->args[binding->count - 1] : NULL;
+        SV *value = (I32)i < items ? ST(i) : NULL;
+        arguments[i] = NULL;
+        if (!arg || !value) continue;
         switch (arg->kind) {
         case SPVE_ARG_SKIP:
-            continue;
+            break;
         case SPVE_ARG_LOG:
             *logfunc = value;
-            continue;
+            break;
         case SPVE_ARG_PUSH:
             *push_target = value;
-            continue;
-        default:
             break;
+        case SPVE_ARG_FH:
+            arguments[i] = (spve_sv *)sv_2mortal(newSViv(spve_file_descriptor(aTHX_ value)));
+            break;
+        default:
+            if (!(arguments[i] = (spve_sv *)spve_argument(aTHX_ value, arg->kind == SPVE_ARG_REST ? 1 : 0, &failure)))
+                return failure;
         }
-        if ((failure = spve_put_bytes(aTHX_ members, arg->name, strlen(arg->name)))) return failure;
-        if (arg->kind == SPVE_ARG_REST) {
-            I32 j;
-            spve_put_tag(aTHX_ members, 'A');
-            spve_put_u32(aTHX_ members, position < items ? (U32)(items - position) : 0);
-            for (j = position; j < items; j++)
-                if ((failure = spve_encode(aTHX_ members, ST(j), 1))) return failure;
-        } else if (arg->kind == SPVE_ARG_FH) {
-            spve_put_int(aTHX_ members, spve_file_descriptor(aTHX_ value));
-        } else if ((failure = spve_encode(aTHX_ members, value, 0))) {
-            return failure;
-        }
-        count++;
     }
-    for (i = 0; i < 4; i++) SvPVX(request)[1 + i] = (char)(unsigned char)(count >> (8 * i));
     return NULL;
 }
 
-/* Calls one method with the XSUB's arguments. Returns NULL and the reply's result
- * as a mortal in *result, or an error message (a mortal ending in a newline). The
- * library's buffers are freed either way. */
+/* Calls one method with the XSUB's arguments. Returns NULL and the result in
+ * *result, or an error message (a mortal ending in a newline). */
 static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **result) {
-    SV *request = sv_2mortal(newSVpvs(""));
+    spve_sv *stack_arguments[SPVE_STACK_ARGUMENTS];
+    spve_sv **arguments = stack_arguments;
+    size_t count = (size_t)items > binding->count + 1 ? (size_t)items : binding->count + 1;
     SV *logfunc = NULL, *push_target = NULL;
     const char *failure;
-    AV *sections;
-    size_t reply_length = 0;
-    spve_v1_error error = { 0, NULL };
-    uint8_t *reply;
+    spve_perl perl = spve_perl_table;
+    spve_v1_call call;
     /* $! is the caller's unless a system call the method made failed. */
     int saved_errno = errno;
 
-    SvGROW(request, 512);
-    failure = spve_encode_request(aTHX_ binding, ax, items, request, &logfunc, &push_target);
+    if (count > SPVE_STACK_ARGUMENTS) {
+        SV *buffer = sv_2mortal(newSV(count * sizeof(spve_sv *)));
+        arguments = (spve_sv **)SvPVX(buffer);
+    }
+    failure = spve_arguments(aTHX_ binding, ax, items, arguments, count, &logfunc, &push_target);
     if (failure) return sv_2mortal(newSVpvf("%s: %s", binding->plugin->name, failure));
 
-    reply = binding->function((const uint8_t *)SvPVX(request), SvCUR(request), &reply_length, &error);
-    if (!reply && error.code == SPVE_ERROR_NONE)
-        return sv_2mortal(newSVpvf("%s: no reply from %s\n", binding->plugin->name, binding->name));
-    /* The reply is the library's, validated there: it is not tainted by the arguments
-     * (under -T, Perl taints every value created in a statement that read a tainted one). */
+    perl.interpreter = my_perl;
+    Zero(&call, 1, spve_v1_call);
+    call.perl = &perl;
+    call.arguments = arguments;
+    call.count = count;
+    call.apiver = (int64_t)spve_host_apiver(aTHX);
+    /* What the library makes is its own, validated there: it is not tainted by the
+     * arguments (under -T, Perl taints every value created in a statement that read
+     * a tainted one). */
     TAINT_NOT;
-    sections = (AV *)sv_2mortal((SV *)newAV());
-    *result = reply ? spve_read_reply(aTHX_ binding->plugin, reply, reply_length, sections) : &PL_sv_undef;
+    binding->function(&call);
+    TAINT_NOT;
     errno = saved_errno;
-    if (error.code != SPVE_ERROR_NONE) {
+    *result = call.result ? (SV *)call.result : &PL_sv_undef;
+    if (call.error.code != SPVE_ERROR_NONE) {
         /* A failure may come with what the method warned, printed or pushed before it. */
-        SV *message = error.message ? sv_2mortal(newSVpv(error.message, 0))
-                                    : sv_2mortal(newSVpvf("%s: unknown error", binding->plugin->name));
-        binding->plugin->release(error.message);
+        SV *message = call.error.message ? sv_2mortal(newSVpv(call.error.message, 0))
+                                         : sv_2mortal(newSVpvf("%s: unknown error", binding->plugin->name));
+        binding->plugin->release(call.error.message);
         if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
-        if (*result) spve_emit_sections(aTHX_ sections, NULL, push_target);
+        if (call.sections) spve_emit_sections(aTHX_ (AV *)SvRV((SV *)call.sections), NULL, push_target);
         /* A failed system call's errno reaches Perl as $! (after any warn handler ran). */
-        if (error.code > 0) SETERRNO(error.code, 0);
+        if (call.error.code > 0) SETERRNO(call.error.code, 0);
         return message;
     }
-    if (!*result) return sv_2mortal(newSVpvf("%s: malformed reply from %s\n", binding->plugin->name, binding->name));
-    spve_emit_sections(aTHX_ sections, logfunc, push_target);
+    if (call.sections) spve_emit_sections(aTHX_ (AV *)SvRV((SV *)call.sections), logfunc, push_target);
     errno = saved_errno;
     return NULL;
 }

@@ -1,6 +1,9 @@
 import PVEStorage
+import PVEStoragePerl
 
-/// The binary encoding of ``Value`` shared with the XS glue (see include/swiftplugin.h).
+/// A binary encoding of ``Value``: how fuzz targets make Perl values of their input bytes.
+/// Tags: U undef, I int64, N float64, S bytes, T UTF-8 text, A array, H hash; integers
+/// little-endian, lengths and counts as uint32.
 ///
 /// Decoding treats its input as untrusted: every length is checked against the
 /// remaining bytes and nesting is bounded, so a malformed request is an error,
