@@ -42,8 +42,9 @@ extension StorageConfig: PluginConfiguration {
     public static func decode(from value: PerlValue) throws(StorageError) -> StorageConfig {
         guard value.isHash else { return try StorageConfig(perl: try value.value()) }
         var config = StorageConfig()
-        try value.forEachMember { (key, member) throws(StorageError) in
-            guard let option = Option(key) else { return }
+        var members = value.members
+        while let (key, member) = members.next() {
+            guard let option = Option(key) else { continue }
             if option == .content, member.isHash {
                 let (types, unknown) = contentTypes(of: member)
                 config.content = types
@@ -60,8 +61,9 @@ extension StorageConfig: PluginConfiguration {
     private static func contentTypes(of hash: PerlValue) -> (types: [ContentType], unknown: String?) {
         var named: UInt32 = 0 // bit i: ContentType.sorted[i]
         var unknown: String?
-        hash.forEachMember { key, _ in
-            if let index = contentTypeNames.firstIndex(where: { key == $0 }) {
+        var members = hash.members
+        while let (key, _) = members.next() {
+            if let type = ContentType.named(key.bytes), let index = ContentType.sorted.firstIndex(of: type) {
                 named |= 1 << index
             } else {
                 let name = key.string
@@ -69,12 +71,10 @@ extension StorageConfig: PluginConfiguration {
             }
         }
         var types: [ContentType] = []
+        types.reserveCapacity(named.nonzeroBitCount)
         for (index, type) in ContentType.sorted.enumerated() where named & (1 << index) != 0 { types.append(type) }
         return (types, unknown)
     }
-
-    /// The names of ``ContentType/sorted`` as bytes.
-    private static let contentTypeNames = ContentType.sorted.map { Array($0.rawValue.utf8) }
 
     /// Perl's `lt` on strings.
     private static func perlPrecedes(_ left: String, _ right: String) -> Bool {

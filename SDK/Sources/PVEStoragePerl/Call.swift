@@ -23,6 +23,10 @@ public final class Call {
     /// The string arguments that arrived as Perl character strings (UTF-8 flag on).
     public internal(set) var characterArguments: Set<String> = []
 
+    /// Records that the argument `name` arrived as a character string.
+    @usableFromInline
+    func noteCharacterArgument(_ name: String) { characterArguments.insert(name) }
+
     /// A call of a method of the plugin whose Perl package is `package`.
     public init(package: String) {
         self.package = package

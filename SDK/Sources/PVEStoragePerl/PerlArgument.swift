@@ -7,6 +7,7 @@ import PVEStorage
 public enum PerlArgument {
     /// A byte string as Perl reads it: undef is the empty string. Bytes that are not
     /// UTF-8 are refused: no volume or path of this storage has them.
+    @inlinable
     public static func string(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String {
         switch value {
         case .undef:
@@ -14,7 +15,7 @@ public enum PerlArgument {
         case .string(let text):
             return text
         case .text(let text):
-            call.characterArguments.insert(name)
+            call.noteCharacterArgument(name)
             return text
         case .bytes:
             throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
@@ -27,26 +28,31 @@ public enum PerlArgument {
 
     /// The name of one of a fixed set of things (a feature, an attribute, a content type):
     /// a value that is no string names none of them, as `dir`'s hash lookups find nothing.
+    @inlinable
     public static func selector(_ value: Value, _ name: String, _ call: Call) -> String {
         value.string ?? ""
     }
 
     /// A string, or nil when undef.
+    @inlinable
     public static func optionalString(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
         value.isDefined ? try string(value, name, call) : nil
     }
 
     /// A string, or nil when false in Perl's sense (undef, "" or "0"): names that
     /// `dir` tests with `if ($name)`.
+    @inlinable
     public static func nameIfTrue(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> String? {
         value.isTrue ? try string(value, name, call) : nil
     }
 
+    @inlinable
     public static func bool(_ value: Value, _ name: String, _ call: Call) -> Bool {
         value.isTrue
     }
 
     /// An array of strings (elements that are not strings are left out); nil when undef.
+    @inlinable
     public static func optionalStrings(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> [String]? {
         guard value.isDefined else { return nil }
         guard let elements = value.array else { throw StorageError("\(name) is not an array") }
@@ -54,12 +60,14 @@ public enum PerlArgument {
     }
 
     /// An array of strings; empty when undef or not an array.
+    @inlinable
     public static func strings(_ value: Value, _ name: String, _ call: Call) -> [String] {
         (value.array ?? []).compactMap(\.string)
     }
 
     /// `$snapname`: undef is no snapshot; a reference still asks for one, as `defined` says.
     /// A name that is not UTF-8 is refused: no snapshot file has one.
+    @inlinable
     public static func snapshot(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> SnapshotSelector {
         switch value {
         case .undef: return .none
@@ -69,15 +77,18 @@ public enum PerlArgument {
         }
     }
 
+    @inlinable
     public static func scalar(_ value: Value, _ name: String, _ call: Call) -> Scalar {
         Scalar(perl: value)
     }
 
+    @inlinable
     public static func value(_ value: Value, _ name: String, _ call: Call) -> Value {
         value
     }
 
     /// The plugin's configuration, as its ``PluginConfiguration/decode(from:)`` reads it.
+    @inlinable
     public static func configuration<Configuration: PluginConfiguration>(
         _ value: PerlValue, _ name: String, _ call: Call
     ) throws(StorageError) -> Configuration {
@@ -85,6 +96,7 @@ public enum PerlArgument {
     }
 
     /// A file descriptor the glue took from a Perl file handle (-1 for anything else).
+    @inlinable
     public static func fileDescriptor(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> Int32 {
         guard let number = value.int, let descriptor = Int32(exactly: number), descriptor >= 0 else {
             throw StorageError("\(name) is not a file handle")
@@ -118,6 +130,7 @@ public protocol PluginConfiguration {
 
 extension PluginConfiguration {
     /// Reads the whole value, then ``init(perl:)``.
+    @inlinable
     public static func decode(from value: PerlValue) throws(StorageError) -> Self {
         try Self(perl: try value.value())
     }

@@ -5,33 +5,51 @@ import PVEStorage
 /// (spve_sdk.h): the one hop from Perl to typed Swift. Valid for the duration of the
 /// call; reading it runs no Perl code (the glue resolved every magic beforehand).
 public struct PerlValue {
-    let perl: UnsafePointer<spve_perl>
-    let sv: OpaquePointer?
+    @usableFromInline let perl: UnsafePointer<spve_perl>
+    @usableFromInline let sv: OpaquePointer?
 
+    @inlinable
     public init(_ sv: OpaquePointer?, in perl: UnsafePointer<spve_perl>) {
         self.perl = perl
         self.sv = sv
     }
 
     /// What the value is; a reference to a scalar reads as the scalar.
+    @inlinable
     public var kind: spve_kind { perl.pointee.kind(perl, sv) }
 
+    @inlinable
     public var isHash: Bool { kind == SPVE_KIND_HASH }
 
     /// The bytes of a string (borrowed from Perl for the duration of the call).
+    @inlinable
     public var bytes: UnsafeRawBufferPointer {
         var length = 0
         let start = perl.pointee.bytes(perl, sv, &length)
         return UnsafeRawBufferPointer(start: start, count: length)
     }
 
-    /// The members of a hash, in Perl's order, each as its key and value.
-    public func forEachMember<Failure: Error>(_ body: (PerlKey, PerlValue) throws(Failure) -> Void) throws(Failure) {
+    /// The members of a hash, in Perl's order: `while let (key, value) = members.next()`.
+    @inlinable
+    public var members: Members {
         perl.pointee.begin(perl, sv)
-        var key: UnsafePointer<UInt8>?
-        var length = 0
-        while let member = perl.pointee.next(perl, sv, &key, &length) {
-            try body(PerlKey(bytes: UnsafeRawBufferPointer(start: key, count: length)), PerlValue(member, in: perl))
+        return Members(hash: self)
+    }
+
+    public struct Members: IteratorProtocol {
+        @usableFromInline let hash: PerlValue
+
+        @inlinable
+        init(hash: PerlValue) {
+            self.hash = hash
+        }
+
+        @inlinable
+        public mutating func next() -> (key: PerlKey, value: PerlValue)? {
+            var key: UnsafePointer<UInt8>?
+            var length = 0
+            guard let member = hash.perl.pointee.next(hash.perl, hash.sv, &key, &length) else { return nil }
+            return (PerlKey(bytes: UnsafeRawBufferPointer(start: key, count: length)), PerlValue(member, in: hash.perl))
         }
     }
 
@@ -69,9 +87,8 @@ public struct PerlValue {
         case SPVE_KIND_HASH:
             var members: [String: Value] = [:]
             members.reserveCapacity(perl.pointee.count(perl, sv))
-            try forEachMember { (key, member) throws(StorageError) in
-                members[key.string] = try member.value(depth: depth + 1)
-            }
+            var iterator = self.members
+            while let (key, member) = iterator.next() { members[key.string] = try member.value(depth: depth + 1) }
             return .hash(members)
         default:
             return .undef
@@ -87,10 +104,12 @@ public struct PerlValue {
 public struct PerlKey {
     public let bytes: UnsafeRawBufferPointer
 
+    @inlinable
     public init(bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
     }
 
+    @inlinable
     public static func == (key: PerlKey, name: StaticString) -> Bool {
         guard key.bytes.count == name.utf8CodeUnitCount else { return false }
         return name.withUTF8Buffer { name in
@@ -99,6 +118,7 @@ public struct PerlKey {
         }
     }
 
+    @inlinable
     public static func == (key: PerlKey, name: [UInt8]) -> Bool {
         guard key.bytes.count == name.count else { return false }
         for index in 0..<name.count where key.bytes[index] != name[index] { return false }
@@ -136,15 +156,18 @@ enum PerlText {
 
 /// The arguments of one call: [0] the class, then the method's arguments in Perl's order.
 public struct PerlArguments {
-    let call: UnsafeMutablePointer<spve_v1_call>
+    @usableFromInline let call: UnsafeMutablePointer<spve_v1_call>
 
+    @inlinable
     public init(_ call: UnsafeMutablePointer<spve_v1_call>) {
         self.call = call
     }
 
+    @inlinable
     public var count: Int { call.pointee.count }
 
     /// The argument at `position` (undef beyond the last).
+    @inlinable
     public subscript(position: Int) -> PerlValue {
         let sv = position < count ? call.pointee.arguments[position] : nil
         return PerlValue(sv, in: call.pointee.perl)
@@ -166,22 +189,28 @@ public struct PerlArguments {
 /// Makes new Perl values through the glue's builders (each mortal: Perl frees what
 /// the library abandons).
 public struct PerlBuilder {
-    let perl: UnsafePointer<spve_perl>
+    @usableFromInline let perl: UnsafePointer<spve_perl>
 
+    @inlinable
     public init(_ perl: UnsafePointer<spve_perl>) {
         self.perl = perl
     }
 
+    @inlinable
     public func undef() -> OpaquePointer { perl.pointee.new_undef(perl) }
+    @inlinable
     public func integer(_ number: Int64) -> OpaquePointer { perl.pointee.new_integer(perl, number) }
+    @inlinable
     public func number(_ number: Double) -> OpaquePointer { perl.pointee.new_number(perl, number) }
 
     /// A byte string, or with `text` a character string (UTF-8 flag on).
+    @inlinable
     public func string(_ text: String, text isText: Bool = false) -> OpaquePointer {
         var text = text
         return text.withUTF8 { bytes($0, text: isText) }
     }
 
+    @inlinable
     public func bytes(_ bytes: UnsafeBufferPointer<UInt8>, text: Bool = false) -> OpaquePointer {
         perl.pointee.new_string(perl, bytes.baseAddress, bytes.count, text ? 1 : 0)
     }
@@ -230,5 +259,6 @@ extension Value: PerlRepresentable {
 
 extension String: PerlRepresentable {
     /// A byte string, as PVE's own paths and names are.
+    @inlinable
     public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? { builder.string(self) }
 }

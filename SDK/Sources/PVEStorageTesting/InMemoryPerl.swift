@@ -87,7 +87,7 @@ public final class InMemoryPerl {
                   node.iteration < members.count else { return nil }
             let member = members[node.iteration]
             node.iteration += 1
-            key?.pointee = UnsafePointer(member.key.baseAddress)
+            key.pointee = UnsafePointer(member.key.baseAddress)
             length.pointee = member.key.count
             return InMemoryPerl.handle(member.value)
         },

@@ -2,6 +2,27 @@
 public enum ContentType: String, CaseIterable, Sendable, Comparable, CustomStringConvertible {
     case images, rootdir, vztmpl, iso, backup, snippets, `import`
 
+    /// By name. Matched on the bytes: every call with a `$scfg` or a volume name looks
+    /// types up, and the synthesised string switch costs several times more.
+    public init?(rawValue: String) {
+        var name = rawValue
+        guard let type = name.withUTF8({ Self.named(UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = type
+    }
+
+    /// The type whose name is `bytes`, if any.
+    public static func named(_ bytes: UnsafeRawBufferPointer) -> ContentType? {
+        for (name, type) in names where name.utf8CodeUnitCount == bytes.count {
+            if name.withUTF8Buffer({ UnsafeRawBufferPointer($0).elementsEqual(bytes) }) { return type }
+        }
+        return nil
+    }
+
+    private static let names: [(StaticString, ContentType)] = [
+        ("images", .images), ("rootdir", .rootdir), ("vztmpl", .vztmpl), ("iso", .iso), ("backup", .backup),
+        ("snippets", .snippets), ("import", .import),
+    ]
+
     /// The sub-directory below the storage path unless `content-dirs` overrides it.
     public var defaultSubdirectory: String {
         switch self {

@@ -41,8 +41,11 @@ public struct StorageConfig: Equatable, Sendable {
         }
     }
 
+    /// An empty configuration: every option unset.
+    public init() {}
+
     /// A configuration with `path` (unset when false in Perl's sense, as from PVE) and `content`.
-    public init(path: String? = nil, content: [ContentType]? = nil) {
+    public init(path: String?, content: [ContentType]? = nil) {
         self.path = path == "" || path == "0" ? nil : path
         self.content = content.map { Set($0).sorted() }
     }

@@ -28,18 +28,26 @@ public struct DirectoryStorage: Sendable {
     /// absolute paths; anything else is refused before it can reach the file system.
     public func basePath() throws(StorageError) -> String {
         guard let path = config.path else { throw StorageError("storage definition has no path") }
-        guard path.utf8.first == UInt8(ascii: "/"), !path.utf8.contains(0) else {
+        guard path.utf8.first == UInt8(ascii: "/"), !Self.containsNUL(path) else {
             throw StorageError("storage path '\(path)' is not an absolute path")
         }
         return path
     }
 
+    private static func containsNUL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { $0.contains(0) }
+    }
+
     /// `get_subdir`: the directory of a content type, honouring `content-dirs`.
     public func subdirectory(for type: ContentType) throws(StorageError) -> String {
-        let path = try basePath()
+        var path = try basePath()
         let subdirectory = config.contentDirectories.isEmpty ? type.defaultSubdirectory
             : config.contentDirectories[type] ?? type.defaultSubdirectory
-        return path + "/" + subdirectory
+        path.reserveCapacity(path.utf8.count + 1 + subdirectory.utf8.count)
+        path += "/"
+        path += subdirectory
+        return path
     }
 
     /// dir's refusal of a content type name it has no directory for.
