@@ -35,7 +35,7 @@ extension DirectoryStorage {
         }
         // In the order of Perl's glob, which dir lists with.
         let owners = GlobOrder.sorted(try entries(imagesDirectory, system.listDirectoryResult(imagesDirectory))
-            .filter { $0.utf8.count >= 2 && Grammar.isDigits($0.utf8) })
+            .filter { $0.utf8.count >= 2 && PerlString.isDigits($0.utf8) })
             .filter { volumes != nil || vmid == nil || $0 == vmid }
         // The owners' directories are listed in one batch (concurrently on a network file system).
         let listings = system.listDirectories(owners.map { imagesDirectory + "/" + $0 })
@@ -44,7 +44,7 @@ extension DirectoryStorage {
             let directory = imagesDirectory + "/" + owner
             let names = GlobOrder.sorted(try entries(directory, listing).filter { !$0.hasPrefix(".") })
             for name in names {
-                guard let format = Grammar.imageFormat(Array(name.utf8)),
+                guard let format = ImageExtensions.format(Array(name.utf8)),
                       (try? VolumeName.parseImageFile(name, for: host)) != nil
                 else { continue }
                 candidates.append((directory, owner, name, format))
@@ -107,8 +107,8 @@ extension DirectoryStorage {
         guard characters.count > 3, characters[0] != "\n", characters[1] != "\n", characters[2] == "/" else { return nil }
         let rest = String(characters[3...])
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, Grammar.isDigits(parts[0].utf8), !parts[1].contains("\n"),
-              Grammar.imageFormat(Array(parts[1].utf8)) != nil
+        guard parts.count == 2, PerlString.isDigits(parts[0].utf8), !parts[1].contains("\n"),
+              ImageExtensions.format(Array(parts[1].utf8)) != nil
         else { return nil }
         return (String(parts[0]), String(parts[1]))
     }

@@ -7,7 +7,7 @@ extension DirectoryStorage {
 
     /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
     func imageDirectory(vmid: String) throws(StorageError) -> String {
-        guard Grammar.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
+        guard PerlString.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
         return try subdirectory(for: .images) + "/" + vmid
     }
 

@@ -19,7 +19,7 @@ extension DirectoryStorage {
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
         // PVE 8's dir resizes without a preallocation mode.
         let preallocation = host == .pve8 ? nil : try QemuImg.preallocation(config.preallocation, format: volume.format)
-        guard let bytes = size.text, Grammar.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
+        guard let bytes = size.text, PerlString.isDigits(bytes.utf8) else { throw StorageError("invalid size '\(size.printable)'") }
         try runQemuImg(QemuImg.resize(path: path, format: volume.format, size: bytes, preallocation: preallocation), errorPrefix: nil)
         return false
     }
