@@ -8,7 +8,7 @@ import PVEStorage
 struct GlobOrderTests {
     /// The definition, one byte at a time: folded bytes as signed chars, then strcmp.
     static func reference(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        let fold = { (bytes: [UInt8]) in bytes.map { Int8(bitPattern: Grammar.lowercase($0)) } + [0] }
+        let fold = { (bytes: [UInt8]) in bytes.map { Int8(bitPattern: PerlString.lowercase($0)) } + [0] }
         let (a, b) = (fold(left), fold(right))
         if a != b { return a.lexicographicallyPrecedes(b) }
         return left.lexicographicallyPrecedes(right)
@@ -21,9 +21,9 @@ struct GlobOrderTests {
 
     @Test("Perl's string order is by code point: no canonical equivalence")
     func perlStringOrder() {
-        #expect(Grammar.perlPrecedes("a\u{30A}", "backup") && !("a\u{30A}" < "backup"))
-        #expect(Grammar.perlPrecedes("backup", "images") && !Grammar.perlPrecedes("images", "backup"))
-        #expect(!Grammar.perlPrecedes("iso", "iso"))
+        #expect(PerlString.precedes("a\u{30A}", "backup") && !("a\u{30A}" < "backup"))
+        #expect(PerlString.precedes("backup", "images") && !PerlString.precedes("images", "backup"))
+        #expect(!PerlString.precedes("iso", "iso"))
     }
 
     @Test("the eight-bytes-at-a-time comparison agrees with the definition")

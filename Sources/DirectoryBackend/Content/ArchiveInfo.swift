@@ -65,10 +65,10 @@ extension ArchiveInfo {
     static func parse(fileName: [UInt8], in system: any SystemCalls) throws(StorageError) -> ArchiveInfo? {
         var bytes = fileName
         // Perl's `$` also matches before a final newline; no other newline can match.
-        if bytes.last == Grammar.newline { bytes.removeLast() }
-        guard !bytes.contains(Grammar.newline),
+        if bytes.last == NameBytes.newline { bytes.removeLast() }
+        guard !bytes.contains(NameBytes.newline),
               let (type, prefix) = typePrefixes.first(where: { bytes.starts(with: $0.prefix) }),
-              let matched = Grammar.backupExtension(of: bytes),
+              let matched = ArchiveNames.backupExtension(of: bytes),
               bytes.count - matched.suffix.count > prefix.count
         else { return nil }
 
@@ -95,7 +95,7 @@ extension ArchiveInfo {
         guard stem.count >= 3 + 20 else { return nil }
         let vmidBytes = stem[..<(stem.count - 20)]
         let stamp = Array(stem[(stem.count - 20)...])
-        guard (3...9).contains(vmidBytes.count), Grammar.isDigits(vmidBytes), vmidBytes.first != UInt8(ascii: "0"),
+        guard (3...9).contains(vmidBytes.count), PerlString.isDigits(vmidBytes), vmidBytes.first != UInt8(ascii: "0"),
               stamp[0] == UInt8(ascii: "-") else { return nil }
         for (byte, expected) in zip(stamp, stampShape) {
             if expected == UInt8(ascii: "D") {

@@ -70,7 +70,7 @@ public struct BackupSidecars: Sendable {
                 if error == .noSuchFileOrDirectory { return nil }
                 throw StorageError("file '\(notesPath)' exists but open for reading failed - \(error)", errno: error)
             }
-            if let newline = bytes.firstIndex(of: Grammar.newline) {
+            if let newline = bytes.firstIndex(of: NameBytes.newline) {
                 line += bytes[..<newline]
                 return DecodedText(line)
             }

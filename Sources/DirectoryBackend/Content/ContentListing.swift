@@ -38,9 +38,9 @@ struct Companions {
     /// Notes `name` if it is a companion's name (only companions are kept: a backup
     /// directory holds a log for every archive).
     mutating func note(_ name: [UInt8]) {
-        if Grammar.endsWith(name, Self.notes) {
+        if NameBytes.endsWith(name, Self.notes) {
             withNotes.insert(String(decoding: name.dropLast(Self.notes.count), as: UTF8.self))
-        } else if Grammar.endsWith(name, Self.protected) {
+        } else if NameBytes.endsWith(name, Self.protected) {
             withProtection.insert(String(decoding: name.dropLast(Self.protected.count), as: UTF8.self))
         }
     }
@@ -88,10 +88,10 @@ extension DirectoryStorage {
     public func listContent(_ content: ContentType, vmid: String? = nil) throws(StorageError) -> [ContentItem] {
         let listing = try contentFiles(content) { bytes in
             switch content {
-            case .iso: return Grammar.hasExtension(bytes, [".iso", ".img"], caseInsensitive: true)
+            case .iso: return NameBytes.hasExtension(bytes, [".iso", ".img"], caseInsensitive: true)
             case .vztmpl: return ContentNames.templateFormat(bytes, for: host) != nil
-            case .backup: return Grammar.backupExtension(of: bytes) != nil
-            case .import: return ContentNames.importFormat(bytes) != nil
+            case .backup: return ArchiveNames.backupExtension(of: bytes) != nil
+            case .import: return ImportNames.listedFormat(bytes) != nil
             case .snippets: return true
             case .images, .rootdir: return false
             }
@@ -104,7 +104,7 @@ extension DirectoryStorage {
             var owners: [(name: String, notes: Bool)] = []
             for file in listing.files {
                 let bytes = Array(file.name.utf8)
-                guard Grammar.backupExtension(of: bytes) != nil, vmid.map({ ContentNames.containsGuestID(bytes, $0) }) ?? true
+                guard ArchiveNames.backupExtension(of: bytes) != nil, vmid.map({ ContentNames.containsGuestID(bytes, $0) }) ?? true
                 else { continue }
                 let sidecars = BackupSidecars(system: system, archivePath: file.path)
                 if listing.companions.withNotes.contains(file.name) {
@@ -142,7 +142,7 @@ extension DirectoryStorage {
             case .snippets:
                 item = ContentItem(volid: "\(id):snippets/\(file.name)", format: "snippet", size: 0, ctime: 0, content: content)
             case .import:
-                guard let format = ContentNames.importFormat(bytes) else { continue }
+                guard let format = ImportNames.listedFormat(bytes) else { continue }
                 item = ContentItem(volid: "\(id):import/\(file.name)", format: format.description, size: 0, ctime: 0, content: content)
             case .images, .rootdir:
                 return []
@@ -160,7 +160,7 @@ extension DirectoryStorage {
     private func backupItem(_ file: ContentFile, vmid: String?, companions: Companions,
                             probes: (notes: FileProbe?, protection: FileProbe?)? = nil) throws(StorageError) -> (ContentItem, Int64?)? {
         let bytes = Array(file.name.utf8)
-        guard let matched = Grammar.backupExtension(of: bytes) else { return nil }
+        guard let matched = ArchiveNames.backupExtension(of: bytes) else { return nil }
         // Only the name is matched against the VMID, not the directory (false positives).
         if let vmid, !ContentNames.containsGuestID(bytes, vmid) { return nil }
         var item = ContentItem(volid: id + ":backup/" + file.name, format: matched.name, size: 0, ctime: 0, content: .backup)
@@ -192,7 +192,7 @@ extension DirectoryStorage {
         for entry in entries {
             guard let name = entry.name else { continue }
             companions.note(entry.rawName)
-            guard entry.rawName.first != UInt8(ascii: "."), !entry.rawName.contains(Grammar.newline),
+            guard entry.rawName.first != UInt8(ascii: "."), !entry.rawName.contains(NameBytes.newline),
                   !entry.rawName.contains(0), isCandidate(entry.rawName) else { continue }
             named.append((entry, name, directory + "/" + name))
         }
@@ -230,20 +230,13 @@ enum ContentNames {
     /// (`tgz`, `txz`, `tzst`, `tbz2`); a `.tar` written in other case keeps its spelling (`tTAR`).
     static func templateFormat(_ bytes: [UInt8], for host: HostRelease) -> String? {
         for compression in ["gz", "xz", "zst", "bz2"] {
-            if let matched = Grammar.matchedSuffix(bytes, [".tar.\(compression)"], caseInsensitive: true) {
+            if let matched = NameBytes.matchedSuffix(bytes, [".tar.\(compression)"], caseInsensitive: true) {
                 return "t" + matched.suffix(compression.count)
             }
         }
-        guard host != .pve8, let matched = Grammar.matchedSuffix(bytes, [".tar"], caseInsensitive: true) else { return nil }
+        guard host != .pve8, let matched = NameBytes.matchedSuffix(bytes, [".tar"], caseInsensitive: true) else { return nil }
         let text = String(matched.dropFirst())
         return text == "tar" ? text : "t" + text
-    }
-
-    /// An import source: safe characters only (no spaces) and an importable extension
-    /// in lower case (the extension is the format).
-    static func importFormat(_ bytes: [UInt8]) -> VolumeFormat? {
-        guard bytes.allSatisfy({ Grammar.isSafe($0, allowSpace: false) }) else { return nil }
-        return Grammar.importFormats.first { Grammar.hasExtension(bytes, $0.suffix, caseInsensitive: false) }?.format
     }
 
     /// The VMID filter of the backup listing: `-<vmid>-` with a non-space byte on each side.
@@ -253,7 +246,7 @@ enum ContentNames {
         var start = 1
         while start + needle.count < bytes.count {
             if bytes[start..<(start + needle.count)].elementsEqual(needle),
-               !Grammar.isWhitespace(bytes[start - 1]), !Grammar.isWhitespace(bytes[start + needle.count]) {
+               !PerlString.isWhitespace(bytes[start - 1]), !PerlString.isWhitespace(bytes[start + needle.count]) {
                 return true
             }
             start += 1

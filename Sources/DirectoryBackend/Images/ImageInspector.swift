@@ -130,3 +130,7 @@ public struct ImageInspector {
         return .raw
     }
 }
+
+extension DirectoryStorage {
+    var inspector: ImageInspector { ImageInspector(system: system, diagnostics: diagnostics) }
+}

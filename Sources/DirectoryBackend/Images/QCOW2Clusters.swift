@@ -32,56 +32,39 @@ public struct QCOW2Layout: Equatable, Sendable {
     static let offsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
     static let compressedBit: UInt64 = 1 << 62
 
-    /// Reads the header fields the cluster tables need (``QCOW2/readHeader(_:)`` first:
-    /// the same checks as listing, with QEMU's messages).
-    public static func read(_ file: ImageFile) throws(ImageFormatError) -> QCOW2Layout {
-        let header = try QCOW2.readHeader(file)
-        let fields: [UInt8]
-        do {
-            guard let bytes = try file.bytes(at: 0, count: 72) else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
-            fields = bytes
-        } catch let error as ImageFormatError { throw error } catch {
-            throw ImageFormatError("Could not read qcow2 header: \(error)")
-        }
-        guard let version = ByteFields.bigEndian(fields, at: 4, width: 4),
-              let clusterBits = ByteFields.bigEndian(fields, at: 20, width: 4),
-              let crypt = ByteFields.bigEndian(fields, at: 32, width: 4),
-              let l1Size = ByteFields.bigEndian(fields, at: 36, width: 4),
-              let l1Offset = ByteFields.bigEndian(fields, at: 40, width: 8)
-        else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
-        var incompatible: UInt64 = 0
-        if version == 3 {
-            let extended: [UInt8]?
-            do { extended = try file.bytes(at: 72, count: 8) } catch { throw ImageFormatError("Could not read qcow2 header: \(error)") }
-            guard let extended, let bits = ByteFields.bigEndian(extended, at: 0, width: 8) else {
-                throw ImageFormatError("Could not read qcow2 header: Invalid argument")
-            }
-            incompatible = bits
-        }
-        let layout = QCOW2Layout(
-            clusterBits: Int(clusterBits), virtualSize: header.virtualSize, l1Offset: 0, l1Entries: 0,
-            extendedL2: incompatible & (1 << 4) != 0, externalDataFile: incompatible & (1 << 2) != 0,
-            nonDefaultCompression: incompatible & (1 << 3) != 0, encrypted: crypt != 0, backingFile: header.backingFile,
-            backingFormat: header.backingFormat)
-        guard layout.extendedL2 == false || clusterBits >= 14 else {
+    /// The cluster tables' part of a parsed header, checked against the format and a
+    /// file of `fileLength` bytes.
+    public init(_ header: QCOW2.Header, fileLength: Int64) throws(ImageFormatError) {
+        let incompatible = header.incompatibleFeatures
+        clusterBits = header.clusterBits
+        virtualSize = header.virtualSize
+        extendedL2 = incompatible & (1 << 4) != 0
+        externalDataFile = incompatible & (1 << 2) != 0
+        nonDefaultCompression = incompatible & (1 << 3) != 0
+        encrypted = header.cryptMethod != 0
+        backingFile = header.backingFile
+        backingFormat = header.backingFormat
+        // Set once checked, below.
+        l1Offset = 0
+        l1Entries = 0
+        guard extendedL2 == false || clusterBits >= 14 else {
             throw ImageFormatError("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes")
         }
         // Room for every offset computed below (QEMU's own limit is lower still).
-        guard layout.virtualSize <= Int64(1) << 62 else { throw ImageFormatError("Image is too big") }
+        guard virtualSize <= Int64(1) << 62 else { throw ImageFormatError("Image is too big") }
         // The L1 table must map the whole disk, lie inside the file and be cluster-aligned.
-        let needed = layout.virtualSize / layout.tableCoverage + (layout.virtualSize % layout.tableCoverage == 0 ? 0 : 1)
+        let l1Size = header.l1Size, l1Offset = header.l1Offset
+        let needed = virtualSize / tableCoverage + (virtualSize % tableCoverage == 0 ? 0 : 1)
         guard Int64(l1Size) >= needed else { throw ImageFormatError("L1 table is too small") }
-        guard Int64(l1Size) * 8 <= maximumL1Bytes else { throw ImageFormatError("Active L1 table too large") }
-        guard l1Offset <= UInt64(Int64.max), Int64(l1Offset) % layout.clusterSize == 0 else {
+        guard Int64(l1Size) * 8 <= Self.maximumL1Bytes else { throw ImageFormatError("Active L1 table too large") }
+        guard l1Offset <= UInt64(Int64.max), Int64(l1Offset) % clusterSize == 0 else {
             throw ImageFormatError("Invalid L1 table offset")
         }
-        guard Int64(l1Offset) <= file.length, Int64(l1Size) * 8 <= file.length - Int64(l1Offset) else {
+        guard Int64(l1Offset) <= fileLength, Int64(l1Size) * 8 <= fileLength - Int64(l1Offset) else {
             throw ImageFormatError("Invalid L1 table offset")
         }
-        var result = layout
-        result.l1Offset = Int64(l1Offset)
-        result.l1Entries = Int(l1Size)
-        return result
+        self.l1Offset = Int64(l1Offset)
+        l1Entries = Int(l1Size)
     }
 }
 
@@ -131,8 +114,12 @@ public struct QCOW2ClusterMap {
     let l1: [UInt64]
 
     public init(file: ImageFile) throws(ImageFormatError) {
+        try self.init(file: file, header: QCOW2.Header(reading: file))
+    }
+
+    public init(file: ImageFile, header: QCOW2.Header) throws(ImageFormatError) {
         self.file = file
-        layout = try QCOW2Layout.read(file)
+        layout = try QCOW2Layout(header, fileLength: file.length)
         let table: [UInt8]?
         do { table = try file.bytes(at: layout.l1Offset, count: layout.l1Entries * 8) } catch {
             throw ImageFormatError("Could not read L1 table: \(error)")

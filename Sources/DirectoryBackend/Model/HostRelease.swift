@@ -12,9 +12,9 @@ public enum HostRelease: Sendable, Equatable {
 
     /// A container template's name endings: PVE 9 also takes an uncompressed `.tar`.
     var templateExtensions: [String] {
-        self == .pve8 ? Grammar.compressedTemplateExtensions : Self.allTemplateExtensions
+        self == .pve8 ? ArchiveNames.compressedTemplateExtensions : Self.allTemplateExtensions
     }
-    private static let allTemplateExtensions = [".tar"] + Grammar.compressedTemplateExtensions
+    private static let allTemplateExtensions = [".tar"] + ArchiveNames.compressedTemplateExtensions
 
     /// The options of a linked clone's qcow2 overlay: PVE 9's dir asks for extended L2
     /// tables, 128 KiB clusters and the storage's preallocation; PVE 8's for nothing.

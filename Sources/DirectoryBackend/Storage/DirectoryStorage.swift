@@ -125,7 +125,7 @@ public struct DirectoryStorage: Sendable {
         var seen: Set<String> = []
         for type in content {
             // dir looks the names up in order: one that is no content type fails where it sorts.
-            if let unknown = config.unrecognized.content, Grammar.perlPrecedes(unknown, type.rawValue) { throw Self.unknownContentType(unknown) }
+            if let unknown = config.unrecognized.content, PerlString.precedes(unknown, type.rawValue) { throw Self.unknownContentType(unknown) }
             let directory = try subdirectory(for: type)
             guard let resolved = try? system.realPath(directory) else { continue }
             guard seen.insert(resolved).inserted else {
@@ -155,7 +155,7 @@ public struct DirectoryStorage: Sendable {
         if let images = try? subdirectory(for: .images), let owners = try? system.listDirectory(images) {
             // The reflink probe's files live in the images directory itself.
             system.reclaimStaleTemporaries(in: images)
-            for owner in owners.compactMap(\.name) where Grammar.isDigits(owner.utf8) {
+            for owner in owners.compactMap(\.name) where PerlString.isDigits(owner.utf8) {
                 system.reclaimStaleTemporaries(in: images + "/" + owner)
             }
         }

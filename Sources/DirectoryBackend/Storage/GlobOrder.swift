@@ -7,7 +7,7 @@ enum GlobOrder {
     static func key(_ bytes: [UInt8]) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: bytes.count * 2 + 1) { key, count in
             for (index, byte) in bytes.enumerated() {
-                key[index] = Grammar.lowercase(byte) ^ 0x80
+                key[index] = PerlString.lowercase(byte) ^ 0x80
                 key[bytes.count + 1 + index] = byte
             }
             key[bytes.count] = 0x80

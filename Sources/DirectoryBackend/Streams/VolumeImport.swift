@@ -259,8 +259,7 @@ extension DirectoryStorage {
                 if map.layout.externalDataFile { throw ImageFormatError("refusing an image with an external data file") }
                 header = ImageHeader(virtualSize: map.layout.virtualSize, backingFile: map.layout.backingFile)
             } else {
-                try VMDK.checkSelfContained(file)
-                header = try VMDK.readHeader(file)
+                header = try VMDK.readSelfContainedHeader(file)
             }
         } catch {
             throw StorageError("import: the stream is not a usable \(format) image - \(error.reason)")
@@ -324,45 +323,5 @@ extension DirectoryStorage {
             }
         }
         guard info.virtualSize > 0 else { throw StorageError("import: refusing a \(format) image of size 0") }
-    }
-}
-
-extension VMDK {
-    /// Refuses a vmdk that is not one self-contained sparse file: a text descriptor
-    /// (whose extents are other files), or an embedded descriptor naming more than one
-    /// extent or one that is not SPARSE.
-    static func checkSelfContained(_ file: ImageFile) throws(ImageFormatError) {
-        let header: [UInt8]
-        do {
-            guard try file.bytes(at: 0, count: 4) == sparseMagic else {
-                throw ImageFormatError("refusing a vmdk image that is not a single sparse file (its extents are other files)")
-            }
-            guard let bytes = try file.bytes(at: 0, count: 512) else { throw ImageFormatError("Could not read vmdk header: Invalid argument") }
-            header = bytes
-        } catch let error as ImageFormatError { throw error } catch {
-            throw ImageFormatError("Could not read vmdk header: \(error)")
-        }
-        guard let capacity = ByteFields.littleEndian(header, at: 12, width: 8),
-              let offset = ByteFields.littleEndian(header, at: 28, width: 8),
-              let sectors = ByteFields.littleEndian(header, at: 36, width: 8) else {
-            throw ImageFormatError("Could not read vmdk header: Invalid argument")
-        }
-        // QEMU reads a sparse file of capacity 0 as a descriptor file: its extents are other files.
-        guard capacity != 0 else { throw ImageFormatError("refusing a vmdk image of capacity 0 (its descriptor would name the extents)") }
-        guard offset != 0, sectors != 0 else { return }
-        guard let start = ByteFields.sectorsToBytes(offset), let length = ByteFields.sectorsToBytes(sectors),
-              length <= Int64(maximumDescriptor) else { throw ImageFormatError("Invalid descriptor offset or size") }
-        let text: [UInt8]?
-        do { text = try file.bytes(at: start, count: Int(length)) } catch { throw ImageFormatError("Could not read vmdk descriptor: \(error)") }
-        guard let text else { throw ImageFormatError("Invalid descriptor offset or size") }
-        let extents = Descriptor(text).lines.filter { line in
-            let fields = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
-            return fields.count >= 3 && ["RW", "RDONLY", "NOACCESS"].contains(String(decoding: fields[0], as: UTF8.self))
-        }
-        guard extents.count == 1 else { throw ImageFormatError("refusing a vmdk image with \(extents.count) extents") }
-        let fields = extents[0].split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
-        guard String(decoding: fields[2], as: UTF8.self) == "SPARSE" else {
-            throw ImageFormatError("refusing a vmdk image whose extent is not the file itself")
-        }
     }
 }

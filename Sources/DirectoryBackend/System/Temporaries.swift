@@ -119,7 +119,7 @@ public enum Temporaries {
         }
         guard parts.count >= 4, let pid = parts.last, isDigits(pid) else { return false }
         let body = parts.dropLast()
-        if name.hasPrefix(prefix), body.count >= 4, Grammar.imageFormat(Array(body.joined(separator: ".").utf8)) != nil {
+        if name.hasPrefix(prefix), body.count >= 4, ImageExtensions.format(Array(body.joined(separator: ".").utf8)) != nil {
             return true
         }
         return body.suffix(2).elementsEqual(["notes", "tmp"]) && body.count >= 3

@@ -24,17 +24,16 @@ extension QCOW2 {
     /// The snapshot table of a qcow2 image, in table order. Every offset and length comes
     /// from the untrusted file and is checked before it is used.
     public static func readSnapshots(_ file: ImageFile) throws(ImageFormatError) -> [Snapshot] {
-        let header = try readHeader(file)
-        let fields: [UInt8]?
-        do { fields = try file.bytes(at: 0, count: 72) } catch { throw ImageFormatError("Could not read qcow2 header: \(error)") }
-        guard let fields, let clusterBits = ByteFields.bigEndian(fields, at: 20, width: 4),
-              let count = ByteFields.bigEndian(fields, at: 60, width: 4),
-              let offset = ByteFields.bigEndian(fields, at: 64, width: 8)
-        else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+        try readSnapshots(file, header: Header(reading: file))
+    }
+
+    /// The snapshot table `header` (of `file`) points to.
+    public static func readSnapshots(_ file: ImageFile, header: Header) throws(ImageFormatError) -> [Snapshot] {
+        let count = header.snapshotCount, offset = header.snapshotsOffset
         guard count > 0 else { return [] }
         guard count <= maximumSnapshots else { throw ImageFormatError("Too many snapshots") }
-        // readHeader accepted the cluster bits (9...21): the shift cannot overflow.
-        let clusterMask = (UInt64(1) << clusterBits) - 1
+        // The header reader accepted the cluster bits (9...21): the shift cannot overflow.
+        let clusterMask = (UInt64(1) << UInt64(header.clusterBits)) - 1
         guard offset & clusterMask == 0, offset <= UInt64(Int64.max) else {
             throw ImageFormatError("Invalid snapshot table offset")
         }
