@@ -15,7 +15,7 @@ my %only = map { $_ => 1 } @ARGV;
 my $root = "$fuzz/..";
 my %seeds;
 
-# The glue's value encoding (Sources/SwiftPluginCore/Bridge/ValueCoding.swift):
+# ValueCoding's byte encoding of values (SDK/Sources/PVEStorageTesting/ValueCoding.swift):
 # a tag byte, then little-endian numbers, u32 lengths and counts.
 sub enc {
     my ($v) = @_;
@@ -98,7 +98,7 @@ $seeds{'request-decoding'} = [
     enc({ storeid => 'fast', scfg => $configs[2], vmid => '100', keep => { 'keep-last' => 1 } }),
 ];
 
-# Replication streams (Sources/SwiftPluginCore/Replication/ReplicationStream.swift): the
+# Replication streams (Sources/DirectoryBackend/Replication/ReplicationStream.swift): the
 # header, data (0x01) and zero (0x02) records, the end (0x00) and the XXH64 trailer.
 # XXH64 in 64-bit arithmetic done in 32-bit halves (perl's + and * leave integers on overflow).
 {

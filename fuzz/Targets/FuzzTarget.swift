@@ -20,11 +20,12 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     case qcow2Snapshots = "qcow2-snapshots"
     /// A vmdk file's header or text descriptor, through the image inspector.
     case vmdkHeader = "vmdk-header"
-    /// The binary request encoding of the XS glue (`ValueCoding.decode`), with a round trip.
+    /// A call's arguments as Perl values, read in place by the argument readers; results
+    /// written into Perl values; the byte encoding of the input (`ValueCoding`), with a round trip.
     case requestDecoding = "request-decoding"
     /// Backup archive names (`ArchiveInfo`: `archive_info`, listings, pruning).
     case archiveName = "archive-name"
-    /// A storage's configuration (`$scfg`) as the glue decodes it, and what the storage reads from it.
+    /// A storage's configuration (`$scfg`) as a call reads it, and what the storage reads from it.
     case storageOptions = "storage-options"
     /// The size header of a migration stream (`volume_import`), and its rounding to KiB.
     case streamHeader = "stream-header"

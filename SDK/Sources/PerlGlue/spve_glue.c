@@ -272,10 +272,9 @@ static void spve_perl_store(const spve_perl *perl, spve_sv *hash, const uint8_t 
 
 /* ---- the call ----------------------------------------------------------- */
 
-/* Emits one section of the reply (spve_sdk.h): warnings through warn,
- * output lines to the selected handle, log entries to the log function, values
- * onto the push argument. Perl code may run here, so it happens after the
- * library's buffers are freed. */
+/* Emits one section of a call (spve_sdk.h): warnings through warn, output lines
+ * to the selected handle, log entries to the log function, values onto the push
+ * argument. Perl code may run here, so it happens after the library returned. */
 static void spve_emit(pTHX_ char tag, AV *lines, SV *logfunc, SV *push_target) {
     SSize_t i, last = av_len(lines);
     for (i = 0; i <= last; i++) {
@@ -315,12 +314,18 @@ static void spve_emit(pTHX_ char tag, AV *lines, SV *logfunc, SV *push_target) {
     }
 }
 
-static void spve_emit_sections(pTHX_ AV *sections, SV *logfunc, SV *push_target) {
+/* Emits the sections of a call (spve_v1_call.sections: an array reference of tag,
+ * array reference pairs). */
+static void spve_emit_sections(pTHX_ SV *sections, SV *logfunc, SV *push_target) {
+    AV *pairs;
     SSize_t i;
-    for (i = 0; i + 1 <= av_len(sections); i += 2) {
-        SV **tag = av_fetch(sections, i, 0);
-        SV **lines = av_fetch(sections, i + 1, 0);
-        if (tag && lines) spve_emit(aTHX_ (char)SvIV(*tag), (AV *)SvRV(*lines), logfunc, push_target);
+    if (!sections || !SvROK(sections) || SvTYPE(SvRV(sections)) != SVt_PVAV) return;
+    pairs = (AV *)SvRV(sections);
+    for (i = 0; i + 1 <= av_len(pairs); i += 2) {
+        SV **tag = av_fetch(pairs, i, 0);
+        SV **lines = av_fetch(pairs, i + 1, 0);
+        if (tag && lines && SvROK(*lines) && SvTYPE(SvRV(*lines)) == SVt_PVAV)
+            spve_emit(aTHX_ (char)SvIV(*tag), (AV *)SvRV(*lines), logfunc, push_target);
     }
 }
 
@@ -440,12 +445,12 @@ static SV *spve_call(pTHX_ const spve_binding *binding, I32 ax, I32 items, SV **
                                          : sv_2mortal(newSVpvf("%s: unknown error", binding->plugin->name));
         binding->plugin->release(call.error.message);
         if (SvCUR(message) == 0 || SvPVX(message)[SvCUR(message) - 1] != '\n') sv_catpvs(message, "\n");
-        if (call.sections) spve_emit_sections(aTHX_ (AV *)SvRV((SV *)call.sections), NULL, push_target);
+        spve_emit_sections(aTHX_ (SV *)call.sections, NULL, push_target);
         /* A failed system call's errno reaches Perl as $! (after any warn handler ran). */
         if (call.error.code > 0) SETERRNO(call.error.code, 0);
         return message;
     }
-    if (call.sections) spve_emit_sections(aTHX_ (AV *)SvRV((SV *)call.sections), logfunc, push_target);
+    spve_emit_sections(aTHX_ (SV *)call.sections, logfunc, push_target);
     errno = saved_errno;
     return NULL;
 }

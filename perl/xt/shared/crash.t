@@ -3,7 +3,7 @@
 # process group: the plugin call and its qemu-img) in the middle of a large
 # preallocated allocation on a CephFS or MooseFS that node B shares. B never sees a partial
 # volume and allocates normally; A's hidden temporary
-# (.tmp.<boot>.<pid>.<start>.<random>, Sources/SwiftPluginCore/System/Temporaries.swift)
+# (.tmp.<boot>.<pid>.<start>.<random>, Sources/DirectoryBackend/System/Temporaries.swift)
 # is never taken for a volume nor holds a name; it is not removed while A could still
 # own it -- its process alive on this boot, or, made on another boot (another node),
 # younger than the longest allocation (Temporaries.maximumAge, 7 h) -- and it is

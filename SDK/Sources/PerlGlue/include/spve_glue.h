@@ -4,9 +4,10 @@
  *
  * SDK/gen-glue.pl generates a plugin's XS file from its methods.txt: one binding
  * table (spve_binding) and one XSUB per method. Every XSUB hands its
- * arguments to spve_glue_call (spve_glue.c), which encodes them (swiftplugin.h,
- * "Value encoding"), calls the Swift library, turns the reply into Perl values on
- * the stack and frees everything the library returned. It never croaks on its
+ * arguments to spve_glue_call (spve_glue.c), which makes them safe to read (plain
+ * copies of magical values), calls the Swift library with the accessors and builders
+ * of spve_sdk.h, puts its result on the stack and emits what it warned, printed or
+ * logged. It never croaks on its
  * own account: it returns the error, and the XSUB, the outermost C frame, throws
  * it. No longjmp ever crosses a Swift frame. The runtime knows no plugin by name:
  * everything plugin-specific is in the spve_plugin its bindings point to.
