@@ -11,7 +11,7 @@ use POSIX ();
 use Digest::SHA ();
 use SwiftPluginTest;
 
-our @EXPORT = qw(export_bytes import_bytes pipe_move header sha_file stderr_of run_ok blocks_of);
+our @EXPORT = qw(export_bytes import_bytes pipe_move header sha_file stderr_of blocks_of);
 
 # The 8-byte little-endian size header.
 sub header { return pack('Q<', $_[0]) }
@@ -105,21 +105,6 @@ sub pipe_move {
 sub sha_file {
     my ($path) = @_;
     return Digest::SHA->new(256)->addfile(untaint($path))->hexdigest;
-}
-
-# Runs a program (no shell) with a clean environment; true when it exits 0.
-sub run_ok {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/bin:/bin';
-    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    return $? == 0;
 }
 
 # Bytes allocated on disk for $path.

@@ -213,7 +213,8 @@ sub scenario {
 
     # Whatever a failed step left behind, so the next run starts empty (dir's base
     # subvol is immutable: chattr +i).
-    run_quiet('/usr/bin/chattr', '-R', '-i', $side->path . '/images') if -d $side->path . '/images';
+    run_quiet('/usr/bin/chattr', '-R', '-i', $side->path . '/images') || die "chattr -R -i failed: $?\n"
+        if -d $side->path . '/images';
     for my $sid2 ($sid, 'gother') {
         for my $vmid (@vmids) {
             my $list = PVE::Storage::vdisk_list(cfg(), $sid2, $vmid)->{$sid2} // [];

@@ -78,19 +78,6 @@ my $cfg;
 # ---------------------------------------------------------------------------------------
 # Helpers
 
-sub run_quiet {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    die "@cmd failed: $?\n" if $?;
-}
-
 sub slurp {
     my ($file) = @_;
     open(my $fh, '<', $file) or return '';
@@ -104,7 +91,8 @@ sub write_data {
     my ($volid, $byte) = @_;
     my $path = PVE::Storage::path($cfg, $volid);
     my $offset = (($byte - 0x41) % 4) * $MiB;
-    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path);
+    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path)
+        or die "qemu-io write $path failed: $?\n";
     return content($volid);
 }
 
@@ -113,7 +101,8 @@ sub content {
     my ($volid) = @_;
     my $path = PVE::Storage::path($cfg, $volid);
     my $raw = "$scratch/content.raw";
-    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw);
+    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw)
+        or die "qemu-img convert $path failed: $?\n";
     truncate($raw, 4 * $MiB) or die "truncate $raw: $!\n"; # the data written; a resize may have grown the disk
     my $sum = checksum($raw);
     unlink($raw);
@@ -552,7 +541,7 @@ sub chain_steps {
     my $clone = "$sid:100/base-100-disk-2.qcow2/200/vm-200-disk-0.qcow2";
     my $check = sub { my ($key, $volid) = @_; return { content => content($volid // $vol) eq $data->{$key} ? "= $key" : 'DIFFERENT' } };
     my $store = sub { my ($key, $byte, $volid) = @_; $data->{$key} = write_data($volid // $vol, $byte); return 'written' };
-    my $qemu_img = sub { my @args = @_; run_quiet('/usr/bin/qemu-img', @args); return 'done' };
+    my $qemu_img = sub { my @args = @_; run_quiet('/usr/bin/qemu-img', @args) or die "qemu-img @args failed: $?\n"; return 'done' };
     my $file = sub { scalar(PVE::Storage::path($cfg, $vol, $_[0])) };
     return (
         ['alloc qcow2' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', undef, 4096) }],

@@ -12,11 +12,10 @@ use warnings;
 use Exporter qw(import);
 use Test::More;
 use Storable ();
-use POSIX ();
 use SwiftPluginTest;
 use RealPVEHost;
 
-our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content run_quiet slurp
+our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content slurp
     side compare_runs qemu_api drive_volid);
 
 our $SCRATCH;
@@ -52,19 +51,6 @@ sub slurp {
     my ($file) = @_;
     open(my $fh, '<', $file) or return '';
     return do { local $/; <$fh> } // '';
-}
-
-sub run_quiet {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    die "@cmd failed: $?\n" if $?;
 }
 
 # Runs a step: caught()'s outcome plus what it printed (stdout, stderr; child processes'
@@ -118,7 +104,8 @@ sub write_data {
     my ($cfg, $volid, $byte) = @_;
     my $path = PVE::Storage::path($cfg, $volid);
     my $offset = (($byte - 0x41) % 4) * 1024 * 1024;
-    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path);
+    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path)
+        or die "qemu-io write $path failed: $?\n";
     return content($cfg, $volid);
 }
 
@@ -127,7 +114,8 @@ sub content {
     my ($cfg, $volid, $snap) = @_;
     my $path = PVE::Storage::path($cfg, $volid);
     my $raw = scratch() . "/content.raw";
-    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw);
+    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw)
+        or die "qemu-img convert $path failed: $?\n";
     truncate($raw, 4 * 1024 * 1024) or die "truncate $raw: $!\n";
     my $sum = checksum($raw);
     unlink($raw);
