@@ -13,17 +13,11 @@ use Exporter qw(import);
 use Test::More;
 use Storable ();
 use SwiftPluginTest;
-use RealPVEHost;
+use RealPVEHost qw(:DEFAULT run_step write_data content slurp);
 
+# run_step, write_data, content and slurp are RealPVEHost's, passed on.
 our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content slurp
     side compare_runs qemu_api drive_volid);
-
-our $SCRATCH;
-
-sub scratch {
-    $SCRATCH //= storage_dir();
-    return $SCRATCH;
-}
 
 # One run of a scenario: the storage under test (sid, type, path) and the steps seen.
 package GuestCompare::Side {
@@ -47,40 +41,6 @@ sub side {
     return GuestCompare::Side->new(@_);
 }
 
-sub slurp {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return '';
-    return do { local $/; <$fh> } // '';
-}
-
-# Runs a step: caught()'s outcome plus what it printed (stdout, stderr; child processes'
-# too, as a task log would show them).
-sub run_step {
-    my ($code) = @_;
-    my $dir = scratch();
-    my ($out, $err) = ("$dir/stdout", "$dir/stderr");
-    open(my $saved_out, '>&', \*STDOUT) or die "dup stdout: $!\n";
-    open(my $saved_err, '>&', \*STDERR) or die "dup stderr: $!\n";
-    open(STDOUT, '>', $out) or die "$out: $!\n";
-    open(STDERR, '>', $err) or die "$err: $!\n";
-    my $previous = select(STDOUT);
-    local $| = 1;
-    my $outcome = eval { caught($code) };
-    my $failure = $@;
-    select($previous);
-    open(STDOUT, '>&', $saved_out) or die "restore stdout: $!\n";
-    open(STDERR, '>&', $saved_err) or die "restore stderr: $!\n";
-    die $failure if !$outcome;
-    $outcome->{stdout} = slurp($out);
-    $outcome->{stderr} = slurp($err);
-    if ($ENV{GUESTS_COMPARE_DEBUG}) {
-        diag("error: $outcome->{error}") if !ref($outcome->{error}) && $outcome->{error} ne '';
-        diag("stdout: $outcome->{stdout}") if $outcome->{stdout} ne '';
-        diag("stderr: $outcome->{stderr}") if $outcome->{stderr} ne '';
-    }
-    return $outcome;
-}
-
 # A qemu-server API handler (PVE::API2::Qemu) on this node, as run_step runs it.
 sub qemu_api {
     my ($method, $param) = @_;
@@ -92,34 +52,6 @@ sub drive_volid {
     my ($vmid, $key) = @_;
     my $value = PVE::QemuConfig->load_config($vmid)->{$key} // die "VM $vmid has no $key\n";
     return PVE::QemuServer::Drive::parse_drive($key, $value)->{file};
-}
-
-sub format_of {
-    my ($volid) = @_;
-    return $volid =~ /\.qcow2$/ ? 'qcow2' : $volid =~ /\.vmdk$/ ? 'vmdk' : 'raw';
-}
-
-# Writes 1 MiB of $byte into a disk image (the guest's view), at an offset depending on $byte.
-sub write_data {
-    my ($cfg, $volid, $byte) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $offset = (($byte - 0x41) % 4) * 1024 * 1024;
-    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path)
-        or die "qemu-io write $path failed: $?\n";
-    return content($cfg, $volid);
-}
-
-# The SHA-256 of what the guest sees in its first 4 MiB (backing chain included).
-sub content {
-    my ($cfg, $volid, $snap) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $raw = scratch() . "/content.raw";
-    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw)
-        or die "qemu-img convert $path failed: $?\n";
-    truncate($raw, 4 * 1024 * 1024) or die "truncate $raw: $!\n";
-    my $sum = checksum($raw);
-    unlink($raw);
-    return $sum;
 }
 
 # A subvol's files: relative path => SHA-256 of the content (directories as 'dir').
