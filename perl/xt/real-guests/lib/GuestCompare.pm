@@ -17,7 +17,7 @@ use RealPVEHost qw(:DEFAULT run_step write_data content slurp);
 
 # run_step, write_data, content and slurp are RealPVEHost's, passed on.
 our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content slurp
-    side compare_runs qemu_api drive_volid);
+    side compare_runs qemu_api drive_volid xfs_storages run_both);
 
 # One run of a scenario: the storage under test (sid, type, path) and the steps seen.
 package GuestCompare::Side {
@@ -39,6 +39,30 @@ package GuestCompare::Side {
 
 sub side {
     return GuestCompare::Side->new(@_);
+}
+
+# The storages of the VM and container comparisons, directories of one loop-mounted XFS:
+# gdir, gswift and gother (a dir storage that disks move to); returns their paths.
+sub xfs_storages {
+    my $xfs = loop_mounted_dir('xfs');
+    my %path = map { ($_ => "$xfs/$_") } qw(dir swift other);
+    mkdir($_) or die "mkdir $_: $!\n" for values %path;
+    for my $storage (['gdir', 'dir', $path{dir}], ['gswift', 'swift', $path{swift}], ['gother', 'dir', $path{other}]) {
+        my ($sid, $type, $path) = @$storage;
+        my $outcome = api_create($type, $sid, $path, { content => 'images,rootdir' });
+        is($outcome->{error}, '', "pvesm add $type $sid on XFS");
+    }
+    return %path;
+}
+
+# Runs $scenario on gdir, then on gswift (xfs_storages' $path); returns the two sides.
+sub run_both {
+    my ($scenario, $path) = @_;
+    my $dir = side(sid => 'gdir', type => 'dir', path => $path->{dir});
+    my $swift = side(sid => 'gswift', type => 'swift', path => $path->{swift});
+    subtest 'dir run' => sub { $scenario->($dir) };
+    subtest 'swift run' => sub { $scenario->($swift) };
+    return ($dir, $swift);
 }
 
 # A qemu-server API handler (PVE::API2::Qemu) on this node, as run_step runs it.
