@@ -27,12 +27,12 @@ my $dir = storage_dir();
 my $scfg = { type => 'swift', path => $dir };
 my $class = PLUGIN;
 my $MiB = 1024 * 1024;
-sub io { run_ok('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
+sub io { run_quiet('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
 sub raw_of {
     my ($path, $fmt) = @_;
     my $out = "$dir/converted.raw";
     unlink($out);
-    run_ok('/usr/bin/qemu-img', 'convert', '-f', $fmt, '-O', 'raw', $path, $out) or die "convert failed\n";
+    run_quiet('/usr/bin/qemu-img', 'convert', '-f', $fmt, '-O', 'raw', $path, $out) or die "convert failed\n";
     open(my $fh, '<', $out) or die;
     binmode($fh);
     return do { local $/; <$fh> };
@@ -76,7 +76,7 @@ ok(substr($bytes, 8) eq raw_of($clonepath, 'qcow2'), 'linked clone as raw: the c
     my $secret = "$dir/host-secret";
     make_file($secret, 'HOST-SECRET ' x 1000);
     my $gbase = PLUGIN->alloc_image('s', $scfg, 210, 'raw', undef, 4096);
-    run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', $secret, "$dir/guest.qcow2", '4M') or die;
+    run_quiet('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', $secret, "$dir/guest.qcow2", '4M') or die;
     # The guest writes a qcow2 header over its disk (a Perl write: dd aborts under check-asan's preload).
     my $guest = file_of("$dir/guest.qcow2");
     open(my $disk, '+<', "$dir/images/$gbase") or die "$gbase: $!";
@@ -108,7 +108,7 @@ ok($error eq '' && substr($bytes, 8) eq raw_of($qclonepath, 'qcow2'), 'qcow2 ove
 
 # compressed clusters: converted by qemu-img, same bytes, no temporary left
 my $cq = "$dir/images/100/vm-100-disk-5.qcow2";
-run_ok('/usr/bin/qemu-img', 'convert', '-c', '-f', 'raw', '-O', 'qcow2', $rawpath, $cq) or die;
+run_quiet('/usr/bin/qemu-img', 'convert', '-c', '-f', 'raw', '-O', 'qcow2', $rawpath, $cq) or die;
 ($bytes, $error) = export_bytes($scfg, 's', '100/vm-100-disk-5.qcow2', 'raw+size', 0);
 ok($error eq '' && substr($bytes, 8) eq file_of($rawpath), 'compressed qcow2 as raw: same bytes');
 is_deeply([grep { /^\./ } @{files_below("$dir/images/100")}], [], 'no temporary left');

@@ -31,7 +31,7 @@ my $dir = storage_dir();
 my $scfg = { type => 'swift', path => $dir };
 my $class = PLUGIN;
 my $MiB = 1024 * 1024;
-sub io { run_ok('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
+sub io { run_quiet('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
 sub file_of { open(my $fh, '<', $_[0]) or die "$_[0]: $!"; binmode($fh); local $/; return <$fh> }
 sub move {
     my ($from, $format, $to, $snaps, $rename) = @_;
@@ -71,15 +71,15 @@ my $q = PLUGIN->alloc_image('s', $scfg, 100, 'qcow2', undef, 4096);
 io('-f', 'qcow2', '-c', 'write -P 0xab 0 64k', '-c', 'write -z 1M 64k', "$dir/images/$q");
 ($volid, $error) = move($q, 'qcow2+size', '102/vm-102-disk-0.qcow2', 1, 0);
 is("$volid$error", 's:102/vm-102-disk-0.qcow2', 'qcow2+size: imported');
-ok(run_ok('/usr/bin/qemu-img', 'compare', "$dir/images/$q", "$dir/images/102/vm-102-disk-0.qcow2"), 'qcow2: qemu-img compare');
+ok(run_quiet('/usr/bin/qemu-img', 'compare', "$dir/images/$q", "$dir/images/102/vm-102-disk-0.qcow2"), 'qcow2: qemu-img compare');
 my $v = PLUGIN->alloc_image('s', $scfg, 100, 'vmdk', undef, 2048);
 io('-f', 'vmdk', '-c', 'write -P 0x77 64k 64k', "$dir/images/$v");
 ($volid, $error) = move($v, 'vmdk+size', '102/vm-102-disk-1.vmdk', 1, 0);
 is("$volid$error", 's:102/vm-102-disk-1.vmdk', 'vmdk+size: imported');
-ok(run_ok('/usr/bin/qemu-img', 'compare', "$dir/images/$v", "$dir/images/102/vm-102-disk-1.vmdk"), 'vmdk: qemu-img compare');
+ok(run_quiet('/usr/bin/qemu-img', 'compare', "$dir/images/$v", "$dir/images/102/vm-102-disk-1.vmdk"), 'vmdk: qemu-img compare');
 # qcow2 exported as raw, imported as raw
 ($volid, $error) = move($q, 'raw+size', '103/vm-103-disk-0.raw', 0, 0);
-ok($error eq '' && run_ok('/usr/bin/qemu-img', 'compare', '-f', 'qcow2', '-F', 'raw', "$dir/images/$q", "$dir/images/103/vm-103-disk-0.raw"),
+ok($error eq '' && run_quiet('/usr/bin/qemu-img', 'compare', '-f', 'qcow2', '-F', 'raw', "$dir/images/$q", "$dir/images/103/vm-103-disk-0.raw"),
     'qcow2 -> raw+size -> raw: same disk');
 
 # tar+size
@@ -154,7 +154,7 @@ my @hostile = (
         qr/^command '.*tar .*' failed: exit code 2\n$/],
 );
 # a qcow2 with a backing file, one with a wrong virtual size, a truncated one
-run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$dir/backed.qcow2", '1M') or die;
+run_quiet('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$dir/backed.qcow2", '1M') or die;
 push @hostile, ['qcow2 with a backing file', 'qcow2+size', '107/vm-107-disk-0.qcow2', header($MiB) . file_of("$dir/backed.qcow2"),
     qr/^import: refusing a qcow2 image with a backing file \('\/etc\/hostname'\)\n$/];
 push @hostile, ['qcow2 of another size', 'qcow2+size', '107/vm-107-disk-0.qcow2', header(2 * $MiB) . file_of("$dir/images/$q"),

@@ -9,9 +9,10 @@ use warnings;
 use Exporter qw(import);
 use POSIX ();
 use Digest::SHA ();
+use Test::More;
 use SwiftPluginTest;
 
-our @EXPORT = qw(export_bytes import_bytes pipe_move header sha_file stderr_of run_ok blocks_of);
+our @EXPORT = qw(export_bytes import_bytes pipe_move header sha_file stderr_of blocks_of formats_matrix_ok);
 
 # The 8-byte little-endian size header.
 sub header { return pack('Q<', $_[0]) }
@@ -107,22 +108,40 @@ sub sha_file {
     return Digest::SHA->new(256)->addfile(untaint($path))->hexdigest;
 }
 
-# Runs a program (no shell) with a clean environment; true when it exits 0.
-sub run_ok {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/bin:/bin';
-    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    return $? == 0;
-}
-
 # Bytes allocated on disk for $path.
 sub blocks_of { return (stat($_[0]))[12] * 512 }
+
+# What volume_export_formats and volume_import_formats ($method) share, dir's matrix:
+# every case but a $snapshot's, which the two treat differently.
+sub formats_matrix_ok {
+    my ($method, $scfg) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1; # failures at the caller's line
+    my @cases = (
+        ['100/vm-100-disk-0.raw', 0, ['raw+size']], ['100/vm-100-disk-0.raw', 1, []],
+        ['100/vm-100-disk-1.qcow2', 0, ['raw+size']], ['100/vm-100-disk-1.qcow2', 1, ['qcow2+size']],
+        ['100/vm-100-disk-2.vmdk', 0, ['raw+size']], ['100/vm-100-disk-2.vmdk', 1, ['vmdk+size']],
+        ['100/subvol-100-disk-3.subvol', 0, ['tar+size']], ['100/subvol-100-disk-3.subvol', 1, []],
+        ['100/base-100-disk-4.qcow2/101/vm-101-disk-0.qcow2', 1, ['qcow2+size']],
+        ['iso/a.iso', 0, ['raw+size']], ['iso/a.iso', 1, []],
+        ['vztmpl/t.tar.zst', 0, ['raw+size']], ['snippets/s.yaml', 0, ['raw+size']],
+        ['import/x.ova', 0, ['raw+size']], ['import/x.qcow2', 1, ['qcow2+size']], ['import/x.vmdk', 1, ['vmdk+size']],
+        # PVE 8's dir offers raw+size for every volume but a subvol; PVE 9's not for backups.
+        ['backup/vzdump-qemu-100-2024_01_01-00_00_00.vma.zst', 0, host_is_pve8() ? ['raw+size'] : []],
+    );
+    for my $case (@cases) {
+        my ($volname, $snaps, $expected) = @$case;
+        is_deeply([PLUGIN->$method($scfg, 's', $volname, undef, undef, $snaps)], $expected,
+            "$volname, with_snapshots=$snaps");
+    }
+    is_deeply([PLUGIN->$method($scfg, 's', '100/vm-100-disk-1.qcow2', undef, 'base', 1)], [], 'incremental: none');
+    is_deeply([PLUGIN->$method({ type => 'swift' }, 's', '100/vm-100-disk-0.raw', undef, undef, 0)], [],
+        'no path: none');
+    is_deeply([PLUGIN->$method({ type => 'swift' }, 's', 'nonsense', undef, undef, 0)], [],
+        'no path: the name is not even parsed');
+    is(dies { PLUGIN->$method($scfg, 's', 'nonsense', undef, undef, 0) },
+        "unable to parse directory volume name 'nonsense'\n", 'unparsable name');
+    my @list = PLUGIN->$method($scfg, 's', '100/vm-100-disk-0.raw', undef, undef, 0);
+    is(scalar(@list), 1, 'a list in list context');
+}
 
 1;

@@ -17,7 +17,7 @@ our @EXPORT = qw(
     PLUGIN load_host storage_dir vectors dies warnings_of taint untaint project_file
     make_file make_setup with_real_metadata prune_vectors fixture_text
     qemu_img qemu_img_info files_below loop_mounted_dir checksum output_of snapshot_names
-    host_is_pve8 poke
+    host_is_pve8 poke run_quiet
 );
 
 use constant PLUGIN => 'PVE::Storage::Custom::SwiftPlugin';
@@ -100,6 +100,22 @@ sub vectors {
     return grep { $_->{suite} eq $suite } $data->{vectors}->@*;
 }
 
+# Runs a program (no shell, output discarded) with a clean environment (taint mode):
+# true when it exits 0, $? its wait status.
+sub run_quiet {
+    my @cmd = map { untaint($_) } @_;
+    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
+    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
+    my $pid = fork() // die "fork: $!\n";
+    if (!$pid) {
+        open(STDOUT, '>', '/dev/null');
+        open(STDERR, '>', '/dev/null');
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return $? == 0;
+}
+
 # Runs /usr/bin/qemu-img with a clean environment (taint mode); dies when it fails.
 sub qemu_img {
     my @args = map { untaint($_) } @_;
@@ -145,19 +161,14 @@ sub loop_mounted_dir {
     );
     my $mkfs = $mkfs{$type} or die "no file system type '$type'\n";
     die "mounting a $type file system needs root\n" if $> != 0;
-    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
-    local @ENV{qw(IFS CDPATH ENV BASH_ENV)};
     my $base = storage_dir();
     my $image = "$base/$type.img";
     my $mount = "$base/mnt";
     mkdir($mount) or die "mkdir $mount: $!\n";
     truncate_file($image, 512 * 1024 * 1024);
-    my $quiet = sub { my $pid = fork() // die "fork: $!\n";
-        if (!$pid) { open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null'); exec(@_) or POSIX::_exit(127) }
-        waitpid($pid, 0); return $? };
     -x $mkfs->[0] or die "$mkfs->[0] is missing (tools/install-deps installs it)\n";
-    $quiet->(@$mkfs, $image) == 0 or die "$mkfs->[0] $image failed\n";
-    $quiet->('/bin/mount', '-o', 'loop', $image, $mount) == 0 or die "cannot loop-mount a $type file system at $mount\n";
+    run_quiet(@$mkfs, $image) or die "$mkfs->[0] $image failed\n";
+    run_quiet('/bin/mount', '-o', 'loop', $image, $mount) or die "cannot loop-mount a $type file system at $mount\n";
     push @loop_mounts, $mount;
     my $dir = "$mount/storage";
     mkdir($dir) or die "mkdir $dir: $!\n";

@@ -55,14 +55,7 @@ $setup->redefine(new => sub { return bless({}, 'RealGuests::NoDistribution') });
     sub post_clone_hook { return }
 }
 
-my $xfs = loop_mounted_dir('xfs');
-my %path = map { ($_ => "$xfs/$_") } qw(dir swift other);
-mkdir($_) or die "mkdir $_: $!\n" for values %path;
-for my $storage (['gdir', 'dir', $path{dir}], ['gswift', 'swift', $path{swift}], ['gother', 'dir', $path{other}]) {
-    my ($sid, $type, $path) = @$storage;
-    my $outcome = api_create($type, $sid, $path, { content => 'images,rootdir' });
-    is($outcome->{error}, '', "pvesm add $type $sid on XFS");
-}
+my %path = xfs_storages();
 
 my $node = NODE;
 my @vmids = (300 .. 306);
@@ -213,7 +206,8 @@ sub scenario {
 
     # Whatever a failed step left behind, so the next run starts empty (dir's base
     # subvol is immutable: chattr +i).
-    run_quiet('/usr/bin/chattr', '-R', '-i', $side->path . '/images') if -d $side->path . '/images';
+    run_quiet('/usr/bin/chattr', '-R', '-i', $side->path . '/images') || die "chattr -R -i failed: $?\n"
+        if -d $side->path . '/images';
     for my $sid2 ($sid, 'gother') {
         for my $vmid (@vmids) {
             my $list = PVE::Storage::vdisk_list(cfg(), $sid2, $vmid)->{$sid2} // [];
@@ -240,10 +234,7 @@ sub write_raw {
     close($fh) or die "$path: $!\n";
 }
 
-my $dir = side(sid => 'gdir', type => 'dir', path => $path{dir});
-my $swift = side(sid => 'gswift', type => 'swift', path => $path{swift});
-subtest 'dir run' => sub { scenario($dir) };
-subtest 'swift run' => sub { scenario($swift) };
+my ($dir, $swift) = run_both(\&scenario, \%path);
 
 my %rules = (
     'raw: snapshot' => {

@@ -419,7 +419,7 @@ sub rounds {
 
         # pvesm export | pvesm import based on it, by hand: refused before writing.
         PVE::Storage::volume_snapshot(cfg(), $volid, 'by-hand');
-        my $stream = GuestCompare::scratch() . '/by-hand';
+        my $stream = RealPVEHost::scratch() . '/by-hand';
         my $export = run_step(sub { # (its progress line captured)
             open(my $out, '>', $stream) or die "$stream: $!\n";
             PVE::Storage::volume_export(cfg(), $out, $volid, 'raw+size', 'by-hand', $last->{snap}, 1);

@@ -37,14 +37,7 @@ if ($> != 0) {
     exit(1);
 }
 
-my $xfs = loop_mounted_dir('xfs');
-my %path = map { ($_ => "$xfs/$_") } qw(dir swift other);
-mkdir($_) or die "mkdir $_: $!\n" for values %path;
-for my $storage (['gdir', 'dir', $path{dir}], ['gswift', 'swift', $path{swift}], ['gother', 'dir', $path{other}]) {
-    my ($sid, $type, $path) = @$storage;
-    my $outcome = api_create($type, $sid, $path, { content => 'images,rootdir' });
-    is($outcome->{error}, '', "pvesm add $type $sid on XFS");
-}
+my %path = xfs_storages();
 
 my $node = NODE;
 
@@ -166,10 +159,7 @@ sub scenario {
     is_deeply(files_below($path{other} . '/images'), [], "$t: nothing left on the other storage");
 }
 
-my $dir = side(sid => 'gdir', type => 'dir', path => $path{dir});
-my $swift = side(sid => 'gswift', type => 'swift', path => $path{swift});
-subtest 'dir run' => sub { scenario($dir) };
-subtest 'swift run' => sub { scenario($swift) };
+my ($dir, $swift) = run_both(\&scenario, \%path);
 
 my %rules = (
     'raw+qcow2: snapshot' => {

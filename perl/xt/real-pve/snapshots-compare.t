@@ -55,7 +55,7 @@ use warnings;
 use lib 'perl/t/testlib';
 use Test::More;
 use SwiftPluginTest;
-use RealPVEHost;
+use RealPVEHost qw(:DEFAULT run_step write_data content slurp);
 use Storable ();
 
 no warnings 'once';
@@ -72,75 +72,10 @@ if ($> != 0) {
 }
 
 my $MiB = MiB;
-my $scratch = storage_dir();
 my $cfg;
 
 # ---------------------------------------------------------------------------------------
 # Helpers
-
-sub run_quiet {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    die "@cmd failed: $?\n" if $?;
-}
-
-sub slurp {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return '';
-    return do { local $/; <$fh> } // '';
-}
-
-sub format_of { return $_[0] =~ /\.qcow2$/ ? 'qcow2' : 'raw' }
-
-# Writes 1 MiB of $byte into the disk (guest view), at an offset that depends on $byte.
-sub write_data {
-    my ($volid, $byte) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $offset = (($byte - 0x41) % 4) * $MiB;
-    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path);
-    return content($volid);
-}
-
-# The SHA-256 of what the guest sees in its first 4 MiB (backing chain included).
-sub content {
-    my ($volid) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $raw = "$scratch/content.raw";
-    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw);
-    truncate($raw, 4 * $MiB) or die "truncate $raw: $!\n"; # the data written; a resize may have grown the disk
-    my $sum = checksum($raw);
-    unlink($raw);
-    return $sum;
-}
-
-# Runs a step: caught()'s outcome plus what it printed on stdout and stderr (Perl's and
-# child processes', as a task log would show them).
-sub run_step {
-    my ($code) = @_;
-    my ($out, $err) = ("$scratch/stdout", "$scratch/stderr");
-    open(my $saved_out, '>&', \*STDOUT) or die "dup stdout: $!\n";
-    open(my $saved_err, '>&', \*STDERR) or die "dup stderr: $!\n";
-    open(STDOUT, '>', $out) or die "$out: $!\n";
-    open(STDERR, '>', $err) or die "$err: $!\n";
-    my $previous = select(STDOUT);
-    local $| = 1;
-    my $outcome = eval { caught($code) };
-    my $failure = $@;
-    select($previous);
-    open(STDOUT, '>&', $saved_out) or die "restore stdout: $!\n";
-    open(STDERR, '>&', $saved_err) or die "restore stderr: $!\n";
-    die $failure if !$outcome;
-    $outcome->{stdout} = slurp($out);
-    $outcome->{stderr} = slurp($err);
-    return $outcome;
-}
 
 # The qcow2 metadata of every image file below $root that is a qcow2 file.
 sub image_infos {
@@ -338,8 +273,8 @@ sub internal_steps {
     my ($sid, $data) = @_;
     my $vol = "$sid:100/vm-100-disk-0.qcow2";
     my $raw = "$sid:100/vm-100-disk-1.raw";
-    my $check = sub { my ($key) = @_; return { content => content($vol) eq $data->{$key} ? "= $key" : 'DIFFERENT' } };
-    my $store = sub { my ($key, $byte) = @_; $data->{$key} = write_data($vol, $byte); return 'written' };
+    my $check = sub { my ($key) = @_; return { content => content($cfg, $vol) eq $data->{$key} ? "= $key" : 'DIFFERENT' } };
+    my $store = sub { my ($key, $byte) = @_; $data->{$key} = write_data($cfg, $vol, $byte); return 'written' };
     return (
         ['alloc qcow2' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', undef, 4096) }],
         ['alloc raw' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'raw', undef, 4096) }],
@@ -550,9 +485,9 @@ sub chain_steps {
     my $raw = "$sid:100/vm-100-disk-1.raw";
     my $base = "$sid:100/base-100-disk-2.qcow2";
     my $clone = "$sid:100/base-100-disk-2.qcow2/200/vm-200-disk-0.qcow2";
-    my $check = sub { my ($key, $volid) = @_; return { content => content($volid // $vol) eq $data->{$key} ? "= $key" : 'DIFFERENT' } };
-    my $store = sub { my ($key, $byte, $volid) = @_; $data->{$key} = write_data($volid // $vol, $byte); return 'written' };
-    my $qemu_img = sub { my @args = @_; run_quiet('/usr/bin/qemu-img', @args); return 'done' };
+    my $check = sub { my ($key, $volid) = @_; return { content => content($cfg, $volid // $vol) eq $data->{$key} ? "= $key" : 'DIFFERENT' } };
+    my $store = sub { my ($key, $byte, $volid) = @_; $data->{$key} = write_data($cfg, $volid // $vol, $byte); return 'written' };
+    my $qemu_img = sub { my @args = @_; run_quiet('/usr/bin/qemu-img', @args) or die "qemu-img @args failed: $?\n"; return 'done' };
     my $file = sub { scalar(PVE::Storage::path($cfg, $vol, $_[0])) };
     return (
         ['alloc qcow2' => sub { PVE::Storage::vdisk_alloc($cfg, $sid, 100, 'qcow2', undef, 4096) }],
@@ -838,7 +773,7 @@ for my $type (qw(xfs btrfs)) {
     my %vol = map { ($_ => "$sid{$_}:$name") } qw(dir swift);
     my $path = PVE::Storage::path($cfg, $vol{swift});
     is(PVE::Storage::path($cfg, $vol{dir}), $path, "$type: both storages see the same file");
-    my $A = write_data($vol{swift}, 0x41);
+    my $A = write_data($cfg, $vol{swift}, 0x41);
     my $label = "$type, raw";
     my $pair_same = sub {
         my ($what, $code) = @_;
@@ -865,7 +800,7 @@ for my $type (qw(xfs btrfs)) {
     is($feature{swift}, 1, "$label: deliberate: swift: the snapshot feature");
     $comparisons += 6;
 
-    my $B = write_data($vol{swift}, 0x42);
+    my $B = write_data($cfg, $vol{swift}, 0x42);
     isnt($B, $A, "$label: the disk changed");
     is(run_step(sub { PVE::Storage::volume_snapshot($cfg, $vol{swift}, 's2') })->{error}, '', "$label: swift: second snapshot");
 
@@ -892,11 +827,11 @@ for my $type (qw(xfs btrfs)) {
     my %rollback = map { my $t = $_; ($t => run_step(sub { PVE::Storage::volume_snapshot_rollback($cfg, $vol{$t}, 's1') })) } qw(dir swift);
     is($rollback{dir}->{error}, "can't rollback snapshot this image format\n", "$label: dir refuses the rollback");
     is($rollback{swift}->{error}, '', "$label: swift rolls back to s1");
-    is(content($vol{swift}), $A, "$label: rolled back: the checksum of s1's data");
+    is(content($cfg, $vol{swift}), $A, "$label: rolled back: the checksum of s1's data");
     PVE::Storage::volume_snapshot_rollback($cfg, $vol{swift}, 's2');
-    is(content($vol{swift}), $B, "$label: forward to s2: its data");
+    is(content($cfg, $vol{swift}), $B, "$label: forward to s2: its data");
     PVE::Storage::volume_snapshot_rollback($cfg, $vol{swift}, 's1');
-    is(content($vol{swift}), $A, "$label: back to s1 again: s1's file was untouched by the rollbacks");
+    is(content($cfg, $vol{swift}), $A, "$label: back to s1 again: s1's file was untouched by the rollbacks");
     PVE::Storage::volume_snapshot_rollback($cfg, $vol{swift}, 's2');
     $comparisons += 5;
 
@@ -906,7 +841,7 @@ for my $type (qw(xfs btrfs)) {
     ok(!-e "$path\@s1" && -e "$path\@s2", "$label: s1's file is gone, s2's is there");
     is(run_step(sub { PVE::Storage::volume_snapshot_delete($cfg, $vol{swift}, 's2', 1) })->{error}, '', "$label: delete while running");
     ok(!-e "$path\@s2", "$label: s2's file is gone");
-    is(content($vol{swift}), $B, "$label: the volume keeps its data");
+    is(content($cfg, $vol{swift}), $B, "$label: the volume keeps its data");
     $comparisons += 6;
 
     PVE::Storage::volume_snapshot($cfg, $vol{swift}, 's3');

@@ -100,8 +100,8 @@ END {
 # ---------------------------------------------------------------------------------------
 # Helpers
 
-sub io { run_ok('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
-sub img { run_ok('/usr/bin/qemu-img', @_) }
+sub io { run_quiet('/usr/bin/qemu-io', @_) or die "qemu-io @_ failed\n" }
+sub img { run_quiet('/usr/bin/qemu-img', @_) }
 sub path_of { return untaint(scalar(PVE::Storage::path($cfg, $_[0]))) }
 sub slurp { open(my $fh, '<', $_[0]) or die "$_[0]: $!"; binmode($fh); local $/; return scalar(<$fh>) // '' }
 
@@ -978,9 +978,9 @@ $comparisons += $refusal_count;
 
     # Hostile or inconsistent streams: dir writes them, swift refuses and leaves nothing.
     my $q = slurp(path_of('srcdir:100/vm-100-disk-1.qcow2'));
-    run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$base/backed.qcow2", '1M') or die;
-    run_ok('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-o', "data_file=$base/data.raw", "$base/datafile.qcow2", '1M') or die;
-    run_ok('/usr/bin/qemu-img', 'create', '-f', 'vmdk', '-F', 'raw', '-b', '/etc/hostname', "$base/backed.vmdk", '1M');
+    run_quiet('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', '/etc/hostname', "$base/backed.qcow2", '1M') or die;
+    run_quiet('/usr/bin/qemu-img', 'create', '-f', 'qcow2', '-o', "data_file=$base/data.raw", "$base/datafile.qcow2", '1M') or die;
+    run_quiet('/usr/bin/qemu-img', 'create', '-f', 'vmdk', '-F', 'raw', '-b', '/etc/hostname', "$base/backed.vmdk", '1M');
     my @cases = (
         ['longer than announced', '302/vm-302-disk-0.raw', 'raw+size', 0, header(4096) . ('d' x 8192)],
         ['shorter than announced', '302/vm-302-disk-0.raw', 'raw+size', 0, header($MiB) . ('d' x 102400)],

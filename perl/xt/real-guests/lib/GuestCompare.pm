@@ -12,19 +12,12 @@ use warnings;
 use Exporter qw(import);
 use Test::More;
 use Storable ();
-use POSIX ();
 use SwiftPluginTest;
-use RealPVEHost;
+use RealPVEHost qw(:DEFAULT run_step write_data content slurp);
 
-our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content run_quiet slurp
-    side compare_runs qemu_api drive_volid);
-
-our $SCRATCH;
-
-sub scratch {
-    $SCRATCH //= storage_dir();
-    return $SCRATCH;
-}
+# run_step, write_data, content and slurp are RealPVEHost's, passed on.
+our @EXPORT = qw(run_step observe_guest volume_facts write_data content subvol_content slurp
+    side compare_runs qemu_api drive_volid xfs_storages run_both);
 
 # One run of a scenario: the storage under test (sid, type, path) and the steps seen.
 package GuestCompare::Side {
@@ -48,51 +41,28 @@ sub side {
     return GuestCompare::Side->new(@_);
 }
 
-sub slurp {
-    my ($file) = @_;
-    open(my $fh, '<', $file) or return '';
-    return do { local $/; <$fh> } // '';
+# The storages of the VM and container comparisons, directories of one loop-mounted XFS:
+# gdir, gswift and gother (a dir storage that disks move to); returns their paths.
+sub xfs_storages {
+    my $xfs = loop_mounted_dir('xfs');
+    my %path = map { ($_ => "$xfs/$_") } qw(dir swift other);
+    mkdir($_) or die "mkdir $_: $!\n" for values %path;
+    for my $storage (['gdir', 'dir', $path{dir}], ['gswift', 'swift', $path{swift}], ['gother', 'dir', $path{other}]) {
+        my ($sid, $type, $path) = @$storage;
+        my $outcome = api_create($type, $sid, $path, { content => 'images,rootdir' });
+        is($outcome->{error}, '', "pvesm add $type $sid on XFS");
+    }
+    return %path;
 }
 
-sub run_quiet {
-    my @cmd = map { untaint($_) } @_;
-    local $ENV{PATH} = '/usr/sbin:/usr/bin:/sbin:/bin';
-    my $pid = fork() // die "fork: $!\n";
-    if (!$pid) {
-        open(STDOUT, '>', '/dev/null');
-        open(STDERR, '>', '/dev/null');
-        exec(@cmd) or POSIX::_exit(127);
-    }
-    waitpid($pid, 0);
-    die "@cmd failed: $?\n" if $?;
-}
-
-# Runs a step: caught()'s outcome plus what it printed (stdout, stderr; child processes'
-# too, as a task log would show them).
-sub run_step {
-    my ($code) = @_;
-    my $dir = scratch();
-    my ($out, $err) = ("$dir/stdout", "$dir/stderr");
-    open(my $saved_out, '>&', \*STDOUT) or die "dup stdout: $!\n";
-    open(my $saved_err, '>&', \*STDERR) or die "dup stderr: $!\n";
-    open(STDOUT, '>', $out) or die "$out: $!\n";
-    open(STDERR, '>', $err) or die "$err: $!\n";
-    my $previous = select(STDOUT);
-    local $| = 1;
-    my $outcome = eval { caught($code) };
-    my $failure = $@;
-    select($previous);
-    open(STDOUT, '>&', $saved_out) or die "restore stdout: $!\n";
-    open(STDERR, '>&', $saved_err) or die "restore stderr: $!\n";
-    die $failure if !$outcome;
-    $outcome->{stdout} = slurp($out);
-    $outcome->{stderr} = slurp($err);
-    if ($ENV{GUESTS_COMPARE_DEBUG}) {
-        diag("error: $outcome->{error}") if !ref($outcome->{error}) && $outcome->{error} ne '';
-        diag("stdout: $outcome->{stdout}") if $outcome->{stdout} ne '';
-        diag("stderr: $outcome->{stderr}") if $outcome->{stderr} ne '';
-    }
-    return $outcome;
+# Runs $scenario on gdir, then on gswift (xfs_storages' $path); returns the two sides.
+sub run_both {
+    my ($scenario, $path) = @_;
+    my $dir = side(sid => 'gdir', type => 'dir', path => $path->{dir});
+    my $swift = side(sid => 'gswift', type => 'swift', path => $path->{swift});
+    subtest 'dir run' => sub { $scenario->($dir) };
+    subtest 'swift run' => sub { $scenario->($swift) };
+    return ($dir, $swift);
 }
 
 # A qemu-server API handler (PVE::API2::Qemu) on this node, as run_step runs it.
@@ -106,32 +76,6 @@ sub drive_volid {
     my ($vmid, $key) = @_;
     my $value = PVE::QemuConfig->load_config($vmid)->{$key} // die "VM $vmid has no $key\n";
     return PVE::QemuServer::Drive::parse_drive($key, $value)->{file};
-}
-
-sub format_of {
-    my ($volid) = @_;
-    return $volid =~ /\.qcow2$/ ? 'qcow2' : $volid =~ /\.vmdk$/ ? 'vmdk' : 'raw';
-}
-
-# Writes 1 MiB of $byte into a disk image (the guest's view), at an offset depending on $byte.
-sub write_data {
-    my ($cfg, $volid, $byte) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $offset = (($byte - 0x41) % 4) * 1024 * 1024;
-    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path);
-    return content($cfg, $volid);
-}
-
-# The SHA-256 of what the guest sees in its first 4 MiB (backing chain included).
-sub content {
-    my ($cfg, $volid, $snap) = @_;
-    my $path = PVE::Storage::path($cfg, $volid);
-    my $raw = scratch() . "/content.raw";
-    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw);
-    truncate($raw, 4 * 1024 * 1024) or die "truncate $raw: $!\n";
-    my $sum = checksum($raw);
-    unlink($raw);
-    return $sum;
 }
 
 # A subvol's files: relative path => SHA-256 of the content (directories as 'dir').

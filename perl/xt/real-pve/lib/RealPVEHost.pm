@@ -23,6 +23,8 @@ use constant MiB => 1024 * 1024;
 
 our @EXPORT = (qw(NODE MiB start_real_host $CFS_DIR), qw(host_release host_has_volume_chain no_volume_chain
     missing_storage_function), qw(write_file api_create api_update refused_by_swift_only escaped caught same normalise without_type section_text tree remove_tree mount_point_of describe printable));
+# The step runner and guest data of the snapshot and guest comparisons (names other tests use for their own).
+our @EXPORT_OK = qw(scratch slurp run_step write_data content);
 
 # The temporary directory holding the cluster files (storage.cfg).
 our $CFS_DIR;
@@ -199,6 +201,76 @@ sub caught {
         $error = "$error";
     }
     return { result => \@result, error => $error, warnings => \@warnings };
+}
+
+# A temporary directory for the step runner's output and images read as raw.
+our $SCRATCH;
+
+sub scratch {
+    $SCRATCH //= storage_dir();
+    return $SCRATCH;
+}
+
+sub slurp {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or return '';
+    return do { local $/; <$fh> } // '';
+}
+
+# Runs a step: caught()'s outcome plus what it printed (stdout, stderr; child processes'
+# too, as a task log would show them). GUESTS_COMPARE_DEBUG=1 shows every step's output.
+sub run_step {
+    my ($code) = @_;
+    my $dir = scratch();
+    my ($out, $err) = ("$dir/stdout", "$dir/stderr");
+    open(my $saved_out, '>&', \*STDOUT) or die "dup stdout: $!\n";
+    open(my $saved_err, '>&', \*STDERR) or die "dup stderr: $!\n";
+    open(STDOUT, '>', $out) or die "$out: $!\n";
+    open(STDERR, '>', $err) or die "$err: $!\n";
+    my $previous = select(STDOUT);
+    local $| = 1;
+    my $outcome = eval { caught($code) };
+    my $failure = $@;
+    select($previous);
+    open(STDOUT, '>&', $saved_out) or die "restore stdout: $!\n";
+    open(STDERR, '>&', $saved_err) or die "restore stderr: $!\n";
+    die $failure if !$outcome;
+    $outcome->{stdout} = slurp($out);
+    $outcome->{stderr} = slurp($err);
+    if ($ENV{GUESTS_COMPARE_DEBUG}) {
+        diag("error: $outcome->{error}") if !ref($outcome->{error}) && $outcome->{error} ne '';
+        diag("stdout: $outcome->{stdout}") if $outcome->{stdout} ne '';
+        diag("stderr: $outcome->{stderr}") if $outcome->{stderr} ne '';
+    }
+    return $outcome;
+}
+
+sub format_of {
+    my ($volid) = @_;
+    return $volid =~ /\.qcow2$/ ? 'qcow2' : $volid =~ /\.vmdk$/ ? 'vmdk' : 'raw';
+}
+
+# Writes 1 MiB of $byte into a disk image (the guest's view), at an offset depending on $byte.
+sub write_data {
+    my ($cfg, $volid, $byte) = @_;
+    my $path = PVE::Storage::path($cfg, $volid);
+    my $offset = (($byte - 0x41) % 4) * 1024 * 1024;
+    run_quiet('/usr/bin/qemu-io', '-f', format_of($volid), '-c', sprintf('write -P 0x%x %d 1M', $byte, $offset), $path)
+        or die "qemu-io write $path failed: $?\n";
+    return content($cfg, $volid);
+}
+
+# The SHA-256 of what the guest sees in its first 4 MiB (backing chain included).
+sub content {
+    my ($cfg, $volid, $snap) = @_;
+    my $path = PVE::Storage::path($cfg, $volid);
+    my $raw = scratch() . "/content.raw";
+    run_quiet('/usr/bin/qemu-img', 'convert', '-f', format_of($volid), '-O', 'raw', $path, $raw)
+        or die "qemu-img convert $path failed: $?\n";
+    truncate($raw, 4 * 1024 * 1024) or die "truncate $raw: $!\n"; # the data written; a resize may have grown the disk
+    my $sum = checksum($raw);
+    unlink($raw);
+    return $sum;
 }
 
 # Compares two outcomes of caught(): result and error, then, if there are any,
