@@ -32,7 +32,7 @@ enum ArchiveNames {
     }
 
     /// `vzdump-<guest type>-`, built once: parse_volname runs on every backup name.
-    static let vzdumpPrefixes = ["openvz", "lxc", "qemu"].map { Array("vzdump-\($0)-".utf8) }
+    static let vzdumpPrefixes = ArchiveInfo.typePrefixes.map(\.prefix)
 
     /// The VMID of a `vzdump-<openvz|lxc|qemu>-<digits>-<more>` archive name.
     static func vzdumpVMID(_ bytes: [UInt8]) -> String? {
