@@ -200,10 +200,12 @@ FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_e
 
 fuzz-build: $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-# Each module a static library, built in order.
+# Each module a static library, built in order (afresh: swiftc adds to an existing
+# archive, which would keep the objects of removed source files).
 $(FUZZ_BUILD)/modules.stamp: $(FUZZ_SOURCES)
 	@set -e; for m in $(FUZZ_MODULES); do name=$${m%%=*}; dir=$${m#*=}; \
 		echo "fuzz: module $$name"; mkdir -p $(FUZZ_BUILD)/obj/$$name; \
+		rm -f $(FUZZ_BUILD)/lib$$name.a; \
 		(cd $(FUZZ_BUILD)/obj/$$name && $(FUZZ_SWIFTC) -module-name $$name -emit-library -static \
 			-emit-module -emit-module-path $(FUZZ_BUILD)/$$name.swiftmodule \
 			$$(find $(CURDIR)/$$dir -name '*.swift' | sort) -o $(FUZZ_BUILD)/lib$$name.a); \

@@ -130,10 +130,10 @@ public struct PerlKey {
 }
 
 /// Perl's strings as Swift's.
-enum PerlText {
+public enum PerlText {
     /// The bytes as a String when they are valid UTF-8; ASCII, the usual case, is
     /// taken without validating it byte by byte through the generic path.
-    static func string(_ raw: UnsafeRawBufferPointer) -> String? {
+    public static func string(_ raw: UnsafeRawBufferPointer) -> String? {
         let bytes = raw.assumingMemoryBound(to: UInt8.self)
         if isASCII(raw) { return String(decoding: bytes, as: UTF8.self) }
         return String(validating: bytes, as: UTF8.self)

@@ -235,30 +235,11 @@ public enum ValueCoding {
         }
     }
 
-    /// The bytes as a String when they are valid UTF-8; ASCII, the usual case, is
-    /// taken without validating it byte by byte through the generic path.
-    static func string(_ raw: UnsafeRawBufferPointer) -> String? {
-        let bytes = raw.assumingMemoryBound(to: UInt8.self)
-        if isASCII(raw) { return String(decoding: bytes, as: UTF8.self) }
-        return String(validating: bytes, as: UTF8.self)
-    }
+    /// The bytes as a String when they are valid UTF-8.
+    static func string(_ raw: UnsafeRawBufferPointer) -> String? { PerlText.string(raw) }
 
     /// The bytes as a String, invalid UTF-8 replaced (hash keys: PVE's are ASCII).
     static func lossyString(_ raw: UnsafeRawBufferPointer) -> String {
         String(decoding: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
-    }
-
-    static func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        let count = raw.count
-        while index + 8 <= count {
-            if raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-            index += 8
-        }
-        while index < count {
-            if raw[index] >= 0x80 { return false }
-            index += 1
-        }
-        return true
     }
 }
