@@ -74,7 +74,6 @@ void spve_v1_volume_import(spve_v1_call *call);
 void spve_v1_volume_import_formats(spve_v1_call *call);
 void spve_v1_get_import_metadata(spve_v1_call *call);
 void spve_v1_new_backup_provider(spve_v1_call *call);
-void spve_v1_archive_info(spve_v1_call *call);
 
 #ifdef __cplusplus
 }

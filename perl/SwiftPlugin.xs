@@ -433,11 +433,6 @@ static const spve_arg spve_args_new_backup_provider[] = {
 };
 static const spve_binding spve_bind_new_backup_provider = {&spve_this_plugin, "new_backup_provider", spve_v1_new_backup_provider, spve_args_new_backup_provider, 3};
 
-static const spve_arg spve_args_archive_info[] = {
-    {"archive", SPVE_ARG_VALUE},
-};
-static const spve_binding spve_bind_archive_info = {&spve_this_plugin, "archive_info", spve_v1_archive_info, spve_args_archive_info, 1};
-
 MODULE = PVE::Storage::Custom::SwiftPlugin  PACKAGE = PVE::Storage::Custom::SwiftPlugin
 
 PROTOTYPES: DISABLE
@@ -907,15 +902,6 @@ get_import_metadata(...)
         SV *error;
     PPCODE:
         error = spve_glue_call(aTHX_ &spve_bind_get_import_metadata, SPVE_SHAPE_SCALAR, ax, items);
-        if (error) croak_sv(error);
-        SPAGAIN;
-
-void
-archive_info(...)
-    PREINIT:
-        SV *error;
-    PPCODE:
-        error = spve_glue_call(aTHX_ &spve_bind_archive_info, SPVE_SHAPE_SCALAR, ax, items);
         if (error) croak_sv(error);
         SPAGAIN;
 

@@ -102,25 +102,6 @@ extension ListedVolume {
     }
 }
 
-extension ArchiveInfo {
-    /// The hash PVE's `archive_info` returns.
-    public var perlValue: Value {
-        var members: [String: Value] = [
-            "filename": .string(filename), "type": .string(type), "format": .string(format),
-            "compression": .optional(compression),
-            "decompressor": decompressor.map { .array($0.map(Value.string)) } ?? .undef,
-            "is_std_name": standard == nil ? 0 : 1,
-        ]
-        if let standard {
-            members["vmid"] = .int(standard.vmid)
-            members["ctime"] = .int(standard.ctime)
-            members["logfilename"] = .string(standard.logFilename)
-            members["notesfilename"] = .string(standard.notesFilename)
-        }
-        return .hash(members)
-    }
-}
-
 extension PruneEntry {
     public var perlValue: Value {
         var members: [String: Value] = [

@@ -23,7 +23,7 @@ public enum FuzzTarget: String, CaseIterable, Codable, Sendable {
     /// A call's arguments as Perl values, read in place by the argument readers; results
     /// written into Perl values; the byte encoding of the input (`ValueCoding`), with a round trip.
     case requestDecoding = "request-decoding"
-    /// Backup archive names (`ArchiveInfo`: `archive_info`, listings, pruning).
+    /// Backup archive names (`ArchiveInfo`: listings, pruning).
     case archiveName = "archive-name"
     /// A storage's configuration (`$scfg`) as a call reads it, and what the storage reads from it.
     case storageOptions = "storage-options"

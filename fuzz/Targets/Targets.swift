@@ -110,8 +110,8 @@ enum RequestDecodingTarget {
     }
 }
 
-/// Backup archive names: file names found in the storage's dump directory and names
-/// given to `archive_info`; a standard name's timestamp feeds retention.
+/// Backup archive names: file names found in the storage's dump directory (listings,
+/// pruning); a standard name's timestamp feeds retention.
 enum ArchiveNameTarget {
     static func run(_ input: [UInt8]) {
         let name = String(decoding: input, as: UTF8.self)

@@ -804,14 +804,3 @@ public struct NewBackupProviderArguments: PluginArguments {
         _ = (arguments, call)
     }
 }
-
-/// The arguments of `archive_info($archive)`.
-public struct ArchiveInfoArguments: PluginArguments {
-    public static let method = "archive_info"
-    public var archive: String
-    public static let parameters: [String] = ["archive"]
-
-    public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.archive = try PerlArgument.string(try arguments.value(1), "archive", call)
-    }
-}

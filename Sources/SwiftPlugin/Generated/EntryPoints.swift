@@ -371,10 +371,3 @@ public func spve_v1_new_backup_provider(_ call: UnsafeMutablePointer<spve_v1_cal
         (plugin: DirectoryPlugin, arguments: NewBackupProviderArguments) throws(StorageError) in try plugin.newBackupProvider(arguments)
     }
 }
-
-@c @implementation
-public func spve_v1_archive_info(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
-        (plugin: DirectoryPlugin, arguments: ArchiveInfoArguments) throws(StorageError) in try plugin.archiveInfo(arguments)
-    }
-}

@@ -17,11 +17,6 @@ extension DirectoryPlugin {
         return .array(volumes.map(\.perlItem))
     }
 
-    /// PVE's storage-layer helper `archive_info` (exposed for tests and tools).
-    public func archiveInfo(_ arguments: ArchiveInfoArguments) throws(StorageError) -> Value {
-        try ArchiveInfo(arguments.archive, in: system).perlValue
-    }
-
     /// The companion files of the backup `volname` names; nil for any other volume.
     private static func backupSidecars(_ storage: DirectoryStorage, _ volname: String) throws(StorageError) -> BackupSidecars? {
         guard try VolumeName.parse(volname, for: storage.host).vtype == .backup else { return nil }

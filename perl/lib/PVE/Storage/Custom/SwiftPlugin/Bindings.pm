@@ -61,7 +61,6 @@ our @NATIVE = qw(
     list_volumes
     prune_backups
     get_import_metadata
-    archive_info
 );
 
 1;
