@@ -5,10 +5,17 @@ import PVEStorage
 /// `warn`, lines for standard output, entries for the method's log function, values
 /// for its push argument).
 public final class Call {
-    /// Warnings for Perl's `warn`, shared with the storage the call works on.
-    public let diagnostics = Diagnostics()
-    public var warnings: [String] { diagnostics.warnings }
-    public var output: [String] { diagnostics.output }
+    /// Warnings for Perl's `warn` and lines to print, shared with what the method
+    /// works on. Made when first asked for: most calls report nothing.
+    public var diagnostics: Diagnostics {
+        if let reported { return reported }
+        let made = Diagnostics()
+        reported = made
+        return made
+    }
+    private var reported: Diagnostics?
+    public var warnings: [String] { reported?.warnings ?? [] }
+    public var output: [String] { reported?.output ?? [] }
     public private(set) var logEntries: [(level: String, message: String)] = []
     public private(set) var pushed: [Value] = []
 
