@@ -21,15 +21,21 @@ extension ImageMetadata {
     }
 }
 
-extension ImageInfo {
+extension ImageInfo: PerlRepresentable {
     /// The `list_images` item: `parent` is always present (undef when none), `ctime` only when non-zero.
-    public var perlHash: [String: Value] {
-        var members: [String: Value] = [
-            "volid": .string(volid), "format": .string(format?.rawValue ?? "invalid"), "size": .int(size), "vmid": .string(vmid),
-            "used": .int(used), "parent": .optional(parent),
-        ]
-        if changeTime != 0 { members["ctime"] = .int(changeTime) }
-        return members
+    public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? {
+        builder.hash { item in store(into: item, builder) }
+    }
+
+    /// Its members, written into `item` (a `list_volumes` item adds `content`).
+    func store(into item: PerlHashWriter, _ builder: PerlBuilder) {
+        item.store("volid", builder.string(volid))
+        item.store("format", builder.string(format?.rawValue ?? "invalid"))
+        item.store("size", builder.integer(size))
+        item.store("vmid", builder.string(vmid))
+        item.store("used", builder.integer(used))
+        item.store("parent", parent.map { builder.string($0) } ?? builder.undef())
+        if changeTime != 0 { item.store("ctime", builder.integer(changeTime)) }
     }
 }
 
@@ -71,33 +77,34 @@ extension DecodedText {
     }
 }
 
-extension ContentItem {
-    /// The `list_volumes` item of a content file.
-    public var perlItem: Value {
-        // Room for every member at once: listings build thousands of these.
-        var members = [String: Value](minimumCapacity: 9)
-        members["volid"] = .string(volid)
-        members["format"] = .string(format)
-        members["size"] = .int(size)
-        members["ctime"] = .int(ctime)
-        members["content"] = .string(content.rawValue)
-        if let subtype { members["subtype"] = .string(subtype) }
-        if let vmid { members["vmid"] = .string(vmid) }
-        if let notes { members["notes"] = notes.perlValue }
-        if isProtected { members["protected"] = 1 }
-        return .hash(members)
+extension ContentItem: PerlRepresentable {
+    /// The `list_volumes` item of a content file, written straight into a Perl hash:
+    /// listings build thousands of these.
+    public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? {
+        builder.hash { item in
+            item.store("volid", builder.string(volid))
+            item.store("format", builder.string(format))
+            item.store("size", builder.integer(size))
+            item.store("ctime", builder.integer(ctime))
+            item.store("content", builder.string(content.rawValue))
+            if let subtype { item.store("subtype", builder.string(subtype)) }
+            if let vmid { item.store("vmid", builder.string(vmid)) }
+            if let notes { item.store("notes", notes.perlValue.perlValue(builder)) }
+            if isProtected { item.store("protected", builder.integer(1)) }
+        }
     }
 }
 
-extension ListedVolume {
-    public var perlItem: Value {
+extension ListedVolume: PerlRepresentable {
+    public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? {
         switch self {
         case .image(let image, let content):
-            var members = image.perlHash
-            members["content"] = .string(content.rawValue)
-            return .hash(members)
+            return builder.hash { item in
+                image.store(into: item, builder)
+                item.store("content", builder.string(content.rawValue))
+            }
         case .file(let item):
-            return item.perlItem
+            return item.perlValue(builder)
         }
     }
 }

@@ -37,3 +37,16 @@ extension StorageConfig {
         }
     }
 }
+
+// The Perl shapes of typed results, as values (what the glue would make of them).
+extension ContentItem {
+    var perlItem: Value { InMemoryPerl().value(of: self) }
+}
+
+extension ListedVolume {
+    var perlItem: Value { InMemoryPerl().value(of: self) }
+}
+
+extension ImageInfo {
+    var perlHash: [String: Value] { InMemoryPerl().value(of: self).hash ?? [:] }
+}

@@ -7,7 +7,7 @@ public struct StorageError: Error, Equatable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
         /// The method refused or failed (the message says why).
         case failed
-        /// The glue's request could not be decoded: a bug of the glue, never of the caller.
+        /// The call's arguments could not be read: a bug of the glue, never of the caller.
         case badRequest
     }
 

@@ -237,6 +237,40 @@ public struct PerlBuilder {
     }
 }
 
+extension PerlBuilder {
+    /// A reference to a new hash, whose members `body` stores: results with known keys
+    /// (listing items) are written without an intermediate dictionary.
+    @inlinable
+    public func hash(_ body: (PerlHashWriter) -> Void) -> OpaquePointer {
+        let hash = perl.pointee.new_hash(perl)
+        body(PerlHashWriter(perl: perl, hash: hash))
+        return hash
+    }
+}
+
+/// Stores the members of a new hash (``PerlBuilder/hash(_:)``).
+public struct PerlHashWriter {
+    @usableFromInline let perl: UnsafePointer<spve_perl>
+    @usableFromInline let hash: OpaquePointer
+
+    @inlinable
+    init(perl: UnsafePointer<spve_perl>, hash: OpaquePointer) {
+        self.perl = perl
+        self.hash = hash
+    }
+
+    @inlinable
+    public func store(_ key: StaticString, _ value: OpaquePointer?) {
+        key.withUTF8Buffer { perl.pointee.store(perl, hash, $0.baseAddress, $0.count, value) }
+    }
+
+    /// A member whose name is not known at compile time.
+    public func store(named key: String, _ value: OpaquePointer?) {
+        var key = key
+        key.withUTF8 { perl.pointee.store(perl, hash, $0.baseAddress, $0.count, value) }
+    }
+}
+
 /// A result a plugin method returns to Perl, written straight into a Perl value.
 public protocol PerlRepresentable {
     func perlValue(_ builder: PerlBuilder) -> OpaquePointer?
@@ -255,6 +289,12 @@ extension Value: PerlRepresentable {
         case .hash(let members): return builder.hash(members) { ($0.key, $0.value.perlValue(builder)) }
         }
     }
+}
+
+extension Array: PerlRepresentable where Element: PerlRepresentable {
+    /// A reference to an array (a `list` method's list).
+    @inlinable
+    public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? { builder.array(self) { $0.perlValue(builder) } }
 }
 
 extension String: PerlRepresentable {

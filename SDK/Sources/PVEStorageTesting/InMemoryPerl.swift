@@ -166,6 +166,11 @@ public final class InMemoryPerl {
         return try outcome.get()
     }
 
+    /// What a result becomes in Perl, as a Swift value.
+    public func value(of result: some PerlRepresentable) -> Value {
+        value(withTable { result.perlValue(PerlBuilder($0)) })
+    }
+
     /// Runs `body` with this Perl's accessors, for reading values made here directly.
     public func withTable<Result>(_ body: (UnsafePointer<spve_perl>) throws -> Result) rethrows -> Result {
         try withUnsafePointer(to: &table) { try body($0) }

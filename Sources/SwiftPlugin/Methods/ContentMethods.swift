@@ -7,14 +7,13 @@ import PVEStoragePerl
 extension DirectoryPlugin {
     /// `list_volumes`, called by the Perl wrapper with PVE's cluster VM list
     /// (`vmlist`: `{ids => {vmid => {type => ...}}}`) so images of containers count as rootdir.
-    public func listVolumes(_ arguments: ListVolumesArguments) throws(StorageError) -> Value {
+    public func listVolumes(_ arguments: ListVolumesArguments) throws(StorageError) -> [ListedVolume] {
         var guestTypes: [String: String] = [:]
         for (id, info) in arguments.vmlist["ids"].hash ?? [:] {
             if let type = info["type"].string { guestTypes[id] = type }
         }
-        let volumes = try storage(arguments.storeid, arguments.scfg).listVolumes(
+        return try storage(arguments.storeid, arguments.scfg).listVolumes(
             vmid: arguments.vmid, contentTypeNames: arguments.contentTypes, guestTypes: guestTypes)
-        return .array(volumes.map(\.perlItem))
     }
 
     /// The companion files of the backup `volname` names; nil for any other volume.

@@ -16,9 +16,8 @@ extension DirectoryPlugin {
     }
 
     /// An array of item hashes (volid, format, size, vmid, used, parent, ctime).
-    public func listImages(_ arguments: ListImagesArguments) throws(StorageError) -> Value {
-        let images = try storage(arguments.storeid, arguments.scfg).listImages(vmid: arguments.vmid, volumes: arguments.vollist)
-        return .array(images.map { .hash($0.perlHash) })
+    public func listImages(_ arguments: ListImagesArguments) throws(StorageError) -> [ImageInfo] {
+        try storage(arguments.storeid, arguments.scfg).listImages(vmid: arguments.vmid, volumes: arguments.vollist)
     }
 
     public func createBase(_ arguments: CreateBaseArguments) throws(StorageError) -> Value {

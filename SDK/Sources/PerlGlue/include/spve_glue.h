@@ -25,12 +25,12 @@
 
 /* How an XSUB argument is passed (methods.txt, name:kind). */
 typedef enum {
-    SPVE_ARG_VALUE, /* encoded under its name */
-    SPVE_ARG_SKIP,  /* ignored */
-    SPVE_ARG_REST,  /* this and all further arguments, as one array */
+    SPVE_ARG_VALUE, /* passed (a plain copy when magical) */
+    SPVE_ARG_SKIP,  /* not passed */
+    SPVE_ARG_REST,  /* this and all further arguments, each passed */
     SPVE_ARG_FH,    /* a Perl file handle, passed as its file descriptor */
-    SPVE_ARG_LOG,   /* not encoded: the code reference 'L' sections are sent to */
-    SPVE_ARG_PUSH   /* not encoded: the array reference 'P' sections are appended to */
+    SPVE_ARG_LOG,   /* not passed: the code reference 'L' sections are sent to */
+    SPVE_ARG_PUSH   /* not passed: the array reference 'P' sections are appended to */
 } spve_arg_kind;
 
 typedef struct {
