@@ -43,6 +43,7 @@ my %TYPES = (
     scalar     => ['Scalar', 'scalar'],
     config     => [undef, 'configuration'],
     value      => ['Value', 'value'],
+    perl       => ['PerlValue', 'perl'],
     fh         => ['Int32', 'fileDescriptor'],
     rest       => ['Value', 'value'],
 );
@@ -281,7 +282,9 @@ sub generate_arguments {
             my $field = swift_name($arg->{name});
             my ($unused, $conversion) = @{ $TYPES{$arg->{type}} };
             my $try = $conversion =~ /^(bool|strings|scalar|value|selector)$/ ? '' : 'try ';
-            if ($arg->{type} eq 'config') {
+            if ($arg->{type} eq 'perl') {
+                $out .= "        self.$field = arguments[$position]\n";
+            } elsif ($arg->{type} eq 'config') {
                 $out .= "        self.$field = try PerlArgument.configuration(arguments[$position], \"$arg->{name}\", call)\n";
             } elsif ($arg->{type} eq 'rest') {
                 $out .= "        self.$field = PerlArgument.value(try arguments.rest(from: $position), \"$arg->{name}\", call)\n";

@@ -53,6 +53,28 @@ public struct PerlValue {
         }
     }
 
+    /// The member `key` of a hash (undef when absent or when this is no hash).
+    public func member(_ key: StaticString) -> PerlValue {
+        guard isHash else { return PerlValue(nil, in: perl) }
+        var members = self.members
+        while let (name, value) = members.next() {
+            guard name == key else { continue }
+            perl.pointee.begin(perl, sv) // leaves the hash's iterator reset, as a full pass does
+            return value
+        }
+        return PerlValue(nil, in: perl)
+    }
+
+    /// The value as Perl stringifies a scalar; nil for undef, references and bytes that
+    /// are not UTF-8.
+    public var string: String? {
+        switch kind {
+        case SPVE_KIND_BYTES, SPVE_KIND_TEXT: return PerlText.string(bytes)
+        case SPVE_KIND_INTEGER, SPVE_KIND_NUMBER: return (try? value())?.string
+        default: return nil
+        }
+    }
+
     /// The whole value, as the plugin's methods read structured arguments. A character
     /// string that is not UTF-8 (which only a broken XS module makes) is refused.
     public func value() throws(StorageError) -> Value {

@@ -300,7 +300,7 @@ public struct ListVolumesArguments: PluginArguments {
     public var scfg: StorageConfig
     public var vmid: String?
     public var contentTypes: [String]
-    public var vmlist: Value
+    public var vmlist: PerlValue
     public static let parameters: [String] = ["storeid", "scfg", "vmid", "content_types", "vmlist"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
@@ -308,7 +308,7 @@ public struct ListVolumesArguments: PluginArguments {
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
         self.vmid = try PerlArgument.optionalString(try arguments.value(3), "vmid", call)
         self.contentTypes = PerlArgument.strings(try arguments.value(4), "content_types", call)
-        self.vmlist = PerlArgument.value(try arguments.value(5), "vmlist", call)
+        self.vmlist = arguments[5]
     }
 }
 

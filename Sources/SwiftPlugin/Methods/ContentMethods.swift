@@ -7,10 +7,15 @@ import PVEStoragePerl
 extension DirectoryPlugin {
     /// `list_volumes`, called by the Perl wrapper with PVE's cluster VM list
     /// (`vmlist`: `{ids => {vmid => {type => ...}}}`) so images of containers count as rootdir.
+    /// The list is read in place: only each guest's type.
     public func listVolumes(_ arguments: ListVolumesArguments) throws(StorageError) -> [ListedVolume] {
         var guestTypes: [String: String] = [:]
-        for (id, info) in arguments.vmlist["ids"].hash ?? [:] {
-            if let type = info["type"].string { guestTypes[id] = type }
+        let ids = arguments.vmlist.member("ids")
+        if ids.isHash {
+            var guests = ids.members
+            while let (id, info) = guests.next() {
+                if let type = info.member("type").string { guestTypes[id.string] = type }
+            }
         }
         return try storage(arguments.storeid, arguments.scfg).listVolumes(
             vmid: arguments.vmid, contentTypeNames: arguments.contentTypes, guestTypes: guestTypes)
