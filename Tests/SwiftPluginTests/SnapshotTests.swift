@@ -44,7 +44,7 @@ private func snapshots(_ bytes: [UInt8], in directory: MemoryDirectory) throws(I
 
 /// Why the table of `bytes` cannot be read (nil when it can).
 private func failure(_ bytes: [UInt8], in directory: MemoryDirectory) -> String? {
-    do { _ = try snapshots(bytes, in: directory); return nil } catch { return error.reason }
+    do { _ = try snapshots(bytes, in: directory); return nil } catch { return error.description }
 }
 
 @Suite("qcow2 snapshot table")

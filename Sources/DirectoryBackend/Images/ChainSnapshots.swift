@@ -49,8 +49,8 @@ extension DirectoryStorage {
             throw StorageError("qemu-img: Could not open '\(file)': Could not open '\(file)': \(error)", errno: error)
         }
         do { return try QCOW2.readHeader(ImageFile(path: file, length: info.size, system: system)) } catch {
-            if error.isWrongFormat { return nil }
-            throw ImageInspectionError(kind: .invalidHeader, path: file, reason: error.reason).storageError
+            if case .notInFormat = error { return nil }
+            throw ImageInspectionError(error, path: file).storageError
         }
     }
 

@@ -53,17 +53,15 @@ extension DirectoryStorage {
         let directory = FilePath.parent(of: path)
         system.reclaimStaleTemporaries(in: directory)
         let temporary = try newTemporary(in: directory, removingEmpty: removingEmptyDirectory)
-        let mark = diagnostics.mark
-        defer { diagnostics.replace(temporary, with: path, since: mark) }
         do throws(StorageError) {
             var create = command(temporary)
             create.removeWhenInterrupted = [temporary]
-            try runQemuImg(create, errorPrefix: "unable to create image")
+            try runQemuImg(create, errorPrefix: "unable to create image", naming: TemporaryName(temporary: temporary, final: path))
             try publish(temporary)
         } catch {
             try? system.removeFile(temporary)
             if removingEmptyDirectory { try? system.removeDirectory(directory) }
-            throw error.naming(path, insteadOf: temporary)
+            throw error
         }
     }
 

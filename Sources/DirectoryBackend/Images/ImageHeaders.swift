@@ -2,24 +2,21 @@ import PVEStorage
 
 /// Why an image file could not be read as the format it was asked for.
 ///
-/// The reasons are QEMU's own wording, because PVE's `dir` storage shows qemu-img's
+/// The messages are QEMU's own wording, because PVE's `dir` storage shows qemu-img's
 /// message for the same files.
-public struct ImageFormatError: Error, Equatable, CustomStringConvertible {
-    public var reason: String
-    /// True when the file simply is not of the requested format (qemu-img's "Image is not in
-    /// <fmt> format"; listing then reports `invalid`), false when it is a damaged one.
-    public var isWrongFormat: Bool
+public enum ImageFormatError: Error, Equatable, CustomStringConvertible {
+    /// The file is not of the requested format (named here) at all; listing then reports it
+    /// `invalid`.
+    case notInFormat(String)
+    /// It claims the format but is damaged, hostile or uses what we do not read: qemu-img's reason.
+    case unusable(String)
 
-    public init(_ reason: String, wrongFormat: Bool = false) {
-        self.reason = reason
-        self.isWrongFormat = wrongFormat
+    public var description: String {
+        switch self {
+        case .notInFormat(let format): "Image is not in \(format) format"
+        case .unusable(let reason): reason
+        }
     }
-
-    static func notIn(_ format: String) -> ImageFormatError {
-        ImageFormatError("Image is not in \(format) format", wrongFormat: true)
-    }
-
-    public var description: String { reason }
 }
 
 /// What an image's header says: its size as the guest sees it and its backing file.

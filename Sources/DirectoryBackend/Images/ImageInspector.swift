@@ -35,6 +35,16 @@ public struct ImageInspectionError: Error, Equatable, CustomStringConvertible {
     /// qemu-img's description of the problem.
     public var reason: String
 
+    /// `error` met reading `path`; a file that claims the format but is unusable is `unusable`.
+    init(_ error: ImageFormatError, path: String, unusable: Kind = .invalidHeader) {
+        switch error {
+        case .notInFormat: kind = .wrongFormat
+        case .unusable: kind = unusable
+        }
+        self.path = path
+        reason = error.description
+    }
+
     /// The message PVE shows (qemu-img's wording).
     public var description: String { "qemu-img: Could not open '\(path)': \(reason)" }
     public var storageError: StorageError { StorageError(description) }
@@ -97,12 +107,11 @@ public struct ImageInspector {
             case .qcow2: header = try QCOW2.readHeader(file)
             case .vmdk: header = try VMDK.readHeader(file)
             case .raw: header = ImageHeader(virtualSize: Self.rawSize(info.size))
-            case .subvol: throw ImageFormatError("Unsupported image format '\(detected)'")
+            case .subvol: throw ImageFormatError.unusable("Unsupported image format '\(detected)'")
             }
         } catch {
-            let kind: ImageInspectionError.Kind = error.isWrongFormat ? .wrongFormat
-                : detected == .qcow2 || detected == .vmdk ? .invalidHeader : .unsupportedFormat
-            throw ImageInspectionError(kind: kind, path: path, reason: error.reason)
+            let unusable: ImageInspectionError.Kind = detected == .qcow2 || detected == .vmdk ? .invalidHeader : .unsupportedFormat
+            throw ImageInspectionError(error, path: path, unusable: unusable)
         }
         if let backing = header.backingFile, backing.contains(where: \.isWhitespace) {
             // PVE warns and then drops such a name (it only accepts non-blank names).

@@ -22,7 +22,7 @@ extension DirectoryStorage {
             let info = try system.status(path, followSymlinks: true)
             snapshots = try QCOW2.readSnapshots(ImageFile(path: path, length: info.size, system: system))
         } catch let error as ImageFormatError {
-            throw ImageInspectionError(kind: error.isWrongFormat ? .wrongFormat : .invalidHeader, path: path, reason: error.reason).storageError
+            throw ImageInspectionError(error, path: path).storageError
         } catch {
             throw StorageError("failed to query file information with qemu-img")
         }

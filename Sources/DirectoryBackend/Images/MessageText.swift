@@ -16,22 +16,6 @@ extension DirectoryStorage {
     }
 }
 
-extension StorageError {
-    /// The error with a temporary file's path replaced by the final one, so that messages
-    /// name the volume the user asked for.
-    func naming(_ path: String, insteadOf temporary: String) -> StorageError {
-        StorageError(message.replacingText(temporary, with: path), errno: errno)
-    }
-}
-
-extension Diagnostics {
-    /// Rewrites the warnings and output lines since `mark` with `text` replaced (a
-    /// temporary's path by the final one).
-    func replace(_ text: String, with replacement: String, since mark: Mark) {
-        rewrite(since: mark) { $0.replacingText(text, with: replacement) }
-    }
-}
-
 extension String {
     /// Every occurrence of `pattern` (byte for byte) replaced by `replacement`.
     func replacingText(_ pattern: String, with replacement: String) -> String {

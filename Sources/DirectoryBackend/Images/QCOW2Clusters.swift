@@ -48,20 +48,20 @@ public struct QCOW2Layout: Equatable, Sendable {
         l1Offset = 0
         l1Entries = 0
         guard extendedL2 == false || clusterBits >= 14 else {
-            throw ImageFormatError("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes")
+            throw ImageFormatError.unusable("Extended L2 entries are only supported with cluster sizes of at least 16384 bytes")
         }
         // Room for every offset computed below (QEMU's own limit is lower still).
-        guard virtualSize <= Int64(1) << 62 else { throw ImageFormatError("Image is too big") }
+        guard virtualSize <= Int64(1) << 62 else { throw ImageFormatError.unusable("Image is too big") }
         // The L1 table must map the whole disk, lie inside the file and be cluster-aligned.
         let l1Size = header.l1Size, l1Offset = header.l1Offset
         let needed = virtualSize / tableCoverage + (virtualSize % tableCoverage == 0 ? 0 : 1)
-        guard Int64(l1Size) >= needed else { throw ImageFormatError("L1 table is too small") }
-        guard Int64(l1Size) * 8 <= Self.maximumL1Bytes else { throw ImageFormatError("Active L1 table too large") }
+        guard Int64(l1Size) >= needed else { throw ImageFormatError.unusable("L1 table is too small") }
+        guard Int64(l1Size) * 8 <= Self.maximumL1Bytes else { throw ImageFormatError.unusable("Active L1 table too large") }
         guard l1Offset <= UInt64(Int64.max), Int64(l1Offset) % clusterSize == 0 else {
-            throw ImageFormatError("Invalid L1 table offset")
+            throw ImageFormatError.unusable("Invalid L1 table offset")
         }
         guard Int64(l1Offset) <= fileLength, Int64(l1Size) * 8 <= fileLength - Int64(l1Offset) else {
-            throw ImageFormatError("Invalid L1 table offset")
+            throw ImageFormatError.unusable("Invalid L1 table offset")
         }
         self.l1Offset = Int64(l1Offset)
         l1Entries = Int(l1Size)
@@ -122,9 +122,9 @@ public struct QCOW2ClusterMap {
         layout = try QCOW2Layout(header, fileLength: file.length)
         let table: [UInt8]?
         do { table = try file.bytes(at: layout.l1Offset, count: layout.l1Entries * 8) } catch {
-            throw ImageFormatError("Could not read L1 table: \(error)")
+            throw ImageFormatError.unusable("Could not read L1 table: \(error)")
         }
-        guard let table else { throw ImageFormatError("Could not read L1 table: Invalid argument") }
+        guard let table else { throw ImageFormatError.unusable("Could not read L1 table: Invalid argument") }
         l1 = stride(from: 0, to: table.count, by: 8).map { ByteFields.bigEndian(table, at: $0, width: 8) ?? 0 }
     }
 
@@ -142,19 +142,19 @@ public struct QCOW2ClusterMap {
             let tableIndex = Int(position / layout.tableCoverage)
             let tableStart = Int64(tableIndex) * layout.tableCoverage
             let tableEnd = layout.tableCoverage > end - tableStart ? end : tableStart + layout.tableCoverage
-            guard tableIndex < l1.count else { throw ImageFormatError("L1 table is too small") }
+            guard tableIndex < l1.count else { throw ImageFormatError.unusable("L1 table is too small") }
             let l2Offset = l1[tableIndex] & QCOW2Layout.offsetMask
             if l2Offset == 0 {
                 append(.unallocated(start: position, length: tableEnd - position))
                 position = tableEnd
                 continue
             }
-            guard Int64(l2Offset) % layout.clusterSize == 0 else { throw ImageFormatError("L2 table offset 0x\(String(l2Offset, radix: 16)) unaligned") }
+            guard Int64(l2Offset) % layout.clusterSize == 0 else { throw ImageFormatError.unusable("L2 table offset 0x\(String(l2Offset, radix: 16)) unaligned") }
             let table: [UInt8]?
             do { table = try file.bytes(at: Int64(l2Offset), count: Int(layout.clusterSize)) } catch {
-                throw ImageFormatError("Could not read L2 table: \(error)")
+                throw ImageFormatError.unusable("Could not read L2 table: \(error)")
             }
-            guard let table else { throw ImageFormatError("L2 table offset 0x\(String(l2Offset, radix: 16)) beyond the end of the image") }
+            guard let table else { throw ImageFormatError.unusable("L2 table offset 0x\(String(l2Offset, radix: 16)) beyond the end of the image") }
             while position < tableEnd {
                 let clusterIndex = (position - tableStart) >> Int64(layout.clusterBits)
                 let clusterStart = tableStart + clusterIndex << Int64(layout.clusterBits)
@@ -181,16 +181,16 @@ public struct QCOW2ClusterMap {
     /// The runs of one whole cluster from its L2 entry (and, with extended L2, its subcluster bitmap).
     func clusterRuns(_ table: [UInt8], index: Int, clusterStart: Int64) throws(ImageFormatError) -> [ClusterRun] {
         let at = index * layout.entryBytes
-        guard let entry = ByteFields.bigEndian(table, at: at, width: 8) else { throw ImageFormatError("Could not read L2 table: Invalid argument") }
+        guard let entry = ByteFields.bigEndian(table, at: at, width: 8) else { throw ImageFormatError.unusable("Could not read L2 table: Invalid argument") }
         let size = layout.clusterSize
         if entry & QCOW2Layout.compressedBit != 0 { return [.compressed(start: clusterStart, length: size)] }
         let host = entry & QCOW2Layout.offsetMask
         if host != 0 {
             guard Int64(host) % size == 0 else {
-                throw ImageFormatError("Cluster allocation offset 0x\(String(host, radix: 16)) unaligned")
+                throw ImageFormatError.unusable("Cluster allocation offset 0x\(String(host, radix: 16)) unaligned")
             }
             guard Int64(host) < file.length else {
-                throw ImageFormatError("Cluster allocation offset 0x\(String(host, radix: 16)) beyond the end of the image")
+                throw ImageFormatError.unusable("Cluster allocation offset 0x\(String(host, radix: 16)) beyond the end of the image")
             }
         }
         guard layout.extendedL2 else {
@@ -199,12 +199,12 @@ public struct QCOW2ClusterMap {
             return [.data(start: clusterStart, host: Int64(host), length: size)]
         }
         guard let bitmap = ByteFields.bigEndian(table, at: at + 8, width: 8) else {
-            throw ImageFormatError("Could not read L2 table: Invalid argument")
+            throw ImageFormatError.unusable("Could not read L2 table: Invalid argument")
         }
         let allocated = bitmap & 0xFFFF_FFFF
         let zeros = bitmap >> 32
-        guard allocated & zeros == 0 else { throw ImageFormatError("Invalid subcluster bitmap 0x\(String(bitmap, radix: 16))") }
-        guard host != 0 || allocated == 0 else { throw ImageFormatError("Subclusters allocated without a cluster offset") }
+        guard allocated & zeros == 0 else { throw ImageFormatError.unusable("Invalid subcluster bitmap 0x\(String(bitmap, radix: 16))") }
+        guard host != 0 || allocated == 0 else { throw ImageFormatError.unusable("Subclusters allocated without a cluster offset") }
         let subcluster = size / 32
         var runs: [ClusterRun] = []
         for bit in 0..<Int64(32) {
@@ -214,7 +214,7 @@ public struct QCOW2ClusterMap {
                 // A cluster may start inside the file and an allocated subcluster of it lie beyond.
                 let subclusterHost = Int64(host) + bit * subcluster
                 guard subclusterHost < file.length else {
-                    throw ImageFormatError("Cluster allocation offset 0x\(String(subclusterHost, radix: 16)) beyond the end of the image")
+                    throw ImageFormatError.unusable("Cluster allocation offset 0x\(String(subclusterHost, radix: 16)) beyond the end of the image")
                 }
                 run = .data(start: start, host: subclusterHost, length: subcluster)
             } else if zeros >> UInt64(bit) & 1 != 0 {

@@ -43,14 +43,14 @@ public enum QCOW2 {
         public init(reading file: ImageFile) throws(ImageFormatError) {
             let header: [UInt8]
             do {
-                guard let start = try file.bytes(at: 0, count: 4), start == magic else { throw ImageFormatError.notIn("qcow2") }
+                guard let start = try file.bytes(at: 0, count: 4), start == magic else { throw ImageFormatError.notInFormat("qcow2") }
                 // Version 2 headers are 72 bytes; version 3 adds fields up to 104.
-                guard let fixed = try file.bytes(at: 0, count: 72) else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+                guard let fixed = try file.bytes(at: 0, count: 72) else { throw ImageFormatError.unusable("Could not read qcow2 header: Invalid argument") }
                 header = fixed
             } catch let error as ImageFormatError {
                 throw error
             } catch {
-                throw ImageFormatError("Could not read qcow2 header: \(error)")
+                throw ImageFormatError.unusable("Could not read qcow2 header: \(error)")
             }
             guard let version = ByteFields.bigEndian(header, at: 4, width: 4),
                   let backingOffset = ByteFields.bigEndian(header, at: 8, width: 8),
@@ -62,11 +62,11 @@ public enum QCOW2 {
                   let l1Offset = ByteFields.bigEndian(header, at: 40, width: 8),
                   let snapshotCount = ByteFields.bigEndian(header, at: 60, width: 4),
                   let snapshotsOffset = ByteFields.bigEndian(header, at: 64, width: 8)
-            else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+            else { throw ImageFormatError.unusable("Could not read qcow2 header: Invalid argument") }
 
-            guard version == 2 || version == 3 else { throw ImageFormatError("Unsupported qcow2 version \(version)") }
+            guard version == 2 || version == 3 else { throw ImageFormatError.unusable("Unsupported qcow2 version \(version)") }
             guard (9...21).contains(clusterBits) else {
-                throw ImageFormatError("Unsupported cluster size: 2^\(clusterBits)")
+                throw ImageFormatError.unusable("Unsupported cluster size: 2^\(clusterBits)")
             }
             // Version 2 headers end at 72 bytes; version 3 records its length.
             var headerLength: UInt64 = 72
@@ -74,21 +74,21 @@ public enum QCOW2 {
             if version == 3 {
                 let extended: [UInt8]?
                 do { extended = try file.bytes(at: 72, count: 32) } catch {
-                    throw ImageFormatError("Could not read qcow2 header: \(error)")
+                    throw ImageFormatError.unusable("Could not read qcow2 header: \(error)")
                 }
                 guard let extended, let features = ByteFields.bigEndian(extended, at: 0, width: 8),
                       let length = ByteFields.bigEndian(extended, at: 28, width: 4)
-                else { throw ImageFormatError("Could not read qcow2 header: Invalid argument") }
+                else { throw ImageFormatError.unusable("Could not read qcow2 header: Invalid argument") }
                 guard length >= 104, length <= UInt64(1) << clusterBits else {
-                    throw ImageFormatError("qcow2 header exceeds cluster size")
+                    throw ImageFormatError.unusable("qcow2 header exceeds cluster size")
                 }
                 guard features & ~knownIncompatibleFeatures == 0 else {
-                    throw ImageFormatError("Unsupported qcow2 feature(s): 0x\(String(features & ~knownIncompatibleFeatures, radix: 16))")
+                    throw ImageFormatError.unusable("Unsupported qcow2 feature(s): 0x\(String(features & ~knownIncompatibleFeatures, radix: 16))")
                 }
                 headerLength = length
                 incompatible = features
             }
-            guard size <= UInt64(Int64.max) else { throw ImageFormatError("Image is too big") }
+            guard size <= UInt64(Int64.max) else { throw ImageFormatError.unusable("Image is too big") }
 
             var backingFile: String?
             if backingOffset != 0 {
@@ -97,16 +97,16 @@ public enum QCOW2 {
                 // it is subtracted: the header is untrusted (an unchecked `cluster - length`
                 // trapped on a 512-byte cluster with a longer name).
                 let clusterSize = UInt64(1) << clusterBits
-                guard backingOffset <= clusterSize else { throw ImageFormatError("Invalid backing file offset") }
+                guard backingOffset <= clusterSize else { throw ImageFormatError.unusable("Invalid backing file offset") }
                 let (room, underflow) = clusterSize.subtractingReportingOverflow(backingOffset)
                 guard !underflow, backingLength <= min(maximumBackingFileLength, room) else {
-                    throw ImageFormatError("Backing file name too long")
+                    throw ImageFormatError.unusable("Backing file name too long")
                 }
                 let name: [UInt8]?
                 do { name = try file.bytes(at: Int64(backingOffset), count: Int(backingLength)) } catch {
-                    throw ImageFormatError("Could not read backing file name: \(error)")
+                    throw ImageFormatError.unusable("Could not read backing file name: \(error)")
                 }
-                guard let name else { throw ImageFormatError("Could not read backing file name: Invalid argument") }
+                guard let name else { throw ImageFormatError.unusable("Could not read backing file name: Invalid argument") }
                 let text = ByteFields.string(name)
                 backingFile = text.isEmpty ? nil : text
             }

@@ -31,11 +31,11 @@ extension QCOW2 {
     public static func readSnapshots(_ file: ImageFile, header: Header) throws(ImageFormatError) -> [Snapshot] {
         let count = header.snapshotCount, offset = header.snapshotsOffset
         guard count > 0 else { return [] }
-        guard count <= maximumSnapshots else { throw ImageFormatError("Too many snapshots") }
+        guard count <= maximumSnapshots else { throw ImageFormatError.unusable("Too many snapshots") }
         // The header reader accepted the cluster bits (9...21): the shift cannot overflow.
         let clusterMask = (UInt64(1) << UInt64(header.clusterBits)) - 1
         guard offset & clusterMask == 0, offset <= UInt64(Int64.max) else {
-            throw ImageFormatError("Invalid snapshot table offset")
+            throw ImageFormatError.unusable("Invalid snapshot table offset")
         }
 
         var reader = TableReader(file: file, start: Int64(offset))
@@ -47,20 +47,20 @@ extension QCOW2 {
                   let nameLength = ByteFields.bigEndian(entry, at: 14, width: 2),
                   let date = ByteFields.bigEndian(entry, at: 16, width: 4),
                   let extraLength = ByteFields.bigEndian(entry, at: 36, width: 4)
-            else { throw ImageFormatError("Failed to read snapshot table") }
-            guard extraLength <= maximumSnapshotExtraData else { throw ImageFormatError("Too much extra metadata in snapshot table entry") }
+            else { throw ImageFormatError.unusable("Failed to read snapshot table") }
+            guard extraLength <= maximumSnapshotExtraData else { throw ImageFormatError.unusable("Too much extra metadata in snapshot table entry") }
             let extra = try reader.take(Int(extraLength))
             let id = try reader.take(Int(idLength))
             let name = try reader.take(Int(nameLength))
             try reader.align(to: 8)
             var size = header.virtualSize
             if let recorded = ByteFields.bigEndian(extra, at: 8, width: 8) {
-                guard recorded <= UInt64(Int64.max) else { throw ImageFormatError("Invalid snapshot disk size") }
+                guard recorded <= UInt64(Int64.max) else { throw ImageFormatError.unusable("Invalid snapshot disk size") }
                 size = Int64(recorded)
             }
             snapshots.append(Snapshot(id: ByteFields.string(id), name: ByteFields.string(name),
                                       dateSeconds: UInt32(truncatingIfNeeded: date), virtualSize: size))
-            guard reader.consumed <= maximumSnapshotTableBytes else { throw ImageFormatError("Snapshot table too large") }
+            guard reader.consumed <= maximumSnapshotTableBytes else { throw ImageFormatError.unusable("Snapshot table too large") }
         }
         return snapshots
     }
@@ -83,18 +83,18 @@ extension QCOW2 {
         mutating func take(_ count: Int) throws(ImageFormatError) -> [UInt8] {
             guard count > 0 else { return [] }
             let end = consumed + UInt64(count)
-            guard end <= maximumSnapshotTableBytes else { throw ImageFormatError("Snapshot table too large") }
+            guard end <= maximumSnapshotTableBytes else { throw ImageFormatError.unusable("Snapshot table too large") }
             if consumed < windowStart || end > windowStart + UInt64(window.count) {
                 // Bounded above: start <= Int64.max, consumed < 64 MiB; bytes(at:) checks the file's length.
                 let (position, overflow) = start.addingReportingOverflow(Int64(consumed))
-                guard !overflow else { throw ImageFormatError("Failed to read snapshot table") }
+                guard !overflow else { throw ImageFormatError.unusable("Failed to read snapshot table") }
                 let available = max(0, file.length - position)
                 let length = Int(min(Int64(max(count, Self.windowSize)), available))
                 let bytes: [UInt8]?
                 do { bytes = try file.bytes(at: position, count: length) } catch {
-                    throw ImageFormatError("Failed to read snapshot table: \(error)")
+                    throw ImageFormatError.unusable("Failed to read snapshot table: \(error)")
                 }
-                guard let bytes, bytes.count >= count else { throw ImageFormatError("Failed to read snapshot table") }
+                guard let bytes, bytes.count >= count else { throw ImageFormatError.unusable("Failed to read snapshot table") }
                 window = bytes
                 windowStart = consumed
             }

@@ -117,25 +117,28 @@ extension DirectoryStorage {
     /// without, `command '<cmd>' failed: exit code <n>`, the error output going to warnings.
     /// What qemu-img writes to standard output ("Formatting ...", "Image resized.") is
     /// printed, as `run_command` passes it on to the task log, unless `printing` is false
-    /// (an export, whose stream may be this process's standard output).
-    func runQemuImg(_ command: Command, errorPrefix prefix: String?, printing: Bool = true) throws(StorageError) {
+    /// (an export, whose stream may be this process's standard output). With `naming`,
+    /// everything reported names the final file instead of the temporary.
+    func runQemuImg(_ command: Command, errorPrefix prefix: String?, printing: Bool = true,
+                    naming: TemporaryName? = nil) throws(StorageError) {
+        func shown(_ text: String) -> String { naming?.shown(text) ?? text }
         let result: CommandResult
         do { result = try system.run(command) } catch {
-            throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): unable to run \(command.executable) - \(error)", errno: error)
+            throw StorageError("\(prefix ?? "command '\(shown(command.shellText))' failed"): unable to run \(command.executable) - \(error)", errno: error)
         }
         if printing {
-            for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(String(line)) }
+            for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(shown(String(line))) }
         }
         if result.succeeded { return }
         if let signal = result.interruption {
             // The task is being stopped: the program was killed; the caller removes what it made.
-            throw StorageError("\(prefix ?? "command '\(command.shellText)' failed"): interrupted by signal \(signal)",
+            throw StorageError("\(prefix ?? "command '\(shown(command.shellText))' failed"): interrupted by signal \(signal)",
                                errno: .interrupted)
         }
-        let lines = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").map(String.init)
+        let lines = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").map { shown(String($0)) }
         let reason: String
         if result.timedOut {
-            throw StorageError("command '\(command.shellText)' failed: got timeout")
+            throw StorageError("command '\(shown(command.shellText))' failed: got timeout")
         } else if let signal = result.signal {
             reason = "got signal \(signal)"
         } else {
@@ -146,8 +149,18 @@ extension DirectoryStorage {
             throw StorageError("\(prefix): \(lines.last ?? reason)")
         }
         for line in lines { diagnostics.warn(line) }
-        throw StorageError("command '\(command.shellText)' failed: \(reason)")
+        throw StorageError("command '\(shown(command.shellText))' failed: \(reason)")
     }
+}
+
+/// A file qemu-img writes under a temporary name, and the final name messages give it:
+/// the user asked for that volume, and the temporary is gone when they read them.
+struct TemporaryName {
+    var temporary: String
+    var final: String
+
+    /// `text` (qemu-img's words, or its command line) naming the final file.
+    func shown(_ text: String) -> String { text.replacingText(temporary, with: final) }
 }
 
 extension Command {

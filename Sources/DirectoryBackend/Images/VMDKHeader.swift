@@ -19,29 +19,29 @@ public enum VMDK {
         } catch let error as ImageFormatError {
             throw error
         } catch {
-            throw ImageFormatError("Could not read vmdk image: \(error)")
+            throw ImageFormatError.unusable("Could not read vmdk image: \(error)")
         }
     }
 
     private static func read(_ file: ImageFile) throws -> ImageHeader {
         guard file.length >= 4, let magic = try file.bytes(at: 0, count: 4) else {
-            throw ImageFormatError("File is too small, not a valid image")
+            throw ImageFormatError.unusable("File is too small, not a valid image")
         }
         if magic == sparseMagic { return try sparse(file) }
         if magic == cowdMagic {
             guard let header = try file.bytes(at: 0, count: 16), let sectors = ByteFields.littleEndian(header, at: 12, width: 4),
                   let size = ByteFields.sectorsToBytes(sectors)
-            else { throw ImageFormatError("Could not read vmdk header: Invalid argument") }
+            else { throw ImageFormatError.unusable("Could not read vmdk header: Invalid argument") }
             return ImageHeader(virtualSize: size)
         }
         let count = Int(min(file.length, Int64(maximumDescriptor - 1)))
-        guard let text = try file.bytes(at: 0, count: count) else { throw ImageFormatError("invalid VMDK image descriptor") }
+        guard let text = try file.bytes(at: 0, count: count) else { throw ImageFormatError.unusable("invalid VMDK image descriptor") }
         let descriptor = Descriptor(text)
         guard let createType = descriptor.value(of: "createType") else {
-            throw ImageFormatError("invalid VMDK image descriptor")
+            throw ImageFormatError.unusable("invalid VMDK image descriptor")
         }
-        guard createTypes.contains(createType) else { throw ImageFormatError("Unsupported image type '\(createType)'") }
-        guard let size = descriptor.extentBytes(), size > 0 else { throw ImageFormatError("Invalid extent line") }
+        guard createTypes.contains(createType) else { throw ImageFormatError.unusable("Unsupported image type '\(createType)'") }
+        guard let size = descriptor.extentBytes(), size > 0 else { throw ImageFormatError.unusable("Invalid extent line") }
         return ImageHeader(virtualSize: size, backingFile: descriptor.value(of: "parentFileNameHint"))
     }
 
@@ -58,21 +58,21 @@ public enum VMDK {
         let header: SparseHeader
         do {
             guard try file.bytes(at: 0, count: 4) == sparseMagic else {
-                throw ImageFormatError("refusing a vmdk image that is not a single sparse file (its extents are other files)")
+                throw ImageFormatError.unusable("refusing a vmdk image that is not a single sparse file (its extents are other files)")
             }
             header = try SparseHeader(reading: file)
         } catch let error as ImageFormatError { throw error } catch {
-            throw ImageFormatError("Could not read vmdk header: \(error)")
+            throw ImageFormatError.unusable("Could not read vmdk header: \(error)")
         }
         // QEMU reads a sparse file of capacity 0 as a descriptor file: its extents are other files.
-        guard header.capacity != 0 else { throw ImageFormatError("refusing a vmdk image of capacity 0 (its descriptor would name the extents)") }
+        guard header.capacity != 0 else { throw ImageFormatError.unusable("refusing a vmdk image of capacity 0 (its descriptor would name the extents)") }
         let descriptor: Descriptor?
         do { descriptor = try header.descriptor(in: file) } catch let error as ImageFormatError { throw error } catch {
-            throw ImageFormatError("Could not read vmdk descriptor: \(error)")
+            throw ImageFormatError.unusable("Could not read vmdk descriptor: \(error)")
         }
         if let extents = descriptor?.extents {
-            guard extents.count == 1 else { throw ImageFormatError("refusing a vmdk image with \(extents.count) extents") }
-            guard extents[0].type == "SPARSE" else { throw ImageFormatError("refusing a vmdk image whose extent is not the file itself") }
+            guard extents.count == 1 else { throw ImageFormatError.unusable("refusing a vmdk image with \(extents.count) extents") }
+            guard extents[0].type == "SPARSE" else { throw ImageFormatError.unusable("refusing a vmdk image whose extent is not the file itself") }
         }
         return ImageHeader(virtualSize: try header.virtualSize(), backingFile: descriptor?.value(of: "parentFileNameHint"))
     }
@@ -93,7 +93,7 @@ public enum VMDK {
                   let grain = ByteFields.littleEndian(header, at: 20, width: 8),
                   let descriptorOffset = ByteFields.littleEndian(header, at: 28, width: 8),
                   let descriptorSectors = ByteFields.littleEndian(header, at: 36, width: 8)
-            else { throw ImageFormatError("Could not read vmdk header: Invalid argument") }
+            else { throw ImageFormatError.unusable("Could not read vmdk header: Invalid argument") }
             self.version = version
             self.capacity = capacity
             self.grain = grain
@@ -103,9 +103,9 @@ public enum VMDK {
 
         /// The capacity in bytes, once QEMU's checks of the version and the grain pass.
         func virtualSize() throws(ImageFormatError) -> Int64 {
-            guard version <= 3 else { throw ImageFormatError("Unsupported VMDK version \(version)") }
-            guard grain > 0, grain & (grain - 1) == 0, grain <= 1 << 19 else { throw ImageFormatError("Invalid granularity, image may be corrupt") }
-            guard let size = ByteFields.sectorsToBytes(capacity) else { throw ImageFormatError("Image is too big") }
+            guard version <= 3 else { throw ImageFormatError.unusable("Unsupported VMDK version \(version)") }
+            guard grain > 0, grain & (grain - 1) == 0, grain <= 1 << 19 else { throw ImageFormatError.unusable("Invalid granularity, image may be corrupt") }
+            guard let size = ByteFields.sectorsToBytes(capacity) else { throw ImageFormatError.unusable("Image is too big") }
             return size
         }
 
@@ -115,7 +115,7 @@ public enum VMDK {
             guard let offset = ByteFields.sectorsToBytes(descriptorOffset), let length = ByteFields.sectorsToBytes(descriptorSectors),
                   length <= Int64(maximumDescriptor),
                   let text = try file.bytes(at: offset, count: Int(length))
-            else { throw ImageFormatError("Invalid descriptor offset or size") }
+            else { throw ImageFormatError.unusable("Invalid descriptor offset or size") }
             return Descriptor(text)
         }
     }

@@ -160,7 +160,7 @@ extension DirectoryStorage {
             if map.layout.encrypted || map.layout.externalDataFile || map.layout.nonDefaultCompression { return nil }
             if try map.hasCompressedClusters() { return nil }
         } catch {
-            throw StorageError("export: qemu-img: Could not open '\(path)': \(error.reason)")
+            throw StorageError("export: qemu-img: Could not open '\(path)': \(error)")
         }
         var backing: ExportLayer?
         if let name = map.layout.backingFile {
@@ -193,7 +193,7 @@ extension DirectoryStorage {
                 let length = min(window, end - position)
                 let runs: [ClusterRun]
                 do { runs = try map.runs(from: position, count: length) } catch {
-                    throw StorageError("export: qemu-img: Could not read '\(imagePath)': \(error.reason)")
+                    throw StorageError("export: qemu-img: Could not read '\(imagePath)': \(error)")
                 }
                 var covered = position
                 for run in runs {

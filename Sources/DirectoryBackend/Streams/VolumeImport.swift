@@ -256,13 +256,13 @@ extension DirectoryStorage {
         do throws(ImageFormatError) {
             if format == .qcow2 {
                 let map = try QCOW2ClusterMap(file: file)
-                if map.layout.externalDataFile { throw ImageFormatError("refusing an image with an external data file") }
+                if map.layout.externalDataFile { throw ImageFormatError.unusable("refusing an image with an external data file") }
                 header = ImageHeader(virtualSize: map.layout.virtualSize, backingFile: map.layout.backingFile)
             } else {
                 header = try VMDK.readSelfContainedHeader(file)
             }
         } catch {
-            throw StorageError("import: the stream is not a usable \(format) image - \(error.reason)")
+            throw StorageError("import: the stream is not a usable \(format) image - \(error)")
         }
         if let backing = header.backingFile {
             throw StorageError("import: refusing a \(format) image with a backing file ('\(Self.escapingControls(backing))')")
