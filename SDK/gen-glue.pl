@@ -224,7 +224,7 @@ sub generate_swift {
         my $type = argument_type_name($m);
         $out .= "\n\@c \@implementation\n"
             . "public func $prefix$m->{name}(_ call: UnsafeMutablePointer<spve_v1_call>?) {\n"
-            . "    serve(call, package: \"$plugin->{package}\") {\n"
+            . "    " . ($m->{shape} eq 'scalar' ? 'serve' : 'serveList') . "(call, package: \"$plugin->{package}\") {\n"
             . "        (plugin: $plugin->{plugin}, arguments: $type) throws(StorageError) in try plugin.$swift(arguments)\n"
             . "    }\n}\n";
     }

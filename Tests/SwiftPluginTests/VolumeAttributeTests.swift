@@ -16,8 +16,10 @@ struct VolumeAttributeTests {
         return members
     }
 
+    /// What a caller gets in scalar context (`my $notes = ...`): the list's value, or undef.
     func get(_ directory: MemoryDirectory, _ volname: String, _ attribute: String) throws -> Value {
-        try DirectoryPlugin(system: directory.system).invoke(DirectoryPlugin.getVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
+        let list = try DirectoryPlugin(system: directory.system).invoke(DirectoryPlugin.getVolumeAttribute, arguments(directory, ["volname": .string(volname), "attribute": .string(attribute)]))
+        return list.array?.last ?? .undef
     }
 
     func update(_ directory: MemoryDirectory, _ volname: String, _ attribute: String, _ value: Value) throws {

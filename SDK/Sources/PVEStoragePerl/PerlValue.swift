@@ -313,8 +313,13 @@ extension Value: PerlRepresentable {
     }
 }
 
-extension Array: PerlRepresentable where Element: PerlRepresentable {
-    /// A reference to an array (a `list` method's list).
+/// A result PVE gets as a list: what a method of shape `list` or `context` (methods.txt)
+/// returns. The generated entry points require it, so a method whose Swift result does
+/// not match its declared shape does not compile.
+public protocol PerlList: PerlRepresentable {}
+
+extension Array: PerlRepresentable, PerlList where Element: PerlRepresentable {
+    /// A reference to an array; for a `list` method, its elements are the list.
     @inlinable
     public func perlValue(_ builder: PerlBuilder) -> OpaquePointer? { builder.array(self) { $0.perlValue(builder) } }
 }

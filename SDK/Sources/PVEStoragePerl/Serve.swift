@@ -55,3 +55,14 @@ func fail(_ error: inout spve_v1_error, code: Int32, _ message: String) {
 /// The memory the library returned to the glue (replies, error messages): a plugin's
 /// `<prefix>free` calls this.
 public func release(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
+
+/// ``serve(_:package:_:)`` for a method of shape `list` or `context`: its result must
+/// be a ``PerlList``, so a method that does not return the shape methods.txt declares
+/// does not compile.
+@inlinable
+public func serveList<Plugin: StoragePlugin, Arguments: PluginArguments, Result: PerlList>(
+    _ pointer: UnsafeMutablePointer<spve_v1_call>?, package: String,
+    _ method: (Plugin, Arguments) throws(StorageError) -> Result
+) {
+    serve(pointer, package: package, method)
+}

@@ -38,14 +38,14 @@ public func spve_v1_deactivate_storage(_ call: UnsafeMutablePointer<spve_v1_call
 
 @c @implementation
 public func spve_v1_status(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: StatusArguments) throws(StorageError) in try plugin.status(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_parse_volname(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: ParseVolnameArguments) throws(StorageError) in try plugin.parseVolname(arguments)
     }
 }
@@ -59,14 +59,14 @@ public func spve_v1_get_subdir(_ call: UnsafeMutablePointer<spve_v1_call>?) {
 
 @c @implementation
 public func spve_v1_filesystem_path(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: FilesystemPathArguments) throws(StorageError) in try plugin.filesystemPath(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_path(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: PathArguments) throws(StorageError) in try plugin.path(arguments)
     }
 }
@@ -171,21 +171,21 @@ public func spve_v1_list_volumes(_ call: UnsafeMutablePointer<spve_v1_call>?) {
 
 @c @implementation
 public func spve_v1_get_volume_attribute(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: GetVolumeAttributeArguments) throws(StorageError) in try plugin.getVolumeAttribute(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_update_volume_attribute(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: UpdateVolumeAttributeArguments) throws(StorageError) in try plugin.updateVolumeAttribute(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_volume_size_info(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: VolumeSizeInfoArguments) throws(StorageError) in try plugin.volumeSizeInfo(arguments)
     }
 }
@@ -318,28 +318,28 @@ public func spve_v1_qemu_blockdev_options(_ call: UnsafeMutablePointer<spve_v1_c
 
 @c @implementation
 public func spve_v1_get_volume_notes(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: GetVolumeNotesArguments) throws(StorageError) in try plugin.getVolumeNotes(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_update_volume_notes(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: UpdateVolumeNotesArguments) throws(StorageError) in try plugin.updateVolumeNotes(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_volume_export(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: VolumeExportArguments) throws(StorageError) in try plugin.volumeExport(arguments)
     }
 }
 
 @c @implementation
 public func spve_v1_volume_export_formats(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: VolumeExportFormatsArguments) throws(StorageError) in try plugin.volumeExportFormats(arguments)
     }
 }
@@ -353,7 +353,7 @@ public func spve_v1_volume_import(_ call: UnsafeMutablePointer<spve_v1_call>?) {
 
 @c @implementation
 public func spve_v1_volume_import_formats(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::SwiftPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::SwiftPlugin") {
         (plugin: DirectoryPlugin, arguments: VolumeImportFormatsArguments) throws(StorageError) in try plugin.volumeImportFormats(arguments)
     }
 }

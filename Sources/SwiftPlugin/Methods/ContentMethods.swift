@@ -27,17 +27,23 @@ extension DirectoryPlugin {
         return BackupSidecars(system: storage.system, archivePath: try storage.filesystemPath(volname).path)
     }
 
-    /// `notes` and `protected` of backups; undef for everything else (dir's answers).
-    public func getVolumeAttribute(_ arguments: GetVolumeAttributeArguments) throws(StorageError) -> Value {
+    /// `notes` and `protected` of backups; nothing (undef) for everything else (dir's answers).
+    public func getVolumeAttribute(_ arguments: GetVolumeAttributeArguments) throws(StorageError) -> [Value] {
         let sidecars = try Self.backupSidecars(storage(arguments.storeid, arguments.scfg), arguments.volname)
         switch arguments.attribute {
-        case "notes": return try sidecars?.notes().perlValue ?? .undef
-        case "protected": return sidecars.map { $0.isProtected ? 1 : 0 } ?? .undef
-        default: return .undef
+        case "notes": return try Self.notes(sidecars)
+        case "protected": return sidecars.map { [$0.isProtected ? 1 : 0] } ?? []
+        default: return []
         }
     }
 
-    public func updateVolumeAttribute(_ arguments: UpdateVolumeAttributeArguments) throws(StorageError) -> Value {
+    /// A backup's notes, as the list dir returns: nothing without notes.
+    private static func notes(_ sidecars: BackupSidecars?) throws(StorageError) -> [Value] {
+        guard let notes = try sidecars?.notes().perlValue, notes.isDefined else { return [] }
+        return [notes]
+    }
+
+    public func updateVolumeAttribute(_ arguments: UpdateVolumeAttributeArguments) throws(StorageError) -> [Value] {
         let storage = storage(arguments.storeid, arguments.scfg)
         let attribute = arguments.attribute
         if attribute == "notes" { return try Self.updateNotes(storage, arguments.volname, to: arguments.value) }
@@ -48,23 +54,23 @@ extension DirectoryPlugin {
             throw StorageError("attribute '\(attribute)' is not supported for storage type '\(arguments.scfg.type)'")
         }
         try sidecars.setProtected(arguments.value.isTrue)
-        return .undef
+        return []
     }
 
     /// Deprecated alias of `get_volume_attribute(..., 'notes')`, still provided by dir.
-    public func getVolumeNotes(_ arguments: GetVolumeNotesArguments) throws(StorageError) -> Value {
-        try Self.backupSidecars(storage(arguments.storeid, arguments.scfg), arguments.volname)?.notes().perlValue ?? .undef
+    public func getVolumeNotes(_ arguments: GetVolumeNotesArguments) throws(StorageError) -> [Value] {
+        try Self.notes(Self.backupSidecars(storage(arguments.storeid, arguments.scfg), arguments.volname))
     }
 
     /// Deprecated alias of `update_volume_attribute(..., 'notes', ...)`, still provided by dir.
-    public func updateVolumeNotes(_ arguments: UpdateVolumeNotesArguments) throws(StorageError) -> Value {
+    public func updateVolumeNotes(_ arguments: UpdateVolumeNotesArguments) throws(StorageError) -> [Value] {
         try Self.updateNotes(storage(arguments.storeid, arguments.scfg), arguments.volname, to: arguments.notes)
     }
 
-    private static func updateNotes(_ storage: DirectoryStorage, _ volname: String, to notes: Value) throws(StorageError) -> Value {
+    private static func updateNotes(_ storage: DirectoryStorage, _ volname: String, to notes: Value) throws(StorageError) -> [Value] {
         guard let sidecars = try Self.backupSidecars(storage, volname) else { throw StorageError("only backups can have notes") }
         try sidecars.setNotes(DecodedText.utf8Bytes(of: notes))
-        return .undef
+        return []
     }
 
     /// `prune_backups`, for the Perl wrapper: `{list => [...]}` plus `error` when a

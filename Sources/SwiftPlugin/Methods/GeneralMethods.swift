@@ -17,15 +17,15 @@ extension DirectoryPlugin {
     public func deactivateStorage(_ arguments: DeactivateStorageArguments) throws(StorageError) -> Value { .undef }
 
     /// (total, available, used, active) in bytes; (undef) for an unavailable storage, as dir.
-    public func status(_ arguments: StatusArguments) throws(StorageError) -> Value {
+    public func status(_ arguments: StatusArguments) throws(StorageError) -> [Value] {
         guard let usage = try storage(arguments.storeid, arguments.scfg).usage() else { return [.undef] }
         return [.int(usage.total), .int(usage.available), .int(usage.used), 1]
     }
 
-    public func parseVolname(_ arguments: ParseVolnameArguments) throws(StorageError) -> Value {
+    public func parseVolname(_ arguments: ParseVolnameArguments) throws(StorageError) -> [Value] {
         let list = try VolumeName.parse(arguments.volname, for: host).perlList
-        guard call.characterArguments.contains("volname") else { return .array(list) }
-        return .array(list.map { element in element.string.map { call.string($0, like: "volname") } ?? element })
+        guard call.characterArguments.contains("volname") else { return list }
+        return list.map { element in element.string.map { call.string($0, like: "volname") } ?? element }
     }
 
     public func getSubdir(_ arguments: GetSubdirArguments) throws(StorageError) -> Value {
@@ -33,17 +33,17 @@ extension DirectoryPlugin {
     }
 
     /// (path, vmid, vtype); the glue returns only the path in scalar context.
-    public func filesystemPath(_ arguments: FilesystemPathArguments) throws(StorageError) -> Value {
+    public func filesystemPath(_ arguments: FilesystemPathArguments) throws(StorageError) -> [Value] {
         try pathList(arguments.scfg, arguments.volname, arguments.snapname)
     }
 
     /// `path` is `filesystem_path` for a directory storage.
-    public func path(_ arguments: PathArguments) throws(StorageError) -> Value {
+    public func path(_ arguments: PathArguments) throws(StorageError) -> [Value] {
         try pathList(arguments.scfg, arguments.volname, arguments.snapname)
     }
 
     private func pathList(_ scfg: StorageConfig, _ volname: String, _ snapshot: SnapshotSelector)
-        throws(StorageError) -> Value
+        throws(StorageError) -> [Value]
     {
         let (path, volume) = try storage("", scfg).filesystemPath(volname, snapshot: snapshot)
         return [call.string(path, like: "volname"), .optional(volume.vmid), .string(volume.vtype.rawValue)]

@@ -42,11 +42,11 @@ extension DirectoryPlugin {
     }
 
     /// (size, format, used, parent, ctime); the glue returns the size in scalar context.
-    public func volumeSizeInfo(_ arguments: VolumeSizeInfoArguments) throws(StorageError) -> Value {
+    public func volumeSizeInfo(_ arguments: VolumeSizeInfoArguments) throws(StorageError) -> [Value] {
         guard let metadata = try storage(arguments.storeid, arguments.scfg).volumeSizeInfo(arguments.volname) else {
             return [.undef]
         }
-        return .array(metadata.perlList)
+        return metadata.perlList
     }
 
     public func volumeResize(_ arguments: VolumeResizeArguments) throws(StorageError) -> Value {

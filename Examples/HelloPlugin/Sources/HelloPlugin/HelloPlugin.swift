@@ -26,7 +26,7 @@ public struct HelloPlugin: StoragePlugin {
     }
 
     /// (total, available, used, active) of the file system the directory is on.
-    public func status(_ arguments: StatusArguments) throws(StorageError) -> Value {
+    public func status(_ arguments: StatusArguments) throws(StorageError) -> [Value] {
         var stats = statvfs()
         let path = try arguments.scfg.path(of: arguments.storeid)
         guard statvfs(path, &stats) == 0 else { return [.undef] }
@@ -36,12 +36,12 @@ public struct HelloPlugin: StoragePlugin {
     }
 
     /// `iso/<name>.iso` is ('iso', '<name>.iso'); nothing else is a volume here.
-    public func parseVolname(_ arguments: ParseVolnameArguments) throws(StorageError) -> Value {
+    public func parseVolname(_ arguments: ParseVolnameArguments) throws(StorageError) -> [Value] {
         try [.string("iso"), .string(Self.isoName(arguments.volname))]
     }
 
     /// The image's path; (path, undef, 'iso') in list context. ISO images have no snapshots.
-    public func path(_ arguments: PathArguments) throws(StorageError) -> Value {
+    public func path(_ arguments: PathArguments) throws(StorageError) -> [Value] {
         guard !arguments.snapname.isRequested else { throw StorageError("hello storage has no snapshots") }
         let name = try Self.isoName(arguments.volname)
         return [.string("\(try arguments.scfg.path(of: arguments.storeid))/template/iso/\(name)"), .undef, "iso"]

@@ -30,21 +30,21 @@ public func hello_v1_activate_storage(_ call: UnsafeMutablePointer<spve_v1_call>
 
 @c @implementation
 public func hello_v1_status(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::HelloPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::HelloPlugin") {
         (plugin: HelloPlugin, arguments: StatusArguments) throws(StorageError) in try plugin.status(arguments)
     }
 }
 
 @c @implementation
 public func hello_v1_parse_volname(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::HelloPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::HelloPlugin") {
         (plugin: HelloPlugin, arguments: ParseVolnameArguments) throws(StorageError) in try plugin.parseVolname(arguments)
     }
 }
 
 @c @implementation
 public func hello_v1_path(_ call: UnsafeMutablePointer<spve_v1_call>?) {
-    serve(call, package: "PVE::Storage::Custom::HelloPlugin") {
+    serveList(call, package: "PVE::Storage::Custom::HelloPlugin") {
         (plugin: HelloPlugin, arguments: PathArguments) throws(StorageError) in try plugin.path(arguments)
     }
 }
