@@ -13,8 +13,8 @@
  * Conventions
  * - Every storage method has the same shape (spve_v1_method): it gets one
  *   spve_v1_call, reads its arguments and fills in its result or its error.
- * - Before the call the glue resolves every magic of the arguments (tied values,
- *   overloading aside): reading them runs no Perl code, so no Perl exception
+ * - Before the call the glue replaces every argument that carries magic (a tied
+ *   value, say) by a plain copy: reading them runs no Perl code, so no Perl exception
  *   (longjmp) can cross a Swift frame. Values the builders make are mortal: a
  *   result the library abandons is freed by Perl's next FREETMPS.
  * - The library never calls Perl code, never starts threads, and never aborts on

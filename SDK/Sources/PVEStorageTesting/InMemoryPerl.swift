@@ -38,83 +38,83 @@ public final class InMemoryPerl {
         table = spve_perl(
             interpreter: nil,
             kind: { perl, sv in
-            guard let node = InMemoryPerl.node(sv) else { return SPVE_KIND_UNDEF }
-            switch node.content {
-            case .scalar(let value, _):
-                switch value {
-                case .undef, .array, .hash: return SPVE_KIND_UNDEF
-                case .int: return SPVE_KIND_INTEGER
-                case .double: return SPVE_KIND_NUMBER
-                case .string, .bytes: return SPVE_KIND_BYTES
-                case .text: return SPVE_KIND_TEXT
+                guard let node = InMemoryPerl.node(sv) else { return SPVE_KIND_UNDEF }
+                switch node.content {
+                case .scalar(let value, _):
+                    switch value {
+                    case .undef, .array, .hash: return SPVE_KIND_UNDEF
+                    case .int: return SPVE_KIND_INTEGER
+                    case .double: return SPVE_KIND_NUMBER
+                    case .string, .bytes: return SPVE_KIND_BYTES
+                    case .text: return SPVE_KIND_TEXT
+                    }
+                case .array: return SPVE_KIND_ARRAY
+                case .hash: return SPVE_KIND_HASH
                 }
-            case .array: return SPVE_KIND_ARRAY
-            case .hash: return SPVE_KIND_HASH
-            }
-        },
+            },
             integer: { _, sv in
-            guard case .scalar(let value, _)? = InMemoryPerl.node(sv)?.content else { return 0 }
-            return value.int ?? 0
-        },
+                guard case .scalar(let value, _)? = InMemoryPerl.node(sv)?.content else { return 0 }
+                return value.int ?? 0
+            },
             number: { _, sv in
-            guard case .scalar(let value, _)? = InMemoryPerl.node(sv)?.content else { return 0 }
-            if case .double(let number) = value { return number }
-            return Double(value.int ?? 0)
-        },
+                guard case .scalar(let value, _)? = InMemoryPerl.node(sv)?.content else { return 0 }
+                if case .double(let number) = value { return number }
+                return Double(value.int ?? 0)
+            },
             bytes: { _, sv, length in
-            guard case .scalar(_, let bytes?)? = InMemoryPerl.node(sv)?.content else {
-                length.pointee = 0
-                return nil
-            }
-            length.pointee = bytes.count
-            return UnsafePointer(bytes.baseAddress)
-        },
+                guard case .scalar(_, let bytes?)? = InMemoryPerl.node(sv)?.content else {
+                    length.pointee = 0
+                    return nil
+                }
+                length.pointee = bytes.count
+                return UnsafePointer(bytes.baseAddress)
+            },
             count: { _, sv in
-            switch InMemoryPerl.node(sv)?.content {
-            case .array(let elements)?: return elements.count
-            case .hash(let members)?: return members.count
+                switch InMemoryPerl.node(sv)?.content {
+                case .array(let elements)?: return elements.count
+                case .hash(let members)?: return members.count
             default: return 0
-            }
-        },
+                }
+            },
             element: { _, sv, index in
-            guard case .array(let elements)? = InMemoryPerl.node(sv)?.content, index < elements.count,
-                  let element = elements[index] else { return nil }
-            return InMemoryPerl.handle(element)
-        },
+                guard case .array(let elements)? = InMemoryPerl.node(sv)?.content, index < elements.count,
+                      let element = elements[index] else { return nil }
+                return InMemoryPerl.handle(element)
+            },
             begin: { _, sv in InMemoryPerl.node(sv)?.iteration = 0 },
             next: { _, sv, key, length in
-            guard let node = InMemoryPerl.node(sv), case .hash(let members) = node.content,
-                  node.iteration < members.count else { return nil }
-            let member = members[node.iteration]
-            node.iteration += 1
-            key.pointee = UnsafePointer(member.key.baseAddress)
-            length.pointee = member.key.count
-            return InMemoryPerl.handle(member.value)
-        },
+                guard let node = InMemoryPerl.node(sv), case .hash(let members) = node.content,
+                      node.iteration < members.count else { return nil }
+                let member = members[node.iteration]
+                node.iteration += 1
+                key.pointee = UnsafePointer(member.key.baseAddress)
+                length.pointee = member.key.count
+                return InMemoryPerl.handle(member.value)
+            },
             new_undef: { perl in InMemoryPerl.perl(perl).made(.scalar(.undef, bytes: nil)) },
             new_integer: { perl, number in InMemoryPerl.perl(perl).made(.scalar(.int(number), bytes: nil)) },
             new_number: { perl, number in InMemoryPerl.perl(perl).made(.scalar(.double(number), bytes: nil)) },
             new_string: { perl, bytes, length, text in
-            let raw = Array(UnsafeBufferPointer(start: bytes, count: length))
-            let value: Value = text != 0 ? .text(String(decoding: raw, as: UTF8.self))
-                : String(validating: raw, as: UTF8.self).map(Value.string) ?? .bytes(raw)
-            return InMemoryPerl.perl(perl).made(.scalar(value, bytes: InMemoryPerl.copy(raw)))
-        },
+                let raw = Array(UnsafeBufferPointer(start: bytes, count: length))
+                let value: Value = text != 0 ? .text(String(decoding: raw, as: UTF8.self))
+                    : String(validating: raw, as: UTF8.self).map(Value.string) ?? .bytes(raw)
+                return InMemoryPerl.perl(perl).made(.scalar(value, bytes: InMemoryPerl.copy(raw)))
+            },
             new_array: { perl, _ in InMemoryPerl.perl(perl).made(.array([])) },
             push: { _, array, element in
-            guard let node = InMemoryPerl.node(array), case .array(var elements) = node.content else { return }
-            elements.append(InMemoryPerl.node(element))
-            node.content = .array(elements)
-        },
+                guard let node = InMemoryPerl.node(array), case .array(var elements) = node.content else { return }
+                elements.append(InMemoryPerl.node(element))
+                node.content = .array(elements)
+            },
             new_hash: { perl in InMemoryPerl.perl(perl).made(.hash([])) },
             store: { _, hash, key, length, value in
-            guard let node = InMemoryPerl.node(hash), case .hash(var members) = node.content, let value = InMemoryPerl.node(value)
-            else { return }
-            let name = Array(UnsafeBufferPointer(start: key, count: length))
-            members.removeAll { Array($0.key) == name }
-            members.append((InMemoryPerl.copy(name), value))
-            node.content = .hash(members)
-        }
+                guard let node = InMemoryPerl.node(hash), case .hash(var members) = node.content, let value = InMemoryPerl.node(value)
+                else { return }
+                let name = Array(UnsafeBufferPointer(start: key, count: length))
+                members.removeAll { Array($0.key) == name }
+                members.append((InMemoryPerl.copy(name), value))
+                node.content = .hash(members)
+            }
         )
         table.interpreter = Unmanaged.passUnretained(self).toOpaque()
     }
