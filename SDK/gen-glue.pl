@@ -30,7 +30,8 @@ my %KINDS = (
 );
 # The argument types of methods.txt: the Swift type of the field and the PerlArgument
 # conversion that produces it (SDK/Sources/PVEStoragePerl/PerlArgument.swift). `config`
-# is the plugin's own configuration type (its `config` header line).
+# is the plugin's own configuration type (its `config` header line); `config(Type)`
+# names another PluginConfiguration.
 my %TYPES = (
     string     => ['String', 'string'],
     selector   => ['String', 'selector'],
@@ -47,6 +48,8 @@ my %TYPES = (
     fh         => ['Int32', 'fileDescriptor'],
     rest       => ['Value', 'value'],
 );
+# The conversions that also read a PerlValue in place (cheap arguments of hot methods).
+my %IN_PLACE = map { $_ => 1 } qw(string selector);
 # The header lines of a methods.txt: `key value`.
 my @SETTINGS = qw(package name prefix module plugin config);
 my @OUTPUTS = qw(header map xs swift arguments bindings);
@@ -94,9 +97,11 @@ sub read_methods {
             die "$file:$.: bad argument '$arg'\n" if $arg_name !~ /^[a-z][a-z0-9_]*$/i || !defined($type);
             # The glue adds these two members to every request itself.
             die "$file:$.: reserved argument name '$arg_name'\n" if $arg_name eq 'class';
+            # config(Type): a configuration type of its own, for a method that reads a few options.
+            my $config_type = $type =~ s/^config\((\w+)\)$/config/ ? $1 : undef;
             my $kind = $KINDS{$type} && $type ne 'value' ? $type : 'value';
             die "$file:$.: unknown type of argument '$arg'\n" if $kind eq 'value' && !$TYPES{$type};
-            push @parsed, { name => $arg_name, kind => $kind, type => $type };
+            push @parsed, { name => $arg_name, kind => $kind, type => $type, config_type => $config_type };
         }
         push @methods, { name => $name, shape => $shape, args => \@parsed, native => !!$native };
     }
@@ -264,7 +269,7 @@ sub generate_arguments {
         my $type = argument_type_name($m);
         my @typed = grep { $TYPES{$_->{type}} } @{ $m->{args} };
         my $signature = join(', ', map { $_->{type} eq 'skip' ? "\$$_->{name} (ignored)" : "\$$_->{name}" } @{ $m->{args} });
-        my $swift_type = sub { $_[0]{type} eq 'config' ? $config : $TYPES{ $_[0]{type} }[0] };
+        my $swift_type = sub { $_[0]{type} eq 'config' ? $_[0]{config_type} // $config : $TYPES{ $_[0]{type} }[0] };
         $out .= "\n/// The arguments of `$m->{name}($signature)`.\n";
         $out .= "public struct $type: PluginArguments {\n";
         $out .= "    public static let method = \"$m->{name}\"\n";
@@ -282,7 +287,9 @@ sub generate_arguments {
             my $field = swift_name($arg->{name});
             my ($unused, $conversion) = @{ $TYPES{$arg->{type}} };
             my $try = $conversion =~ /^(bool|strings|scalar|value|selector)$/ ? '' : 'try ';
-            if ($arg->{type} eq 'perl') {
+            if ($IN_PLACE{$conversion}) {
+                $out .= "        self.$field = ${try}PerlArgument.$conversion(arguments[$position], \"$arg->{name}\", call)\n";
+            } elsif ($arg->{type} eq 'perl') {
                 $out .= "        self.$field = arguments[$position]\n";
             } elsif ($arg->{type} eq 'config') {
                 $out .= "        self.$field = try PerlArgument.configuration(arguments[$position], \"$arg->{name}\", call)\n";

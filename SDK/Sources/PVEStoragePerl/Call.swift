@@ -62,6 +62,7 @@ public final class Call {
     /// What the caller emits after the call (spve_sdk.h, `sections`): nil when nothing.
     @usableFromInline
     func sections(_ builder: PerlBuilder) -> OpaquePointer? {
+        guard reported != nil || !logEntries.isEmpty || !pushed.isEmpty else { return nil } // most calls
         guard !warnings.isEmpty || !output.isEmpty || !logEntries.isEmpty || !pushed.isEmpty else { return nil }
         var sections: [(tag: UInt8, value: Value)] = []
         if !warnings.isEmpty { sections.append((UInt8(ascii: "W"), .array(warnings.map(Value.string)))) }

@@ -1,3 +1,4 @@
+import CPVEStorageSDK
 import PVEStorage
 
 /// The conversions from Perl values to the typed arguments of the plugin methods,
@@ -26,10 +27,24 @@ public enum PerlArgument {
         }
     }
 
+    /// ``string(_:_:_:)-(Value,_,_)`` read in place: a plain byte string, the usual
+    /// argument, becomes a String without a ``Value`` on the way.
+    @inlinable
+    public static func string(_ value: PerlValue, _ name: String, _ call: Call) throws(StorageError) -> String {
+        if value.kind == SPVE_KIND_BYTES, let text = PerlText.string(value.bytes) { return text }
+        return try string(try value.value(), name, call)
+    }
+
     /// The name of one of a fixed set of things (a feature, an attribute, a content type):
     /// a value that is no string names none of them, as `dir`'s hash lookups find nothing.
     @inlinable
     public static func selector(_ value: Value, _ name: String, _ call: Call) -> String {
+        value.string ?? ""
+    }
+
+    /// ``selector(_:_:_:)-(Value,_,_)`` read in place.
+    @inlinable
+    public static func selector(_ value: PerlValue, _ name: String, _ call: Call) -> String {
         value.string ?? ""
     }
 

@@ -21,6 +21,10 @@ public struct PerlValue {
     @inlinable
     public var isHash: Bool { kind == SPVE_KIND_HASH }
 
+    /// Perl's `defined`.
+    @inlinable
+    public var isDefined: Bool { kind != SPVE_KIND_UNDEF }
+
     /// The bytes of a string (borrowed from Perl for the duration of the call).
     @inlinable
     public var bytes: UnsafeRawBufferPointer {
@@ -53,16 +57,11 @@ public struct PerlValue {
         }
     }
 
-    /// The member `key` of a hash (undef when absent or when this is no hash).
+    /// The member `key` of a hash (undef when absent or when this is no hash): one
+    /// lookup, without walking the hash.
+    @inlinable
     public func member(_ key: StaticString) -> PerlValue {
-        guard isHash else { return PerlValue(nil, in: perl) }
-        var members = self.members
-        while let (name, value) = members.next() {
-            guard name == key else { continue }
-            perl.pointee.begin(perl, sv) // leaves the hash's iterator reset, as a full pass does
-            return value
-        }
-        return PerlValue(nil, in: perl)
+        key.withUTF8Buffer { PerlValue(perl.pointee.fetch(perl, sv, $0.baseAddress!, $0.count), in: perl) }
     }
 
     /// The value as Perl stringifies a scalar; nil for undef, references and bytes that
@@ -238,6 +237,7 @@ public struct PerlBuilder {
     }
 
     /// A reference to a new array of `elements`.
+    @inlinable
     public func array<Elements: Collection>(_ elements: Elements, _ element: (Elements.Element) -> OpaquePointer?)
         -> OpaquePointer
     {
@@ -247,6 +247,7 @@ public struct PerlBuilder {
     }
 
     /// A reference to a new hash of `members`.
+    @inlinable
     public func hash<Members: Sequence>(_ members: Members, _ member: (Members.Element) -> (key: String, value: OpaquePointer?))
         -> OpaquePointer
     {

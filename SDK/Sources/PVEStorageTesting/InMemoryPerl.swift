@@ -91,6 +91,12 @@ public final class InMemoryPerl {
                 length.pointee = member.key.count
                 return InMemoryPerl.handle(member.value)
             },
+            fetch: { _, sv, key, length in
+                guard case .hash(let members)? = InMemoryPerl.node(sv)?.content else { return nil }
+                let name = UnsafeBufferPointer(start: key, count: length)
+                guard let member = members.first(where: { $0.key.elementsEqual(name) }) else { return nil }
+                return InMemoryPerl.handle(member.value)
+            },
             new_undef: { perl in InMemoryPerl.perl(perl).made(.scalar(.undef, bytes: nil)) },
             new_integer: { perl, number in InMemoryPerl.perl(perl).made(.scalar(.int(number), bytes: nil)) },
             new_number: { perl, number in InMemoryPerl.perl(perl).made(.scalar(.double(number), bytes: nil)) },

@@ -40,11 +40,18 @@ static int spve_plain(pTHX_ SV *sv, int depth) {
         SV *target = SvRV(sv);
         if (spve_has_magic(target)) return 0;
         if (SvTYPE(target) == SVt_PVHV) {
+            /* The buckets, not hv_iternext: cheaper, and the caller's each-iterator is
+             * left where it was. A restricted hash's deleted keys are placeholders. */
             HV *hash = (HV *)target;
-            HE *entry;
+            HE **buckets = HvARRAY(hash);
+            STRLEN bucket, last = HvMAX(hash);
             int plain = 1;
-            hv_iterinit(hash);
-            while (plain == 1 && (entry = hv_iternext(hash))) plain = spve_plain(aTHX_ HeVAL(entry), depth + 1);
+            if (!buckets) return 1;
+            for (bucket = 0; plain == 1 && bucket <= last; bucket++) {
+                HE *entry;
+                for (entry = buckets[bucket]; plain == 1 && entry; entry = HeNEXT(entry))
+                    if (HeVAL(entry) != &PL_sv_placeholder) plain = spve_plain(aTHX_ HeVAL(entry), depth + 1);
+            }
             return plain;
         }
         if (SvTYPE(target) == SVt_PVAV) {
@@ -219,6 +226,20 @@ static spve_sv *spve_perl_next(const spve_perl *perl, spve_sv *hash, const uint8
     return (spve_sv *)HeVAL(entry);
 }
 
+static spve_sv *spve_perl_fetch(const spve_perl *perl, spve_sv *hash, const uint8_t *key, size_t key_length) {
+    SV *sv, **member;
+    HV *members;
+    SPVE_PERL(perl);
+    if (!hash || key_length > (size_t)I32_MAX) return NULL;
+    sv = spve_target((SV *)hash);
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV) return NULL;
+    members = (HV *)SvRV(sv);
+    /* A restricted hash (Hash::Util) croaks on fetching a key it does not allow. */
+    if (SvREADONLY(members) && !hv_exists(members, (const char *)key, (I32)key_length)) return NULL;
+    member = hv_fetch(members, (const char *)key, (I32)key_length, 0);
+    return member ? (spve_sv *)*member : NULL;
+}
+
 static spve_sv *spve_perl_new_undef(const spve_perl *perl) {
     SPVE_PERL(perl);
     return (spve_sv *)sv_newmortal();
@@ -361,7 +382,7 @@ static IV spve_host_apiver(pTHX) {
 static const spve_perl spve_perl_table = {
     NULL,
     spve_perl_kind, spve_perl_integer, spve_perl_number, spve_perl_bytes, spve_perl_count,
-    spve_perl_element, spve_perl_begin, spve_perl_next,
+    spve_perl_element, spve_perl_begin, spve_perl_next, spve_perl_fetch,
     spve_perl_new_undef, spve_perl_new_integer, spve_perl_new_number, spve_perl_new_string,
     spve_perl_new_array, spve_perl_push, spve_perl_new_hash, spve_perl_store,
 };

@@ -23,7 +23,7 @@ public struct ActivateStorageArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "cache"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
     }
 }
@@ -36,7 +36,7 @@ public struct StatusArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "cache"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
     }
 }
@@ -48,7 +48,7 @@ public struct ParseVolnameArguments: PluginArguments {
     public static let parameters: [String] = ["volname"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.volname = try PerlArgument.string(try arguments.value(1), "volname", call)
+        self.volname = try PerlArgument.string(arguments[1], "volname", call)
     }
 }
 
@@ -63,8 +63,8 @@ public struct PathArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(2), "volname", call)
-        self.storeid = try PerlArgument.string(try arguments.value(3), "storeid", call)
+        self.volname = try PerlArgument.string(arguments[2], "volname", call)
+        self.storeid = try PerlArgument.string(arguments[3], "storeid", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(4), "snapname", call)
     }
 }
