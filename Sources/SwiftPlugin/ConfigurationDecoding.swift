@@ -1,3 +1,4 @@
+import CPVEStorageSDK
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
@@ -87,14 +88,9 @@ extension StorageConfig: PluginConfiguration {
         var flag: Bool? { value.isDefined ? value.isTrue : nil }
         switch option {
         case .type: type = value.string ?? "swift"
-        case .path: path = value.isTrue ? value.string : nil
+        case .path: location.path = StorageLocation.path(value)
         case .content: setContent(value.isDefined ? (value.hash.map { Array($0.keys) } ?? []) : nil)
-        case .contentDirectories:
-            // Only a known type's directory is ever looked up.
-            contentDirectories = [:]
-            for (name, directory) in value.hash ?? [:] {
-                if let type = ContentType(rawValue: name), let directory = directory.string { contentDirectories[type] = directory }
-            }
+        case .contentDirectories: location.contentDirectories = StorageLocation.contentDirectories(value)
         case .format:
             defaultFormat = value.string.flatMap(ImageFormat.init(rawValue:))
             unrecognized.defaultFormat = defaultFormat == nil ? value.string : nil
@@ -116,6 +112,41 @@ extension StorageConfig: PluginConfiguration {
         }
         content = Set(names.compactMap(ContentType.init(rawValue:))).sorted()
         unrecognized.content = names.filter { ContentType(rawValue: $0) == nil }.min(by: Self.perlPrecedes)
+    }
+}
+
+extension StorageLocation: PluginConfiguration {
+    public init(perl value: Value) throws(StorageError) {
+        self = try StorageConfig(perl: value).location
+    }
+
+    /// `path` and `content-dirs` of PVE's `$scfg`, looked up: `get_subdir` reads nothing else.
+    public static func decode(from value: PerlValue) throws(StorageError) -> StorageLocation {
+        guard value.isHash else { return try StorageConfig.decode(from: value).location }
+        var location = StorageLocation()
+        let path = value.member("path")
+        if path.kind == SPVE_KIND_BYTES, let text = PerlText.string(path.bytes) {
+            location.path = text == "" || text == "0" ? nil : text // Perl's truth of a string
+        } else if path.isDefined {
+            location.path = Self.path(try path.value())
+        }
+        let directories = value.member("content-dirs")
+        if directories.isDefined { location.contentDirectories = Self.contentDirectories(try directories.value()) }
+        return location
+    }
+
+    /// `path` as dir tests it: unset when false in Perl's sense.
+    static func path(_ value: Value) -> String? {
+        value.isTrue ? value.string : nil
+    }
+
+    /// `content-dirs`: only a known type's directory is ever looked up.
+    static func contentDirectories(_ value: Value) -> [ContentType: String] {
+        var directories: [ContentType: String] = [:]
+        for (name, directory) in value.hash ?? [:] {
+            if let type = ContentType(rawValue: name), let directory = directory.string { directories[type] = directory }
+        }
+        return directories
     }
 }
 

@@ -20,9 +20,9 @@ struct PathTests {
         let storage = DirectoryStorage(id: "s", config: try StorageConfig(perl: vector.input["scfg"]))
         let vtype = vector.input["vtype"].string ?? ""
         if let message = vector.message {
-            #expect(failure { try storage.subdirectory(named: vtype) }.map { $0 + "\n" } == message)
+            #expect(failure { try storage.config.location.subdirectory(named: vtype) }.map { $0 + "\n" } == message)
         } else {
-            #expect(try storage.subdirectory(named: vtype) == vector.expected?.string)
+            #expect(try storage.config.location.subdirectory(named: vtype) == vector.expected?.string)
         }
     }
 
@@ -37,8 +37,8 @@ struct PathTests {
         #expect(failure { try pathless.subdirectory(for: .iso) } == "storage definition has no path")
         #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: "0")).subdirectory(for: .iso) }
             == "storage definition has no path")
-        #expect(failure { try pathless.subdirectory(named: "none") } == "storage definition has no path")
-        #expect(failure { try storage.subdirectory(named: "none") } == "unknown vtype 'none'")
+        #expect(failure { try pathless.config.location.subdirectory(named: "none") } == "storage definition has no path")
+        #expect(failure { try storage.config.location.subdirectory(named: "none") } == "unknown vtype 'none'")
         // dir's test is m|^/|: the first character, even when a combining mark follows it.
         #expect(try DirectoryStorage(id: "s", config: StorageConfig(path: "/\u{301}mnt")).subdirectory(for: .iso) == "/\u{301}mnt/template/iso")
         #expect(failure { try DirectoryStorage(id: "s", config: StorageConfig(path: "mnt")).subdirectory(for: .iso) }

@@ -63,4 +63,23 @@ struct PerlValueTests {
         #expect(inPlace == (try StorageConfig(perl: scfg)))
         #expect(inPlace.content == [.images, .iso] && inPlace.unrecognized.content == "bogus")
     }
+
+    @Test("get_subdir's location, looked up by key, agrees with the whole configuration's")
+    func location() throws {
+        let perl = InMemoryPerl()
+        let cases: [Value] = [
+            ["path": "/p", "content-dirs": ["iso": "isos", "bogus": "x", "backup": ["not": "a string"]], "type": "swift"],
+            ["path": "0"], ["path": ""], ["path": 0], ["path": .text("/é")], ["path": .bytes([0x2F, 0xFF])],
+            ["path": ["a"]], ["content-dirs": "no hash"], [:],
+        ]
+        for scfg in cases {
+            let location = try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make(scfg), in: $0)) }
+            #expect(location == (try StorageConfig(perl: scfg)).location, "\(scfg)")
+        }
+        #expect(try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make(["path": "/p"]), in: $0)) }
+            == StorageLocation(path: "/p"))
+        #expect(throws: StorageError("storage configuration is not a hash")) {
+            try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make("x"), in: $0)) }
+        }
+    }
 }

@@ -14,16 +14,21 @@ func decodeRequest(_ input: [UInt8]) -> Value? {
     try? ValueCoding.decode(input)
 }
 
-/// The storage configuration of a Perl value, by both readers: the one that reads the
-/// Perl value in place (what plugin calls use) and the one over a whole value. They
-/// must agree, refusal included.
+/// The storage configuration of a Perl value, by its three readers: the one that reads
+/// the Perl value in place (what plugin calls use), get_subdir's, which looks up only
+/// the location's keys, and the one over a whole value. They must agree, refusal included.
 func storageConfig(_ value: Value) -> StorageConfig? {
     let direct = try? StorageConfig(perl: value)
     let perl = InMemoryPerl()
-    let inPlace = perl.withCall(className: "PVE::Storage::Custom::SwiftPlugin", arguments: [value, "iso"]) { call in
-        try? GetSubdirArguments(from: PerlArguments(call), call: Call(package: "PVE::Storage::Custom::SwiftPlugin")).scfg
+    let package = "PVE::Storage::Custom::SwiftPlugin"
+    let inPlace = perl.withCall(className: package, arguments: [value, "local"]) { call in
+        try? GetFormatsArguments(from: PerlArguments(call), call: Call(package: package)).scfg
     }
     guard direct == inPlace else { violated("the two configuration readers disagree: \(String(describing: direct)) / \(String(describing: inPlace))") }
+    let location = perl.withCall(className: package, arguments: [value, "iso"]) { call in
+        try? GetSubdirArguments(from: PerlArguments(call), call: Call(package: package)).scfg
+    }
+    guard direct?.location == location else { violated("get_subdir's location disagrees: \(String(describing: location))") }
     return direct
 }
 

@@ -31,4 +31,19 @@ is(dies { PLUGIN->get_subdir({}, 'none') }, "storage definition has no path\n", 
 is(dies { PLUGIN->get_subdir({ path => '/p' }, 'rootfs') }, "unknown vtype 'rootfs'\n", 'unknown vtype');
 ok(!-e '/p', 'no file system access');
 
+# $scfg's keys are looked up, not walked: a restricted hash (Hash::Util), which dies on
+# reading a key it does not allow, reads as one without that key.
+use Hash::Util ();
+my %locked = (path => '/locked');
+Hash::Util::lock_hash(%locked);
+is(PLUGIN->get_subdir(\%locked, 'iso'), '/locked/template/iso', 'a restricted $scfg without content-dirs');
+my %deleted = (path => '/locked', 'content-dirs' => { iso => 'x' });
+Hash::Util::lock_keys(%deleted);
+delete $deleted{'content-dirs'};
+is(PLUGIN->get_subdir(\%deleted, 'iso'), '/locked/template/iso', '... and one whose content-dirs was deleted');
+my $text = 'iso';
+utf8::upgrade($text);
+is(PLUGIN->get_subdir({ path => '/p' }, $text), '/p/template/iso', 'a vtype that is a character string');
+is(dies { PLUGIN->get_subdir({ path => '/p' }, 'iso ') }, "unknown vtype 'iso '\n", 'a vtype is matched whole');
+
 done_testing();

@@ -5,12 +5,20 @@
 public struct StorageConfig: Equatable, Sendable {
     /// The section type (`swift`), for messages naming the storage type.
     public var type: String = "swift"
+    /// `path` and `content-dirs`.
+    public var location = StorageLocation()
     /// The storage path; nil when it is unset or false in Perl's sense (as `dir` tests it).
-    public var path: String?
+    public var path: String? {
+        get { location.path }
+        set { location.path = newValue }
+    }
     /// The configured content types, in name order; nil when the `content` key is absent.
     public var content: [ContentType]?
     /// `content-dirs`: a subdirectory per content type, overriding the default.
-    public var contentDirectories: [ContentType: String] = [:]
+    public var contentDirectories: [ContentType: String] {
+        get { location.contentDirectories }
+        set { location.contentDirectories = newValue }
+    }
     /// `format`: the default image format.
     public var defaultFormat: ImageFormat?
     /// `preallocation`: qemu-img's preallocation mode for new raw and qcow2 images.

@@ -24,35 +24,14 @@ public struct DirectoryStorage: Sendable {
 
     // MARK: - Paths
 
-    /// The configured path; PVE's message when there is none. PVE only accepts
-    /// absolute paths; anything else is refused before it can reach the file system.
+    /// The configured path; PVE's message when there is none (``StorageLocation/basePath()``).
     public func basePath() throws(StorageError) -> String {
-        guard let path = config.path else { throw StorageError("storage definition has no path") }
-        guard path.utf8.first == UInt8(ascii: "/"), !Self.containsNUL(path) else {
-            throw StorageError("storage path '\(path)' is not an absolute path")
-        }
-        return path
-    }
-
-    private static func containsNUL(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { $0.contains(0) }
+        try config.location.basePath()
     }
 
     /// `get_subdir`: the directory of a content type, honouring `content-dirs`.
     public func subdirectory(for type: ContentType) throws(StorageError) -> String {
-        var path = try basePath()
-        let subdirectory = config.contentDirectories.isEmpty ? type.defaultSubdirectory
-            : config.contentDirectories[type] ?? type.defaultSubdirectory
-        path.reserveCapacity(path.utf8.count + 1 + subdirectory.utf8.count)
-        path += "/"
-        path += subdirectory
-        return path
-    }
-
-    /// dir's refusal of a content type name it has no directory for.
-    public static func unknownContentType(_ name: String) -> StorageError {
-        StorageError("unknown vtype '\(name)'")
+        try config.location.subdirectory(for: type)
     }
 
     /// `filesystem_path`: where a volume (or its snapshot) lives.
@@ -125,14 +104,14 @@ public struct DirectoryStorage: Sendable {
         var seen: Set<String> = []
         for type in content {
             // dir looks the names up in order: one that is no content type fails where it sorts.
-            if let unknown = config.unrecognized.content, PerlString.precedes(unknown, type.rawValue) { throw Self.unknownContentType(unknown) }
+            if let unknown = config.unrecognized.content, PerlString.precedes(unknown, type.rawValue) { throw StorageLocation.unknownContentType(unknown) }
             let directory = try subdirectory(for: type)
             guard let resolved = try? system.realPath(directory) else { continue }
             guard seen.insert(resolved).inserted else {
                 throw StorageError("storage '\(id)' uses directory \(resolved) for multiple content types")
             }
         }
-        if let unknown = config.unrecognized.content { throw Self.unknownContentType(unknown) }
+        if let unknown = config.unrecognized.content { throw StorageLocation.unknownContentType(unknown) }
     }
 
     private func createContentDirectory(for type: ContentType) throws(StorageError) {
@@ -236,15 +215,6 @@ public enum MountTable {
 }
 
 extension DirectoryStorage {
-    /// `get_subdir` for a content type's name; an unknown one fails after the path is checked, as in dir.
-    public func subdirectory(named vtype: String) throws(StorageError) -> String {
-        guard let type = ContentType(rawValue: vtype) else {
-            _ = try basePath()
-            throw Self.unknownContentType(vtype)
-        }
-        return try subdirectory(for: type)
-    }
-
     /// `list_volumes` for content type names: dir fails on an unknown one where it looks up
     /// its directory, after listing the types before it and never without a path.
     public func listVolumes(vmid: String?, contentTypeNames names: [String], guestTypes: [String: String])
@@ -255,7 +225,7 @@ extension DirectoryStorage {
             if let type = ContentType(rawValue: name) {
                 volumes += try listVolumes(vmid: vmid, contentTypes: [type], guestTypes: guestTypes)
             } else if config.path != nil {
-                _ = try subdirectory(named: name)
+                _ = try config.location.subdirectory(named: name)
             }
         }
         return volumes

@@ -24,7 +24,7 @@ public struct ActivateStorageArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "cache"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
     }
 }
@@ -47,7 +47,7 @@ public struct StatusArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "cache"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
     }
 }
@@ -59,20 +59,20 @@ public struct ParseVolnameArguments: PluginArguments {
     public static let parameters: [String] = ["volname"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.volname = try PerlArgument.string(try arguments.value(1), "volname", call)
+        self.volname = try PerlArgument.string(arguments[1], "volname", call)
     }
 }
 
 /// The arguments of `get_subdir($scfg, $vtype)`.
 public struct GetSubdirArguments: PluginArguments {
     public static let method = "get_subdir"
-    public var scfg: StorageConfig
-    public var vtype: String
+    public var scfg: StorageLocation
+    public var vtype: PerlValue
     public static let parameters: [String] = ["scfg", "vtype"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.vtype = PerlArgument.selector(try arguments.value(2), "vtype", call)
+        self.vtype = arguments[2]
     }
 }
 
@@ -86,7 +86,7 @@ public struct FilesystemPathArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(2), "volname", call)
+        self.volname = try PerlArgument.string(arguments[2], "volname", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(3), "snapname", call)
     }
 }
@@ -101,7 +101,7 @@ public struct PathArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(2), "volname", call)
+        self.volname = try PerlArgument.string(arguments[2], "volname", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(4), "snapname", call)
     }
 }
@@ -117,10 +117,10 @@ public struct FindFreeDisknameArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "vmid", "fmt", "add_fmt_suffix"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.vmid = try PerlArgument.string(try arguments.value(3), "vmid", call)
-        self.fmt = try PerlArgument.string(try arguments.value(4), "fmt", call)
+        self.vmid = try PerlArgument.string(arguments[3], "vmid", call)
+        self.fmt = try PerlArgument.string(arguments[4], "fmt", call)
         self.addFmtSuffix = PerlArgument.bool(try arguments.value(5), "add_fmt_suffix", call)
     }
 }
@@ -145,7 +145,7 @@ public struct GetIdentityArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
     }
 }
 
@@ -212,7 +212,7 @@ public struct ListImagesArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "vmid", "vollist", "cache"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
         self.vmid = try PerlArgument.optionalString(try arguments.value(3), "vmid", call)
         self.vollist = try PerlArgument.optionalStrings(try arguments.value(4), "vollist", call)
@@ -228,9 +228,9 @@ public struct CreateBaseArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "volname"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
     }
 }
 
@@ -246,9 +246,9 @@ public struct CloneImageArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
-        self.vmid = try PerlArgument.string(try arguments.value(4), "vmid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
+        self.vmid = try PerlArgument.string(arguments[4], "vmid", call)
         self.snap = try PerlArgument.snapshot(try arguments.value(5), "snap", call)
     }
 }
@@ -265,10 +265,10 @@ public struct AllocImageArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "vmid", "fmt", "name", "size"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.vmid = try PerlArgument.string(try arguments.value(3), "vmid", call)
-        self.fmt = try PerlArgument.string(try arguments.value(4), "fmt", call)
+        self.vmid = try PerlArgument.string(arguments[3], "vmid", call)
+        self.fmt = try PerlArgument.string(arguments[4], "fmt", call)
         self.name = try PerlArgument.nameIfTrue(try arguments.value(5), "name", call)
         self.size = PerlArgument.scalar(try arguments.value(6), "size", call)
     }
@@ -285,9 +285,9 @@ public struct FreeImageArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "volname", "isBase", "format"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.isBase = PerlArgument.bool(try arguments.value(4), "isBase", call)
         self.format = try PerlArgument.optionalString(try arguments.value(5), "format", call)
     }
@@ -304,7 +304,7 @@ public struct ListVolumesArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "vmid", "content_types", "vmlist"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
         self.vmid = try PerlArgument.optionalString(try arguments.value(3), "vmid", call)
         self.contentTypes = PerlArgument.strings(try arguments.value(4), "content_types", call)
@@ -323,9 +323,9 @@ public struct GetVolumeAttributeArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
-        self.attribute = PerlArgument.selector(try arguments.value(4), "attribute", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
+        self.attribute = PerlArgument.selector(arguments[4], "attribute", call)
     }
 }
 
@@ -341,9 +341,9 @@ public struct UpdateVolumeAttributeArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
-        self.attribute = PerlArgument.selector(try arguments.value(4), "attribute", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
+        self.attribute = PerlArgument.selector(arguments[4], "attribute", call)
         self.value = PerlArgument.value(try arguments.value(5), "value", call)
     }
 }
@@ -358,8 +358,8 @@ public struct VolumeSizeInfoArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
     }
 }
 
@@ -376,8 +376,8 @@ public struct VolumeResizeArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.size = PerlArgument.scalar(try arguments.value(4), "size", call)
         self.running = PerlArgument.bool(try arguments.value(5), "running", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(6), "snapname", call)
@@ -395,8 +395,8 @@ public struct VolumeSnapshotArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snap = try PerlArgument.snapshot(try arguments.value(4), "snap", call)
     }
 }
@@ -411,8 +411,8 @@ public struct VolumeSnapshotInfoArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
     }
 }
 
@@ -427,8 +427,8 @@ public struct VolumeRollbackIsPossibleArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snap = try PerlArgument.snapshot(try arguments.value(4), "snap", call)
     }
 }
@@ -444,8 +444,8 @@ public struct VolumeSnapshotRollbackArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snap = try PerlArgument.snapshot(try arguments.value(4), "snap", call)
     }
 }
@@ -462,8 +462,8 @@ public struct VolumeSnapshotDeleteArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snap = try PerlArgument.snapshot(try arguments.value(4), "snap", call)
         self.running = PerlArgument.bool(try arguments.value(5), "running", call)
     }
@@ -481,8 +481,8 @@ public struct RenameSnapshotArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.sourceSnap = try PerlArgument.snapshot(try arguments.value(4), "source_snap", call)
         self.targetSnap = try PerlArgument.snapshot(try arguments.value(5), "target_snap", call)
     }
@@ -497,7 +497,7 @@ public struct VolumeQemuSnapshotMethodArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
     }
 }
 
@@ -521,7 +521,7 @@ public struct StorageCanReplicateArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
         self.format = try PerlArgument.optionalString(try arguments.value(3), "format", call)
     }
 }
@@ -539,9 +539,9 @@ public struct VolumeHasFeatureArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.feature = PerlArgument.selector(try arguments.value(2), "feature", call)
-        self.storeid = try PerlArgument.string(try arguments.value(3), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(4), "volname", call)
+        self.feature = PerlArgument.selector(arguments[2], "feature", call)
+        self.storeid = try PerlArgument.string(arguments[3], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[4], "volname", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(5), "snapname", call)
         self.opts = PerlArgument.value(try arguments.value(7), "opts", call)
     }
@@ -557,9 +557,9 @@ public struct MapVolumeArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "volname", "snapname", "hints"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(4), "snapname", call)
     }
 }
@@ -584,9 +584,9 @@ public struct ActivateVolumeArguments: PluginArguments {
     public static let parameters: [String] = ["storeid", "scfg", "volname", "snapname", "cache", "hints"]
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
-        self.storeid = try PerlArgument.string(try arguments.value(1), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[1], "storeid", call)
         self.scfg = try PerlArgument.configuration(arguments[2], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snapname = try PerlArgument.snapshot(try arguments.value(4), "snapname", call)
     }
 }
@@ -613,9 +613,9 @@ public struct RenameVolumeArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.sourceVolname = try PerlArgument.string(try arguments.value(3), "source_volname", call)
-        self.targetVmid = try PerlArgument.string(try arguments.value(4), "target_vmid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.sourceVolname = try PerlArgument.string(arguments[3], "source_volname", call)
+        self.targetVmid = try PerlArgument.string(arguments[4], "target_vmid", call)
         self.targetVolname = try PerlArgument.nameIfTrue(try arguments.value(5), "target_volname", call)
     }
 }
@@ -633,7 +633,7 @@ public struct PruneBackupsArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
         self.keep = PerlArgument.value(try arguments.value(3), "keep", call)
         self.vmid = try PerlArgument.optionalString(try arguments.value(4), "vmid", call)
         self.type = try PerlArgument.optionalString(try arguments.value(5), "type", call)
@@ -652,8 +652,8 @@ public struct QemuBlockdevOptionsArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.options = PerlArgument.value(try arguments.value(5), "options", call)
     }
 }
@@ -668,8 +668,8 @@ public struct GetVolumeNotesArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
     }
 }
 
@@ -684,8 +684,8 @@ public struct UpdateVolumeNotesArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.notes = PerlArgument.value(try arguments.value(4), "notes", call)
     }
 }
@@ -705,10 +705,10 @@ public struct VolumeExportArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
         self.fh = try PerlArgument.fileDescriptor(try arguments.value(3), "fh", call)
-        self.volname = try PerlArgument.string(try arguments.value(4), "volname", call)
-        self.format = try PerlArgument.string(try arguments.value(5), "format", call)
+        self.volname = try PerlArgument.string(arguments[4], "volname", call)
+        self.format = try PerlArgument.string(arguments[5], "format", call)
         self.snapshot = try PerlArgument.optionalString(try arguments.value(6), "snapshot", call)
         self.baseSnapshot = try PerlArgument.optionalString(try arguments.value(7), "base_snapshot", call)
         self.withSnapshots = PerlArgument.bool(try arguments.value(8), "with_snapshots", call)
@@ -727,7 +727,7 @@ public struct VolumeExportFormatsArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.snapshot = try PerlArgument.optionalString(try arguments.value(4), "snapshot", call)
         self.baseSnapshot = try PerlArgument.optionalString(try arguments.value(5), "base_snapshot", call)
         self.withSnapshots = PerlArgument.bool(try arguments.value(6), "with_snapshots", call)
@@ -750,10 +750,10 @@ public struct VolumeImportArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.storeid = try PerlArgument.string(try arguments.value(2), "storeid", call)
+        self.storeid = try PerlArgument.string(arguments[2], "storeid", call)
         self.fh = try PerlArgument.fileDescriptor(try arguments.value(3), "fh", call)
-        self.volname = try PerlArgument.string(try arguments.value(4), "volname", call)
-        self.format = try PerlArgument.string(try arguments.value(5), "format", call)
+        self.volname = try PerlArgument.string(arguments[4], "volname", call)
+        self.format = try PerlArgument.string(arguments[5], "format", call)
         self.snapshot = try PerlArgument.optionalString(try arguments.value(6), "snapshot", call)
         self.baseSnapshot = try PerlArgument.optionalString(try arguments.value(7), "base_snapshot", call)
         self.withSnapshots = PerlArgument.bool(try arguments.value(8), "with_snapshots", call)
@@ -772,7 +772,7 @@ public struct VolumeImportFormatsArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(3), "volname", call)
+        self.volname = try PerlArgument.string(arguments[3], "volname", call)
         self.baseSnapshot = try PerlArgument.optionalString(try arguments.value(5), "base_snapshot", call)
         self.withSnapshots = PerlArgument.bool(try arguments.value(6), "with_snapshots", call)
     }
@@ -789,8 +789,8 @@ public struct GetImportMetadataArguments: PluginArguments {
 
     public init(from arguments: PerlArguments, call: Call) throws(StorageError) {
         self.scfg = try PerlArgument.configuration(arguments[1], "scfg", call)
-        self.volname = try PerlArgument.string(try arguments.value(2), "volname", call)
-        self.storeid = try PerlArgument.string(try arguments.value(3), "storeid", call)
+        self.volname = try PerlArgument.string(arguments[2], "volname", call)
+        self.storeid = try PerlArgument.string(arguments[3], "storeid", call)
         self.ovf = PerlArgument.value(try arguments.value(4), "ovf", call)
     }
 }

@@ -1,3 +1,4 @@
+import CPVEStorageSDK
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
@@ -28,8 +29,14 @@ extension DirectoryPlugin {
         return list.map { element in element.string.map { call.string($0, like: "volname") } ?? element }
     }
 
-    public func getSubdir(_ arguments: GetSubdirArguments) throws(StorageError) -> Value {
-        .string(try storage("", arguments.scfg).subdirectory(named: arguments.vtype))
+    /// PVE builds most paths with it: the content type is matched as the bytes it is,
+    /// and only `path` and `content-dirs` are read from `$scfg`.
+    public func getSubdir(_ arguments: GetSubdirArguments) throws(StorageError) -> String {
+        let vtype = arguments.vtype
+        if vtype.kind == SPVE_KIND_BYTES, let type = ContentType.named(vtype.bytes) {
+            return try arguments.scfg.subdirectory(for: type)
+        }
+        return try arguments.scfg.subdirectory(named: PerlArgument.selector(vtype, "vtype", call))
     }
 
     /// (path, vmid, vtype); the glue returns only the path in scalar context.
