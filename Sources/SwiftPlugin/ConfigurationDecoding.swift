@@ -1,4 +1,3 @@
-import CPVEStorageSDK
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
@@ -125,11 +124,7 @@ extension StorageLocation: PluginConfiguration {
         guard value.isHash else { return try StorageConfig.decode(from: value).location }
         var location = StorageLocation()
         let path = value.member("path")
-        if path.kind == SPVE_KIND_BYTES, let text = PerlText.string(path.bytes) {
-            location.path = text == "" || text == "0" ? nil : text // Perl's truth of a string
-        } else if path.isDefined {
-            location.path = Self.path(try path.value())
-        }
+        if path.isDefined { location.path = Self.path(try path.value()) }
         let directories = value.member("content-dirs")
         if directories.isDefined { location.contentDirectories = Self.contentDirectories(try directories.value()) }
         return location
