@@ -19,11 +19,11 @@ public enum PerlArgument {
             call.noteCharacterArgument(name)
             return text
         case .bytes:
-            throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+            throw StorageError(ArgumentFailure.notUTF8(argument: name, shown: value.printable))
         case .int, .double:
             return value.string ?? ""
         case .array, .hash:
-            throw StorageError("invalid \(name) - not a string")
+            throw StorageError(ArgumentFailure.notString(argument: name))
         }
     }
 
@@ -70,7 +70,7 @@ public enum PerlArgument {
     @inlinable
     public static func optionalStrings(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> [String]? {
         guard value.isDefined else { return nil }
-        guard let elements = value.array else { throw StorageError("\(name) is not an array") }
+        guard let elements = value.array else { throw StorageError(ArgumentFailure.notArray(argument: name)) }
         return elements.compactMap(\.string)
     }
 
@@ -86,7 +86,7 @@ public enum PerlArgument {
     public static func snapshot(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> SnapshotSelector {
         switch value {
         case .undef: return .none
-        case .bytes: throw StorageError("invalid \(name) '\(value.printable)' - not valid UTF-8")
+        case .bytes: throw StorageError(ArgumentFailure.notUTF8(argument: name, shown: value.printable))
         case .array, .hash: return .named(value.printable)
         default: return SnapshotSelector(value.string)
         }
@@ -114,7 +114,7 @@ public enum PerlArgument {
     @inlinable
     public static func fileDescriptor(_ value: Value, _ name: String, _ call: Call) throws(StorageError) -> Int32 {
         guard let number = value.int, let descriptor = Int32(exactly: number), descriptor >= 0 else {
-            throw StorageError("\(name) is not a file handle")
+            throw StorageError(ArgumentFailure.notFileHandle(argument: name))
         }
         return descriptor
     }

@@ -117,7 +117,7 @@ public struct PerlValue {
     }
 
     public static func malformed(_ reason: String) -> StorageError {
-        StorageError("internal error: malformed arguments - \(reason)", kind: .badRequest)
+        StorageError(ArgumentFailure.malformed(reason: reason), kind: .badRequest)
     }
 }
 
