@@ -23,7 +23,11 @@ my $check = @ARGV && $ARGV[0] eq '--check';
 shift @ARGV if $check;
 die "usage: $0 [--check] METHODS.TXT...\n" if !@ARGV;
 
-my %SHAPES = (scalar => 'SPVE_SHAPE_SCALAR', list => 'SPVE_SHAPE_LIST', context => 'SPVE_SHAPE_CONTEXT');
+# `refuse`: a method the plugin does not support, refused in the SDK's words
+# (MethodRefusal) without any Swift of the plugin's, instead of PVE's base class
+# running its directory code for a storage that has none.
+my %SHAPES = (scalar => 'SPVE_SHAPE_SCALAR', list => 'SPVE_SHAPE_LIST', context => 'SPVE_SHAPE_CONTEXT',
+              refuse => 'SPVE_SHAPE_SCALAR');
 my %KINDS = (
     value => 'SPVE_ARG_VALUE', skip => 'SPVE_ARG_SKIP', rest => 'SPVE_ARG_REST',
     fh => 'SPVE_ARG_FH', log => 'SPVE_ARG_LOG', push => 'SPVE_ARG_PUSH',
@@ -91,6 +95,7 @@ sub read_methods {
         die "$file:$.: duplicate method '$name'\n" if $seen{$name}++;
         die "$file:$.: unknown shape '" . ($shape // '') . "'\n" if !defined($shape) || !$SHAPES{$shape};
         my $native = @args && $args[-1] eq 'native' ? pop(@args) : undef;
+        die "$file:$.: a refused method takes no arguments\n" if $shape eq 'refuse' && @args;
         my @parsed;
         for my $arg (@args) {
             my ($arg_name, $type) = split(/:/, $arg, 2);
@@ -228,7 +233,12 @@ sub generate_swift {
         my $swift = swift_name($m->{name});
         my $type = argument_type_name($m);
         $out .= "\n\@c \@implementation\n"
-            . "public func $prefix$m->{name}(_ call: UnsafeMutablePointer<spve_v1_call>?) {\n"
+            . "public func $prefix$m->{name}(_ call: UnsafeMutablePointer<spve_v1_call>?) {\n";
+        if ($m->{shape} eq 'refuse') {
+            $out .= "    refuse(call, package: \"$plugin->{package}\", method: \"$m->{name}\")\n}\n";
+            next;
+        }
+        $out .= ""
             . "    " . ($m->{shape} eq 'scalar' ? 'serve' : 'serveList') . "(call, package: \"$plugin->{package}\") {\n"
             . "        (plugin: $plugin->{plugin}, arguments: $type) throws(StorageError) in try plugin.$swift(arguments)\n"
             . "    }\n}\n";
@@ -265,7 +275,7 @@ sub generate_arguments {
         . "// The typed arguments of each plugin method and their decoders: each reads the\n"
         . "// Perl values the method takes, in place, and nothing else.\n"
         . swift_imports('PVEStorage', 'PVEStoragePerl');
-    for my $m (@methods) {
+    for my $m (grep { $_->{shape} ne 'refuse' } @methods) {
         my $type = argument_type_name($m);
         my @typed = grep { $TYPES{$_->{type}} } @{ $m->{args} };
         my $signature = join(', ', map { $_->{type} eq 'skip' ? "\$$_->{name} (ignored)" : "\$$_->{name}" } @{ $m->{args} });

@@ -30,7 +30,7 @@ extension StorageConfig: PluginConfiguration {
 
     /// From PVE's `$scfg` hash; anything else is refused.
     public init(perl value: Value) throws(StorageError) {
-        guard let members = value.hash else { throw StorageError("storage configuration is not a hash") }
+        guard let members = value.hash else { throw StorageError(ArgumentFailure.configurationNotAHash) }
         self.init()
         for (key, member) in members {
             if let option = Option(key) { set(option, member) }

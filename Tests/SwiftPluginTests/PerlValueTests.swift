@@ -78,7 +78,7 @@ struct PerlValueTests {
         }
         #expect(try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make(["path": "/p"]), in: $0)) }
             == StorageLocation(path: "/p"))
-        #expect(throws: StorageError("storage configuration is not a hash")) {
+        #expect(throws: StorageError(ArgumentFailure.configurationNotAHash)) {
             try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make("x"), in: $0)) }
         }
     }

@@ -28,6 +28,11 @@ void hello_v1_activate_storage(spve_v1_call *call);
 void hello_v1_status(spve_v1_call *call);
 void hello_v1_parse_volname(spve_v1_call *call);
 void hello_v1_path(spve_v1_call *call);
+void hello_v1_alloc_image(spve_v1_call *call);
+void hello_v1_free_image(spve_v1_call *call);
+void hello_v1_volume_resize(spve_v1_call *call);
+void hello_v1_volume_snapshot(spve_v1_call *call);
+void hello_v1_rename_volume(spve_v1_call *call);
 
 #ifdef __cplusplus
 }

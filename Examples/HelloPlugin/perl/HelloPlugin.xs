@@ -48,6 +48,16 @@ static const spve_arg spve_args_path[] = {
 };
 static const spve_binding spve_bind_path = {&spve_this_plugin, "path", hello_v1_path, spve_args_path, 4};
 
+static const spve_binding spve_bind_alloc_image = {&spve_this_plugin, "alloc_image", hello_v1_alloc_image, NULL, 0};
+
+static const spve_binding spve_bind_free_image = {&spve_this_plugin, "free_image", hello_v1_free_image, NULL, 0};
+
+static const spve_binding spve_bind_volume_resize = {&spve_this_plugin, "volume_resize", hello_v1_volume_resize, NULL, 0};
+
+static const spve_binding spve_bind_volume_snapshot = {&spve_this_plugin, "volume_snapshot", hello_v1_volume_snapshot, NULL, 0};
+
+static const spve_binding spve_bind_rename_volume = {&spve_this_plugin, "rename_volume", hello_v1_rename_volume, NULL, 0};
+
 MODULE = PVE::Storage::Custom::HelloPlugin  PACKAGE = PVE::Storage::Custom::HelloPlugin
 
 PROTOTYPES: DISABLE
@@ -99,6 +109,51 @@ path(...)
         SV *error;
     PPCODE:
         error = spve_glue_call(aTHX_ &spve_bind_path, SPVE_SHAPE_CONTEXT, ax, items);
+        if (error) croak_sv(error);
+        SPAGAIN;
+
+void
+alloc_image(...)
+    PREINIT:
+        SV *error;
+    PPCODE:
+        error = spve_glue_call(aTHX_ &spve_bind_alloc_image, SPVE_SHAPE_SCALAR, ax, items);
+        if (error) croak_sv(error);
+        SPAGAIN;
+
+void
+free_image(...)
+    PREINIT:
+        SV *error;
+    PPCODE:
+        error = spve_glue_call(aTHX_ &spve_bind_free_image, SPVE_SHAPE_SCALAR, ax, items);
+        if (error) croak_sv(error);
+        SPAGAIN;
+
+void
+volume_resize(...)
+    PREINIT:
+        SV *error;
+    PPCODE:
+        error = spve_glue_call(aTHX_ &spve_bind_volume_resize, SPVE_SHAPE_SCALAR, ax, items);
+        if (error) croak_sv(error);
+        SPAGAIN;
+
+void
+volume_snapshot(...)
+    PREINIT:
+        SV *error;
+    PPCODE:
+        error = spve_glue_call(aTHX_ &spve_bind_volume_snapshot, SPVE_SHAPE_SCALAR, ax, items);
+        if (error) croak_sv(error);
+        SPAGAIN;
+
+void
+rename_volume(...)
+    PREINIT:
+        SV *error;
+    PPCODE:
+        error = spve_glue_call(aTHX_ &spve_bind_rename_volume, SPVE_SHAPE_SCALAR, ax, items);
         if (error) croak_sv(error);
         SPAGAIN;
 

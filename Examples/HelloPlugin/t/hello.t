@@ -2,8 +2,9 @@
 # Contract of the example plugin, built with the SDK alone: PVE's custom-plugin scan
 # loads PVE::Storage::Custom::HelloPlugin and registers type 'hello' in SectionConfig;
 # a storage.cfg section of that type parses; the five methods of its methods.txt are
-# Swift (XSUBs), with Swift's results and Swift's errors as Perl exceptions; every
-# other method is PVE::Storage::Plugin's.
+# Swift (XSUBs), with Swift's results and Swift's errors as Perl exceptions; the
+# methods it refuses die in the SDK's words and touch nothing; every other method is
+# PVE::Storage::Plugin's.
 use strict;
 use warnings;
 
@@ -66,4 +67,22 @@ is_deeply([$class->path($scfg, 'iso/debian.iso', 'isos')], ["$root/template/iso/
 is(scalar($class->path($scfg, 'iso/debian.iso', 'isos')), "$root/template/iso/debian.iso", 'path in scalar context');
 eval { $class->path($scfg, 'iso/debian.iso', 'isos', 'snap') };
 is($@, "hello storage has no snapshots\n", 'path of a snapshot dies');
+# Refused methods: bound (not the base class's file code), dying in PVE's words.
+my %refusals = (
+    alloc_image     => [['isos', $scfg, 100, 'raw', 'vm-100-disk-0.raw', 1024], "alloc_image is not implemented for $class\n"],
+    free_image      => [['isos', $scfg, 'iso/debian.iso', 0], "free_image is not implemented for $class\n"],
+    volume_resize   => [[$scfg, 'isos', 'iso/debian.iso', 4096, 0], "volume_resize is not implemented for $class\n"],
+    volume_snapshot => [[$scfg, 'isos', 'iso/debian.iso', 'snap'], "volume_snapshot is not implemented for $class\n"],
+    rename_volume   => [[$scfg, 'isos', 'iso/debian.iso', 100, 'vm-100-disk-0.raw'], "not implemented in storage plugin '$class'\n"],
+);
+open($fh, '>', "$root/template/iso/debian.iso") or die "cannot write: $!\n";
+close($fh);
+for my $method (sort keys %refusals) {
+    my ($arguments, $message) = @{ $refusals{$method} };
+    eval { $class->$method(@$arguments) };
+    is($@, $message, "$method is refused");
+}
+opendir(my $dh, $root) or die "opendir: $!\n";
+is_deeply([sort grep { !/^\.\.?$/ } readdir($dh)], ['storage.cfg', 'template'], 'the refusals created nothing');
+ok(-e "$root/template/iso/debian.iso", 'and removed nothing');
 done_testing();

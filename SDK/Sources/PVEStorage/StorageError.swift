@@ -111,6 +111,8 @@ public enum ArgumentFailure: StorageFailure {
     case notString(argument: String)
     case notArray(argument: String)
     case notFileHandle(argument: String)
+    /// A `$scfg` that is no hash reference.
+    case configurationNotAHash
     /// What the glue passed does not have the shape its method declares: the glue's bug.
     case malformed(reason: String)
 
@@ -120,6 +122,7 @@ public enum ArgumentFailure: StorageFailure {
         case .notString(let argument): "invalid \(argument) - not a string"
         case .notArray(let argument): "\(argument) is not an array"
         case .notFileHandle(let argument): "\(argument) is not a file handle"
+        case .configurationNotAHash: "storage configuration is not a hash"
         case .malformed(let reason): "internal error: malformed arguments - \(reason)"
         }
     }

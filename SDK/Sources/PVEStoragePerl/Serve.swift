@@ -44,6 +44,14 @@ public func serve<Plugin: StoragePlugin, Arguments: PluginArguments, Result: Per
     pointer.pointee.sections = call.sections(builder)
 }
 
+/// Refuses `method` (a `refuse` line of methods.txt) with ``MethodRefusal``: the
+/// arguments are not read and no plugin is made.
+public func refuse(_ pointer: UnsafeMutablePointer<spve_v1_call>?, package: String, method: String) {
+    guard let pointer else { return }
+    let call = Call(package: package, arguments: PerlArguments(pointer), apiVersion: pointer.pointee.apiver)
+    fail(&pointer.pointee.error, code: Int32(SPVE_ERROR_FAILED), MethodRefusal(method: method, className: call.className).description)
+}
+
 /// Fills the error; a NUL inside the message (from a hostile name) is shown as `\0`
 /// instead of cutting the C string short.
 @usableFromInline

@@ -48,10 +48,10 @@ extension DirectoryPlugin {
         let attribute = arguments.attribute
         if attribute == "notes" { return try Self.updateNotes(storage, arguments.volname, to: arguments.value) }
         guard let sidecars = try Self.backupSidecars(storage, arguments.volname) else {
-            throw StorageError("only backups support attribute '\(attribute)'")
+            throw StorageError(DirectoryPluginFailure.attributeOnlyForBackups(attribute))
         }
         guard attribute == "protected" else {
-            throw StorageError("attribute '\(attribute)' is not supported for storage type '\(arguments.scfg.type)'")
+            throw StorageError(DirectoryPluginFailure.attributeNotSupported(attribute, storageType: arguments.scfg.type))
         }
         try sidecars.setProtected(arguments.value.isTrue)
         return []
@@ -68,7 +68,7 @@ extension DirectoryPlugin {
     }
 
     private static func updateNotes(_ storage: DirectoryStorage, _ volname: String, to notes: Value) throws(StorageError) -> [Value] {
-        guard let sidecars = try Self.backupSidecars(storage, volname) else { throw StorageError("only backups can have notes") }
+        guard let sidecars = try Self.backupSidecars(storage, volname) else { throw StorageError(DirectoryPluginFailure.notesOnlyForBackups) }
         try sidecars.setNotes(DecodedText.utf8Bytes(of: notes))
         return []
     }

@@ -7,7 +7,7 @@ import PVEStoragePerl
 /// it refuses with a clear message instead.
 extension DirectoryPlugin {
     static func notImplemented(_ method: String) -> StorageError {
-        StorageError("\(method) is not implemented yet by the swift storage plugin")
+        StorageError(DirectoryPluginFailure.notImplementedYet(method: method))
     }
 
     private static func refuse<Arguments: PluginArguments>(_ arguments: Arguments) -> StorageError {

@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 /// A read-only ISO library: the images under `<path>/template/iso` of a directory,
-/// as a PVE storage of type `hello`. It binds five methods (methods.txt); PVE's base
-/// class answers the rest.
+/// as a PVE storage of type `hello`. It implements five methods (methods.txt), refuses
+/// those that would write images there, and leaves the rest to PVE's base class.
 public struct HelloPlugin: StoragePlugin {
     let call: Call
 
@@ -21,7 +21,7 @@ public struct HelloPlugin: StoragePlugin {
     /// Refuses a storage whose directory is missing, as PVE's `dir` does.
     public func activateStorage(_ arguments: ActivateStorageArguments) throws(StorageError) -> Value {
         let path = try arguments.scfg.path(of: arguments.storeid)
-        guard isDirectory(path) else { throw StorageError("unable to activate storage '\(arguments.storeid)' - directory '\(path)' does not exist") }
+        guard isDirectory(path) else { throw StorageError(HelloFailure.missingDirectory(storeid: arguments.storeid, path: path)) }
         return .undef
     }
 
@@ -42,7 +42,7 @@ public struct HelloPlugin: StoragePlugin {
 
     /// The image's path; (path, undef, 'iso') in list context. ISO images have no snapshots.
     public func path(_ arguments: PathArguments) throws(StorageError) -> [Value] {
-        guard !arguments.snapname.isRequested else { throw StorageError("hello storage has no snapshots") }
+        guard !arguments.snapname.isRequested else { throw StorageError(HelloFailure.noSnapshots) }
         let name = try Self.isoName(arguments.volname)
         return [.string("\(try arguments.scfg.path(of: arguments.storeid))/template/iso/\(name)"), .undef, "iso"]
     }
@@ -52,7 +52,7 @@ public struct HelloPlugin: StoragePlugin {
         let parts = volname.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == "iso", !parts[1].contains("/"), !parts[1].hasPrefix("."),
               parts[1].hasSuffix(".iso"), parts[1].count > 4
-        else { throw StorageError("unable to parse hello volume name '\(volname)'") }
+        else { throw StorageError(HelloFailure.badVolname(volname)) }
         return String(parts[1])
     }
 
@@ -67,13 +67,30 @@ public struct HelloConfig: PluginConfiguration {
     var path: String?
 
     public init(perl value: Value) throws(StorageError) {
-        guard let members = value.hash else { throw StorageError("storage configuration is not a hash") }
+        guard let members = value.hash else { throw StorageError(ArgumentFailure.configurationNotAHash) }
         path = members["path"]?.string
     }
 
     /// The configured path, absolute.
     func path(of storeid: String) throws(StorageError) -> String {
-        guard let path, path.hasPrefix("/") else { throw StorageError("storage '\(storeid)' has no absolute path") }
+        guard let path, path.hasPrefix("/") else { throw StorageError(HelloFailure.noAbsolutePath(storeid: storeid)) }
         return path
+    }
+}
+
+/// How the plugin fails: typed values, worded here once, when they reach Perl.
+public enum HelloFailure: StorageFailure {
+    case missingDirectory(storeid: String, path: String)
+    case badVolname(String)
+    case noSnapshots
+    case noAbsolutePath(storeid: String)
+
+    public var description: String {
+        switch self {
+        case .missingDirectory(let storeid, let path): "unable to activate storage '\(storeid)' - directory '\(path)' does not exist"
+        case .badVolname(let volname): "unable to parse hello volume name '\(volname)'"
+        case .noSnapshots: "hello storage has no snapshots"
+        case .noAbsolutePath(let storeid): "storage '\(storeid)' has no absolute path"
+        }
     }
 }

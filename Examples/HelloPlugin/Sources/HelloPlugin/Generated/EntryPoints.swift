@@ -48,3 +48,28 @@ public func hello_v1_path(_ call: UnsafeMutablePointer<spve_v1_call>?) {
         (plugin: HelloPlugin, arguments: PathArguments) throws(StorageError) in try plugin.path(arguments)
     }
 }
+
+@c @implementation
+public func hello_v1_alloc_image(_ call: UnsafeMutablePointer<spve_v1_call>?) {
+    refuse(call, package: "PVE::Storage::Custom::HelloPlugin", method: "alloc_image")
+}
+
+@c @implementation
+public func hello_v1_free_image(_ call: UnsafeMutablePointer<spve_v1_call>?) {
+    refuse(call, package: "PVE::Storage::Custom::HelloPlugin", method: "free_image")
+}
+
+@c @implementation
+public func hello_v1_volume_resize(_ call: UnsafeMutablePointer<spve_v1_call>?) {
+    refuse(call, package: "PVE::Storage::Custom::HelloPlugin", method: "volume_resize")
+}
+
+@c @implementation
+public func hello_v1_volume_snapshot(_ call: UnsafeMutablePointer<spve_v1_call>?) {
+    refuse(call, package: "PVE::Storage::Custom::HelloPlugin", method: "volume_snapshot")
+}
+
+@c @implementation
+public func hello_v1_rename_volume(_ call: UnsafeMutablePointer<spve_v1_call>?) {
+    refuse(call, package: "PVE::Storage::Custom::HelloPlugin", method: "rename_volume")
+}

@@ -11,6 +11,11 @@ our @METHODS = qw(
     status
     parse_volname
     path
+    alloc_image
+    free_image
+    volume_resize
+    volume_snapshot
+    rename_volume
 );
 
 # Methods it defines in PVE::Storage::Custom::HelloPlugin::Native, called by Perl wrappers.
