@@ -34,16 +34,16 @@ extension DirectoryStorage {
                            refusal: StorageError) throws(StorageError) {
         let (path, volume) = try filesystemPath(volname)
         guard hasPath, replicates(volume) else { throw refusal }
-        let (source, sourceStatus, identity) = try openSnapshot(path, snapshot, of: volname, direction: "export")
+        let (source, sourceStatus, identity) = try openSnapshot(path, snapshot, of: volname)
         defer { system.closeFile(source) }
         var base: (descriptor: Int32, status: FileStatus, identity: SnapshotIdentity)?
         if let baseSnapshot {
-            base = try openSnapshot(path, baseSnapshot, of: volname, direction: "export")
+            base = try openSnapshot(path, baseSnapshot, of: volname)
         }
         defer { if let base { system.closeFile(base.descriptor) } }
 
         let size = sourceStatus.size
-        guard size > 0 else { throw StorageError("export: snapshot '\(snapshot)' of '\(volname)' is empty") }
+        guard size > 0 else { throw StorageError(ReplicationFailure.emptySnapshot(name: snapshot, volname: volname)) }
         let ranges: [Range<Int64>]
         if let base {
             ranges = try changedRanges(from: base.descriptor, size: base.status.size, to: source, size: size, path: path)
@@ -51,7 +51,7 @@ extension DirectoryStorage {
             ranges = [0..<size]
         }
         let planned = ranges.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-        let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: planned)
+        let channel = StreamChannel(system: system, descriptor: descriptor, direction: .export, total: planned)
         defer { channel.end() }
         var writer = ReplicationStreamWriter(BufferedChannel(channel))
         try writer.writeHeader(ReplicationHeader(volumeSize: UInt64(size), snapshot: snapshot, identity: identity,
@@ -65,16 +65,15 @@ extension DirectoryStorage {
         channel.progress.finish()
     }
 
-    /// Opens the reflink snapshot `name` of the volume at `path`, with its identity.
-    private func openSnapshot(_ path: String, _ name: String, of volname: String,
-                              direction: String) throws(StorageError) -> (Int32, FileStatus, SnapshotIdentity) {
+    /// Opens the reflink snapshot `name` of the volume at `path`, with its identity, to export it.
+    private func openSnapshot(_ path: String, _ name: String, of volname: String) throws(StorageError) -> (Int32, FileStatus, SnapshotIdentity) {
         let snapshotPath = Self.reflinkSnapshotPath(path, try SnapshotNames.validated(name))
         let descriptor: Int32
         do { descriptor = try system.openFile(snapshotPath, writing: false) } catch {
             if error == .noSuchFileOrDirectory {
-                throw StorageError("\(direction): snapshot '\(name)' of '\(volname)' does not exist", errno: error)
+                throw StorageError(ReplicationFailure.snapshotMissing(name: name, volname: volname))
             }
-            throw StorageError("\(direction): cannot open '\(snapshotPath)' - \(error)", errno: error)
+            throw StorageError(ExportFailure.open(path: snapshotPath, error))
         }
         do throws(StorageError) {
             let status: FileStatus
@@ -82,7 +81,7 @@ extension DirectoryStorage {
                 status = try system.status(of: descriptor)
                 guard status.kind == .regular else { throw .invalidArgument }
             } catch {
-                throw StorageError("\(direction): '\(snapshotPath)' is not a usable snapshot file - \(error)", errno: error)
+                throw StorageError(ReplicationFailure.unusableSnapshotFile(path: snapshotPath, error))
             }
             return (descriptor, status, try reflinkSnapshotIdentity(snapshotPath, status: status))
         } catch {
@@ -159,7 +158,7 @@ extension DirectoryStorage {
                 count = try system.readDescriptor(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]),
                                                   at: offset + Int64(filled))
             } catch {
-                throw StorageError("export: reading '\(path)' failed - \(error)", errno: error)
+                throw StorageError(ExportFailure.read(path: path, error))
             }
             if count == 0 { break }
             filled += count
@@ -202,7 +201,7 @@ extension DirectoryStorage {
                 let count = Int(min(Int64(buffer.count), dataEnd - offset))
                 let read = try readFully(source, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]), at: offset, path: path)
                 // A file that shrank under the export: its snapshot was changed, which no caller does.
-                guard read == count else { throw StorageError("export: '\(path)' changed during the export") }
+                guard read == count else { throw StorageError(ReplicationFailure.changedDuringExport(path: path)) }
                 try writer.writeData(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), at: UInt64(offset))
                 offset += Int64(count)
             }
@@ -270,26 +269,26 @@ extension DirectoryStorage {
     func importReplication(_ volname: String, snapshot: String?, baseSnapshot: String?,
                            from descriptor: Int32) throws(StorageError) -> String {
         let (path, volume) = try filesystemPath(volname)
-        guard replicates(volume) else { throw StorageError("format raw+size cannot be imported with snapshots") }
+        guard replicates(volume) else { throw StorageError(ImportFailure.snapshotsUnsupported(.raw)) }
         let vmid = volume.vmid ?? ""
         let directory = try imageDirectory(vmid: vmid)
-        let channel = StreamChannel(system: system, descriptor: descriptor, direction: "import", total: nil)
+        let channel = StreamChannel(system: system, descriptor: descriptor, direction: .import, total: nil)
         defer { channel.end() }
         var reader = ReplicationStreamReader(BufferedChannel(channel))
         let header = try Self.replicationStep { () throws(ReplicationStreamReader<BufferedChannel>.Failure) in try reader.readHeader() }
         if let snapshot, snapshot != header.snapshot {
-            throw StorageError("import: the stream carries snapshot '\(header.snapshot)', not '\(snapshot)'")
+            throw StorageError(ReplicationFailure.snapshotMismatch(carried: header.snapshot, requested: snapshot))
         }
         let snapshotPath = Self.reflinkSnapshotPath(path, header.snapshot)
-        guard system.isGone(snapshotPath) else { throw StorageError("snapshot '\(header.snapshot)' already exists on '\(volname)'") }
+        guard system.isGone(snapshotPath) else { throw StorageError(ReplicationFailure.snapshotExists(name: header.snapshot, volname: volname)) }
 
         let temporary: String
         switch (baseSnapshot, header.baseID) {
         case (nil, nil):
-            guard system.isGone(path) else { throw StorageError("file '\(path)' already exists") }
+            guard system.isGone(path) else { throw StorageError(ImportFailure.fileExists(path: path)) }
             try refuseLeftoverSnapshots(at: path)
             do { try system.makeDirectories(directory) } catch {
-                throw StorageError("mkdir \(directory): \(error)", errno: error)
+                throw StorageError(ImportFailure.makeDirectory(path: directory, error))
             }
             system.reclaimStaleTemporaries(in: directory)
             temporary = try newTemporary(in: directory, removingEmpty: true)
@@ -297,37 +296,37 @@ extension DirectoryStorage {
             let basePath = Self.reflinkSnapshotPath(path, try SnapshotNames.validated(base))
             let status: FileStatus
             do { status = try system.status(basePath, followSymlinks: false) } catch {
-                throw StorageError("import: base snapshot '\(base)' of '\(volname)' does not exist on this storage", errno: error)
+                throw StorageError(ReplicationFailure.baseSnapshotMissing(name: base, volname: volname, error))
             }
             let identity = try reflinkSnapshotIdentity(basePath, status: status)
             guard identity.id == baseID else {
-                throw StorageError("import: snapshot '\(base)' of '\(volname)' is not the stream's base (id \(identity.id) here, \(baseID) in the stream)")
+                throw StorageError(ReplicationFailure.notTheBase(name: base, volname: volname, localID: identity.id, streamID: baseID))
             }
             system.reclaimStaleTemporaries(in: directory)
             temporary = try newTemporary(in: directory, removingEmpty: false)
             do { try system.cloneFile(basePath, into: temporary) } catch {
                 try? system.removeFile(temporary)
-                throw StorageError("import: reflink copy of '\(basePath)' failed - \(error)", errno: error)
+                throw StorageError(ReplicationFailure.reflinkCopy(path: basePath, error))
             }
         case (nil, _?):
-            throw StorageError("import: the stream is incremental, but no base snapshot was given")
+            throw StorageError(ReplicationFailure.incrementalWithoutBase)
         case (let base?, nil):
-            throw StorageError("import: the stream is a full one, not incremental from '\(base)'")
+            throw StorageError(ReplicationFailure.notIncremental(base: base))
         }
 
         do throws(StorageError) {
             try receiveReplication(&reader, into: temporary, size: header.volumeSize, fresh: header.baseID == nil)
             try reflinkCopy(of: temporary, to: snapshotPath, replacing: false,
-                            exists: StorageError("snapshot '\(header.snapshot)' already exists on '\(volname)'")) { copy throws(StorageError) in
+                            exists: StorageError(ReplicationFailure.snapshotExists(name: header.snapshot, volname: volname))) { copy throws(StorageError) in
                 do throws(Errno) { try system.setExtendedAttribute(SnapshotIdentity.attribute, of: copy, to: header.identity.encoded) } catch {
-                    throw StorageError("import: cannot record the id of snapshot '\(header.snapshot)' - \(error)", errno: error)
+                    throw StorageError(ReplicationFailure.recordIdentity(snapshot: header.snapshot, error))
                 }
             }
             do { try system.rename(temporary, to: path, replacing: header.baseID != nil) } catch {
                 // The snapshot was published alone: without its volume it must not stay.
                 try? system.removeFile(snapshotPath)
-                if error == .fileExists { throw StorageError("file '\(path)' already exists") }
-                throw StorageError("import: cannot move the new volume to '\(path)' - \(error)", errno: error)
+                if error == .fileExists { throw StorageError(ImportFailure.fileExists(path: path)) }
+                throw StorageError(ImportFailure.publish(path: path, error))
             }
         } catch {
             try? system.removeFile(temporary)
@@ -341,7 +340,7 @@ extension DirectoryStorage {
     static func replicationStep<T>(_ body: () throws(ReplicationStreamReader<BufferedChannel>.Failure) -> T) throws(StorageError) -> T {
         do { return try body() } catch {
             switch error {
-            case .stream(let failure): throw StorageError("import: \(failure)")
+            case .stream(let failure): throw StorageError(ReplicationFailure.stream(failure))
             case .input(let failure): throw failure
             }
         }
@@ -353,10 +352,10 @@ extension DirectoryStorage {
                                     size: UInt64, fresh: Bool) throws(StorageError) {
         let target: Int32
         do { target = try system.openFile(temporary, writing: true) } catch {
-            throw StorageError("import: cannot open '\(temporary)' - \(error)", errno: error)
+            throw StorageError(ImportFailure.open(path: temporary, error))
         }
         defer { system.closeFile(target) }
-        let failed = { (error: Errno) in StorageError("import: writing '\(temporary)' failed - \(error)", errno: error) }
+        let failed = { (error: Errno) in StorageError(ImportFailure.write(path: temporary, error)) }
         do { try system.truncate(target, to: Int64(size)) } catch { throw failed(error) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ReplicationStream.maximumRecord, alignment: 16)
         defer { buffer.deallocate() }
@@ -406,7 +405,7 @@ extension DirectoryStorage {
             return
         } catch {
             guard [.notSupported, .invalidArgument, .notImplemented].contains(error) else {
-                throw StorageError("import: writing '\(path)' failed - \(error)", errno: error)
+                throw StorageError(ImportFailure.write(path: path, error))
             }
         }
         let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: StreamChannel.chunk, alignment: 16)
@@ -417,9 +416,9 @@ extension DirectoryStorage {
             let length = Int(min(Int64(zeros.count), offset + count - position))
             let written: Int
             do { written = try system.writeDescriptor(target, from: UnsafeRawBufferPointer(rebasing: zeros[0..<length]), at: position) } catch {
-                throw StorageError("import: writing '\(path)' failed - \(error)", errno: error)
+                throw StorageError(ImportFailure.write(path: path, error))
             }
-            guard written > 0 else { throw StorageError("import: writing '\(path)' failed - \(Errno.ioError)", errno: .ioError) }
+            guard written > 0 else { throw StorageError(ImportFailure.write(path: path, .ioError)) }
             position += Int64(written)
         }
     }

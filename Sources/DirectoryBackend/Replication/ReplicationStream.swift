@@ -70,7 +70,7 @@ public enum ReplicationRecord: Equatable, Sendable {
 }
 
 /// Why a replication stream was refused, before anything it carried was published.
-public enum ReplicationStreamError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ReplicationStreamError: Error, Hashable, Sendable, CustomStringConvertible {
     case notAReplicationStream
     case unsupportedVersion(UInt32)
     case endedEarly

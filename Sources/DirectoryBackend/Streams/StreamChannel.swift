@@ -75,7 +75,7 @@ final class StreamChannel {
     let signals: StreamSignals
     let progress: StreamProgress
     /// `export` or `import`, for messages.
-    let direction: String
+    let direction: StreamDirection
     /// Whether the end of the input was seen.
     private(set) var ended = false
 
@@ -88,12 +88,12 @@ final class StreamChannel {
     /// when the flags are the caller's (not changed, or already restored).
     private var previouslyNonBlocking: Bool?
 
-    init(system: any SystemCalls, descriptor: Int32, direction: String, total: UInt64?) {
+    init(system: any SystemCalls, descriptor: Int32, direction: StreamDirection, total: UInt64?) {
         self.system = system
         self.descriptor = descriptor
         self.direction = direction
         signals = system.holdStreamSignals()
-        progress = StreamProgress(system: system, label: direction, total: total)
+        progress = StreamProgress(system: system, label: direction.description, total: total)
         zeros.initializeMemory(as: UInt8.self, repeating: 0)
         // Non-blocking while the stream runs: a write to a stalled reader (or a read) never
         // blocks with the stop signals held; EAGAIN waits in poll, which a stop ends.
@@ -116,23 +116,29 @@ final class StreamChannel {
     }
 
     private func interrupted(_ signal: Int32) -> StorageError {
-        StorageError("\(direction): interrupted by signal \(signal)", errno: .interrupted)
+        switch direction {
+        case .import: StorageError(ImportFailure.interrupted(signal: signal))
+        case .export: StorageError(ExportFailure.interrupted(signal: signal))
+        }
     }
 
     private func waitReady(writing: Bool) throws(StorageError) {
         let signal: Int32?
         do { signal = try system.waitReady(descriptor, writing: writing, signals: signals) } catch {
-            throw StorageError("\(direction): waiting for the stream failed - \(error)", errno: error)
+            switch direction {
+            case .import: throw StorageError(ImportFailure.waitFailed(error))
+            case .export: throw StorageError(ExportFailure.waitFailed(error))
+            }
         }
         if let signal { throw interrupted(signal) }
     }
 
     func readError(_ error: Errno) -> StorageError {
-        StorageError("import: reading the stream failed - \(error)", errno: error)
+        StorageError(ImportFailure.readStream(error))
     }
 
     func writeError(_ error: Errno) -> StorageError {
-        StorageError("export: writing the stream failed - \(error)", errno: error)
+        StorageError(ExportFailure.writeStream(error))
     }
 
     /// Reads what is there, up to the buffer's size; 0 at the end of the stream.
@@ -217,7 +223,7 @@ final class StreamChannel {
                     kernelCopy = false
                     continue
                 }
-                guard sent > 0 else { throw StorageError("export: '\(path)' ended early at \(position)") }
+                guard sent > 0 else { throw StorageError(ExportFailure.endedEarly(path: path, at: position)) }
                 position += Int64(sent)
                 progress.advance(sent)
                 continue
@@ -225,9 +231,9 @@ final class StreamChannel {
             let buffer = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(piece, Self.chunk)])
             let got: Int
             do { got = try system.readDescriptor(source, into: buffer, at: position) } catch {
-                throw StorageError("export: reading '\(path)' failed - \(error)", errno: error)
+                throw StorageError(ExportFailure.read(path: path, error))
             }
-            guard got > 0 else { throw StorageError("export: '\(path)' ended early at \(position)") }
+            guard got > 0 else { throw StorageError(ExportFailure.endedEarly(path: path, at: position)) }
             try writeAll(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
             position += Int64(got)
         }

@@ -24,9 +24,9 @@ extension DirectoryStorage {
     public func exportVolume(_ volname: String, format: FormatName<StreamFormat>, to descriptor: Int32, snapshot: String?,
                              baseSnapshot: String?, withSnapshots: Bool, className: String) throws(StorageError) {
         if withSnapshots, config.snapshotAsVolumeChain {
-            throw StorageError("cannot export volumes together with their snapshots in \(className)")
+            throw StorageError(ExportFailure.snapshotsWithVolumeChain(className: className))
         }
-        let refusal = StorageError("volume export format \(format) not available for \(className)")
+        let refusal = StorageError(ExportFailure.formatNotAvailable(format: format.description, className: className))
         if withSnapshots, let snapshot, format.format == .raw {
             return try exportReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, to: descriptor, refusal: refusal)
         }
@@ -35,7 +35,7 @@ extension DirectoryStorage {
         let fileFormat = volume.format
         if volume.isArchiveMember {
             // dir hands `ova+<fmt>` to qemu-img as a format, which fails after the header.
-            throw StorageError("export: '\(volname)' is a disk inside an OVA archive; only the archive itself can be exported")
+            throw StorageError(ExportFailure.archiveMember(volname: volname))
         }
         // dir's file_size_info: a problem is a warning, and the size then undef (0 in the header).
         var size: Int64 = 0
@@ -52,7 +52,7 @@ extension DirectoryStorage {
             guard fileFormat == .image(.subvol) else { throw refusal }
         }
 
-        let channel = StreamChannel(system: system, descriptor: descriptor, direction: "export", total: UInt64(max(size, 0)))
+        let channel = StreamChannel(system: system, descriptor: descriptor, direction: .export, total: UInt64(max(size, 0)))
         defer { channel.end() }
         if stream == .tar {
             try channel.writeHeader(UInt64(max(size, 0)))
@@ -79,14 +79,14 @@ extension DirectoryStorage {
         defer { system.closeFile(source) }
         let length: Int64
         do { length = try system.status(of: source).size } catch {
-            throw StorageError("export: stat '\(path)' failed - \(error)", errno: error)
+            throw StorageError(ExportFailure.stat(path: path, error))
         }
         try sendSparse(source, path: path, from: 0, count: length, channel)
     }
 
     func openForExport(_ path: String) throws(StorageError) -> Int32 {
         do { return try system.openFile(path, writing: false) } catch {
-            throw StorageError("export: cannot open '\(path)' - \(error)", errno: error)
+            throw StorageError(ExportFailure.open(path: path, error))
         }
     }
 
@@ -120,7 +120,7 @@ extension DirectoryStorage {
     /// file beside the image, sent and removed.
     func sendAsRaw(_ path: String, format: ImageFormat, virtualSize: Int64, _ channel: StreamChannel) throws(StorageError) {
         guard system.exists(path) else {
-            throw StorageError("export: cannot open '\(path)' - \(Errno.noSuchFileOrDirectory)", errno: .noSuchFileOrDirectory)
+            throw StorageError(ExportFailure.open(path: path, .noSuchFileOrDirectory))
         }
         var opened: [Int32] = []
         defer { for descriptor in opened { system.closeFile(descriptor) } }
@@ -145,7 +145,7 @@ extension DirectoryStorage {
         guard depth < Self.maximumChain else { return nil }
         let info: FileStatus
         do { info = try system.status(path, followSymlinks: true) } catch {
-            throw StorageError("export: stat '\(path)' failed - \(error)", errno: error)
+            throw StorageError(ExportFailure.stat(path: path, error))
         }
         let file = ImageFile(path: path, length: info.size, system: system)
         if format == .raw {
@@ -160,7 +160,7 @@ extension DirectoryStorage {
             if map.layout.encrypted || map.layout.externalDataFile || map.layout.nonDefaultCompression { return nil }
             if try map.hasCompressedClusters() { return nil }
         } catch {
-            throw StorageError("export: qemu-img: Could not open '\(path)': \(error)")
+            throw StorageError(ExportFailure.unreadableImage(path: path, reason: "\(error)"))
         }
         var backing: ExportLayer?
         if let name = map.layout.backingFile {
@@ -193,7 +193,7 @@ extension DirectoryStorage {
                 let length = min(window, end - position)
                 let runs: [ClusterRun]
                 do { runs = try map.runs(from: position, count: length) } catch {
-                    throw StorageError("export: qemu-img: Could not read '\(imagePath)': \(error)")
+                    throw StorageError(ExportFailure.unreadableClusters(path: imagePath, reason: "\(error)"))
                 }
                 var covered = position
                 for run in runs {
@@ -207,7 +207,7 @@ extension DirectoryStorage {
                             try channel.writeZeros(runLength)
                         }
                     case .compressed:
-                        throw StorageError("export: compressed clusters in '\(imagePath)'")
+                        throw StorageError(ExportFailure.compressedClusters(path: imagePath))
                     }
                     covered = run.start + run.length
                 }
@@ -224,7 +224,7 @@ extension DirectoryStorage {
         let directory = FilePath.parent(of: path)
         let temporary: String
         do { temporary = try system.createTemporaryFile(in: directory, mode: 0o600) } catch {
-            throw StorageError("export: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+            throw StorageError(ExportFailure.createTemporary(directory: directory, error))
         }
         defer { try? system.removeFile(temporary) }
         var convert = Command(QemuImg.executable, ["convert", "-f", format.description, "-O", "raw", path, temporary],

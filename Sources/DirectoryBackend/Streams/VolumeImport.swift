@@ -21,31 +21,31 @@ extension DirectoryStorage {
                              baseSnapshot: String? = nil, withSnapshots: Bool, allowRename: Bool, className: String,
                              print: (String) -> Void) throws(StorageError) -> String {
         guard let stream = format.format else {
-            throw StorageError("volume import format '\(format)' not available for \(className)")
+            throw StorageError(ImportFailure.formatNotAvailable(format: format.description, className: className))
         }
         if withSnapshots, stream == .raw, !replicationFormats(volname).isEmpty {
             return try importReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, from: descriptor)
         }
-        if !withSnapshots, stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported without snapshots") }
-        if withSnapshots, !stream.carriesSnapshots { throw StorageError("format \(format) cannot be imported with snapshots") }
+        if !withSnapshots, stream.carriesSnapshots { throw StorageError(ImportFailure.snapshotsRequired(stream)) }
+        if withSnapshots, !stream.carriesSnapshots { throw StorageError(ImportFailure.snapshotsUnsupported(stream)) }
         let (path, volume) = try filesystemPath(volname)
         if volume.isArchiveMember {
-            throw StorageError("import: '\(volname)' is a disk inside an OVA archive; only whole files can be imported")
+            throw StorageError(ImportFailure.archiveMember(volname: volname))
         }
         let isImage = volume.vtype == .images || volume.vtype == .rootdir
         if isImage, volume.format != .image(stream.dataFormat) {
-            throw StorageError("cannot import format \(format) into a file of format \(volume.format)")
+            throw StorageError(ImportFailure.formatMismatch(stream: stream, file: volume.format))
         }
         var requested: String? = volume.name
         if system.exists(path) {
-            guard allowRename, isImage else { throw StorageError("file '\(path)' already exists") }
+            guard allowRename, isImage else { throw StorageError(ImportFailure.fileExists(path: path)) }
             diagnostics.warn("file '\(path)' already exists - importing with a different name")
             requested = nil
         }
 
-        let channel = StreamChannel(system: system, descriptor: descriptor, direction: "import", total: nil)
+        let channel = StreamChannel(system: system, descriptor: descriptor, direction: .import, total: nil)
         defer { channel.end() }
-        guard let size = try channel.readHeader() else { throw StorageError("import: no size found in export header, aborting.") }
+        guard let size = try channel.readHeader() else { throw StorageError(ImportFailure.noSizeHeader) }
         let (kib, notice) = StreamHeader.kibibytes(size)
         if let notice { print(notice) }
 
@@ -53,13 +53,13 @@ extension DirectoryStorage {
             let vmid = volume.vmid ?? ""
             if let requested, volume.baseName != nil {
                 // dir allocates `<vmid>/<name>`, which is not the linked clone's name, frees it and refuses.
-                throw StorageError("internal error: unexpected allocated name: '\(vmid)/\(requested)' != '\(volname)'")
+                throw StorageError(ImportFailure.unexpectedAllocatedName(vmid: vmid, name: requested, volname: volname))
             }
             let name = try importImage(stream, vmid: vmid, name: requested, size: size, sizeKiB: kib, channel)
             return "\(id):\(vmid)/\(name)"
         }
         guard [.import, .iso, .snippets, .vztmpl].contains(volume.vtype) else {
-            throw StorageError("importing volume of type '\(volume.vtype)' not implemented")
+            throw StorageError(ImportFailure.unsupportedContent(volume.vtype))
         }
         // dir copies any payload into these files as it comes (dd); a raw one must be complete.
         try importFile(path, expected: stream == .raw ? size : nil, channel)
@@ -74,10 +74,10 @@ extension DirectoryStorage {
                      _ channel: StreamChannel) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
         let format = stream.dataFormat
-        if stream == .tar, sizeKiB != 0 { throw StorageError("storage does not support subvol quotas") }
+        if stream == .tar, sizeKiB != 0 { throw StorageError(ImportFailure.subvolQuota) }
         _ = try QemuImg.preallocation(config.preallocation, format: .image(format))
         do { try system.makeDirectories(directory) } catch {
-            throw StorageError("mkdir \(directory): \(error)", errno: error)
+            throw StorageError(ImportFailure.makeDirectory(path: directory, error))
         }
         system.reclaimStaleTemporaries(in: directory)
         if stream == .tar {
@@ -114,8 +114,8 @@ extension DirectoryStorage {
                     attempts += 1
                     continue
                 }
-                if error == .fileExists { throw StorageError("disk image '\(path)' already exists") }
-                throw StorageError("import: cannot move the new volume to '\(path)' - \(error)", errno: error)
+                if error == .fileExists { throw StorageError(ImportFailure.diskImageExists(path: path)) }
+                throw StorageError(ImportFailure.publish(path: path, error))
             }
         }
     }
@@ -130,7 +130,7 @@ extension DirectoryStorage {
             try system.setMode(hidden, 0o755)
         } catch {
             try? system.removeDirectory(directory)
-            throw StorageError("unable to create subvol in '\(directory)' - \(error)", errno: error)
+            throw StorageError(ImportFailure.createSubvol(directory: directory, error))
         }
         do throws(StorageError) {
             // GNU tar strips leading '/' and refuses member names with '..'; links whose
@@ -155,13 +155,13 @@ extension DirectoryStorage {
         let temporary: String
         // As dd would create it: 0666 less the umask.
         do { temporary = try system.createTemporaryFile(in: directory, mode: 0o666, applyingUmask: true) } catch {
-            throw StorageError("import: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+            throw StorageError(ImportFailure.createTemporary(directory: directory, error))
         }
         do throws(StorageError) {
             try receive(into: temporary, expected: expected, channel)
             do { try system.rename(temporary, to: path, replacing: false) } catch {
-                if error == .fileExists { throw StorageError("file '\(path)' already exists") }
-                throw StorageError("import: cannot move the new volume to '\(path)' - \(error)", errno: error)
+                if error == .fileExists { throw StorageError(ImportFailure.fileExists(path: path)) }
+                throw StorageError(ImportFailure.publish(path: path, error))
             }
         } catch {
             try? system.removeFile(temporary)
@@ -182,7 +182,7 @@ extension DirectoryStorage {
     func receive(into path: String, expected: UInt64?, _ channel: StreamChannel) throws(StorageError) -> Int64 {
         let target: Int32
         do { target = try system.openFile(path, writing: true) } catch {
-            throw StorageError("import: cannot open '\(path)' - \(error)", errno: error)
+            throw StorageError(ImportFailure.open(path: path, error))
         }
         defer { system.closeFile(target) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: StreamChannel.chunk, alignment: 16)
@@ -191,7 +191,7 @@ extension DirectoryStorage {
         while true {
             let count = try channel.readFull(into: buffer)
             if let expected, offset + UInt64(count) > expected {
-                throw StorageError("import: the stream is longer than the announced size of \(expected) bytes")
+                throw StorageError(ImportFailure.streamTooLong(announced: expected))
             }
             try writeSparse(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), to: target, at: Int64(offset), path: path)
             offset += UInt64(count)
@@ -199,13 +199,13 @@ extension DirectoryStorage {
             if count < buffer.count { break }
         }
         if let expected, offset != expected, !(expected % 512 == 0 && expected - offset < 512) {
-            throw StorageError("import: the stream ended after \(offset) of \(expected) bytes")
+            throw StorageError(ImportFailure.streamTooShort(received: offset, announced: expected))
         }
         do {
             try system.truncate(target, to: Int64(offset))
             try system.synchronize(target)
         } catch {
-            throw StorageError("import: writing '\(path)' failed - \(error)", errno: error)
+            throw StorageError(ImportFailure.write(path: path, error))
         }
         channel.progress.finish()
         return Int64(offset)
@@ -232,9 +232,9 @@ extension DirectoryStorage {
                 do {
                     count = try system.writeDescriptor(target, from: UnsafeRawBufferPointer(rebasing: data[written..<end]), at: offset + Int64(written))
                 } catch {
-                    throw StorageError("import: writing '\(path)' failed - \(error)", errno: error)
+                    throw StorageError(ImportFailure.write(path: path, error))
                 }
-                guard count > 0 else { throw StorageError("import: writing '\(path)' failed - \(Errno.ioError)", errno: .ioError) }
+                guard count > 0 else { throw StorageError(ImportFailure.write(path: path, .ioError)) }
                 written += count
             }
             index = end
@@ -249,7 +249,7 @@ extension DirectoryStorage {
     func checkImportedImage(_ path: String, format: ImageFormat, announced: UInt64) throws(StorageError) {
         let length: Int64
         do { length = try system.status(path, followSymlinks: false).size } catch {
-            throw StorageError("import: stat '\(path)' failed - \(error)", errno: error)
+            throw StorageError(ImportFailure.stat(path: path, error))
         }
         let file = ImageFile(path: path, length: length, system: system)
         let header: ImageHeader
@@ -262,27 +262,27 @@ extension DirectoryStorage {
                 header = try VMDK.readSelfContainedHeader(file)
             }
         } catch {
-            throw StorageError("import: the stream is not a usable \(format) image - \(error)")
+            throw StorageError(ImportFailure.unusableImage(format: format, reason: error.description))
         }
         if let backing = header.backingFile {
-            throw StorageError("import: refusing a \(format) image with a backing file ('\(Self.escapingControls(backing))')")
+            throw StorageError(ImportFailure.backingFile(format: format, path: backing))
         }
         guard UInt64(header.virtualSize) == announced else {
-            throw StorageError("import: the image's virtual size \(header.virtualSize) differs from the announced size \(announced)")
+            throw StorageError(ImportFailure.sizeMismatch(virtualSize: header.virtualSize, announced: announced))
         }
         try checkWithQemuImg(path, format: format)
         if format == .qcow2 {
             let check = Command(QemuImg.executable, ["check", "-q", "-f", format.description, path], timeout: QemuImg.createTimeout)
             let result: CommandResult
             do { result = try system.run(check) } catch {
-                throw StorageError("import: unable to run \(QemuImg.executable) - \(error)", errno: error)
+                throw StorageError(ImportFailure.runQemuImg(error))
             }
             // 0: clean; 3: only leaked clusters (harmless). Anything else: corrupt or unreadable.
             guard result.exitStatus == 0 || result.exitStatus == 3, result.interruption == nil, !result.timedOut else {
-                if let signal = result.interruption { throw StorageError("import: interrupted by signal \(signal)", errno: .interrupted) }
+                if let signal = result.interruption { throw StorageError(ImportFailure.interrupted(signal: signal)) }
                 let reason = result.errorText.isEmpty ? String(decoding: result.output, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
                     : result.errorText
-                throw StorageError("import: the \(format) image does not check out - \(reason.isEmpty ? "exit code \(result.exitStatus ?? -1)" : reason)")
+                throw StorageError(ImportFailure.imageCheck(format: format, reason.isEmpty ? .exitStatus(result.exitStatus) : .complaint(reason)))
             }
         }
     }
@@ -297,31 +297,32 @@ extension DirectoryStorage {
     func checkWithQemuImg(_ path: String, format: ImageFormat) throws(StorageError) {
         let result: CommandResult
         do { result = try system.run(QemuImageInfo.command(path: path, format: format)) } catch {
-            throw StorageError("import: unable to run \(QemuImg.executable) - \(error)", errno: error)
+            throw StorageError(ImportFailure.runQemuImg(error))
         }
         guard result.succeeded else {
-            if let signal = result.interruption { throw StorageError("import: interrupted by signal \(signal)", errno: .interrupted) }
+            if let signal = result.interruption { throw StorageError(ImportFailure.interrupted(signal: signal)) }
             let last = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            let reason = result.timedOut ? "got timeout" : last.isEmpty ? "exit code \(result.exitStatus ?? -1)" : last
-            throw StorageError("import: the \(format) image does not check out - \(Self.escapingControls(reason))")
+            let finding: ImageCheckFinding = result.timedOut ? .timedOut : last.isEmpty ? .exitStatus(result.exitStatus)
+                : .complaint(Self.escapingControls(last))
+            throw StorageError(ImportFailure.imageCheck(format: format, finding))
         }
         guard let info = QemuImageInfo(json: result.output), info.filename == path, info.format == format.description else {
-            throw StorageError("import: the \(format) image does not check out - unexpected qemu-img info output")
+            throw StorageError(ImportFailure.imageCheck(format: format, .unexpectedInfo))
         }
         if let backing = info.backingFile {
-            throw StorageError("import: refusing a \(format) image with a backing file ('\(Self.escapingControls(backing))')")
+            throw StorageError(ImportFailure.backingFile(format: format, path: backing))
         }
         if let dataFile = info.dataFile {
-            throw StorageError("import: refusing a \(format) image with an external data file ('\(Self.escapingControls(dataFile))')")
+            throw StorageError(ImportFailure.externalDataFile(format: format, path: dataFile))
         }
         if format == .vmdk {
             guard let extents = info.extents, !extents.isEmpty else {
-                throw StorageError("import: the vmdk image does not check out - qemu-img lists no extents")
+                throw StorageError(ImportFailure.imageCheck(format: format, .noExtents))
             }
             if let other = extents.first(where: { $0 != path }) {
-                throw StorageError("import: refusing a vmdk image whose extents are other files ('\(Self.escapingControls(other))')")
+                throw StorageError(ImportFailure.foreignExtent(path: other))
             }
         }
-        guard info.virtualSize > 0 else { throw StorageError("import: refusing a \(format) image of size 0") }
+        guard info.virtualSize > 0 else { throw StorageError(ImportFailure.emptyImage(format: format)) }
     }
 }
