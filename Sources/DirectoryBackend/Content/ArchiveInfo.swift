@@ -49,7 +49,7 @@ extension ArchiveInfo {
     /// `system` gives the time zone the name's timestamp is read in.
     public init(_ archive: String, in system: any SystemCalls) throws(StorageError) {
         guard let info = try ArchiveInfo.parse(archive, in: system) else {
-            throw StorageError("ERROR: couldn't determine archive info from '\(archive)'")
+            throw StorageError(ArchiveInfoFailure.unrecognized(archive: archive))
         }
         self = info
     }

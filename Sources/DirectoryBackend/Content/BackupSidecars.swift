@@ -35,9 +35,9 @@ public struct BackupSidecars: Sendable {
             // One byte more than allowed tells a file that is too long, without reading it all.
             bytes = try system.readBytes(notesPath, offset: 0, count: Self.maximumNotesSize + 1)
         } catch {
-            throw StorageError("error opening '\(notesPath)': \(error)", errno: error)
+            throw StorageError(BackupSidecarFailure.notesUnreadable(path: notesPath, error))
         }
-        guard bytes.count <= Self.maximumNotesSize else { throw StorageError("file '\(notesPath)' too long - aborting") }
+        guard bytes.count <= Self.maximumNotesSize else { throw StorageError(BackupSidecarFailure.notesTooLong(path: notesPath)) }
         return DecodedText(bytes)
     }
 
@@ -68,7 +68,7 @@ public struct BackupSidecars: Sendable {
                 }
             } catch {
                 if error == .noSuchFileOrDirectory { return nil }
-                throw StorageError("file '\(notesPath)' exists but open for reading failed - \(error)", errno: error)
+                throw StorageError(BackupSidecarFailure.firstLineUnreadable(path: notesPath, error))
             }
             if let newline = bytes.firstIndex(of: NameBytes.newline) {
                 line += bytes[..<newline]
@@ -112,7 +112,7 @@ public struct BackupSidecars: Sendable {
         guard let bytes, !bytes.isEmpty else {
             do { try system.removeFile(notesPath) } catch {
                 if error != .noSuchFileOrDirectory {
-                    throw StorageError("could not delete notes - \(error)", errno: error)
+                    throw StorageError(BackupSidecarFailure.notesNotDeleted(path: notesPath, error))
                 }
             }
             return
@@ -120,9 +120,9 @@ public struct BackupSidecars: Sendable {
         do { try system.writeFileAtomically(notesPath, contents: bytes, mode: 0o644) } catch {
             switch error {
             case .writing(let error):
-                throw StorageError("unable to open file '\(notesPath)' - \(error)", errno: error)
+                throw StorageError(BackupSidecarFailure.notesNotWritten(path: notesPath, error))
             case .publishing(let error):
-                throw StorageError("close (rename) atomic file '\(notesPath)' failed: \(error)", errno: error)
+                throw StorageError(BackupSidecarFailure.notesNotPublished(path: notesPath, error))
             }
         }
     }
@@ -164,21 +164,21 @@ public struct BackupSidecars: Sendable {
             } catch {
                 // Another caller protecting the same backup at the same moment is fine.
                 if error != .fileExists || !isProtected {
-                    throw StorageError("unable to create protection file '\(protectionPath)' - \(error)", errno: error)
+                    throw StorageError(BackupSidecarFailure.protectionNotCreated(path: protectionPath, error))
                 }
             }
             // The check that the marker protects (a planted symlink would not); a check that
             // cannot be made (EIO) leaves the marker just written standing.
             do { _ = try system.status(protectionPath, followSymlinks: true) } catch {
                 if error == .noSuchFileOrDirectory {
-                    throw StorageError("unable to create protection file '\(protectionPath)' - it does not protect the backup")
+                    throw StorageError(BackupSidecarFailure.protectionIneffective(path: protectionPath))
                 }
             }
         } else {
             // Anything at the marker's name goes, a dangling symlink too: it would keep pruning away.
             do { try system.removeFile(protectionPath) } catch {
                 if error != .noSuchFileOrDirectory {
-                    throw StorageError("could not delete protection file '\(protectionPath)' - \(error)", errno: error)
+                    throw StorageError(BackupSidecarFailure.protectionNotDeleted(path: protectionPath, error))
                 }
             }
         }

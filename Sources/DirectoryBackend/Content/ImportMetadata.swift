@@ -11,13 +11,13 @@ extension DirectoryStorage {
     /// not lead outside the storage, and returns its path.
     public func importSource(_ volname: String) throws(StorageError) -> ImportSource {
         let (path, volume) = try filesystemPath(volname)
-        guard volume.vtype == .import else { throw StorageError("invalid content type '\(volume.vtype)'") }
-        guard volume.format == .ova || volume.format == .ovf else { throw StorageError("invalid format") }
+        guard volume.vtype == .import else { throw StorageError(ImportSourceFailure.notImport(volume.vtype)) }
+        guard volume.format == .ova || volume.format == .ovf else { throw StorageError(ImportSourceFailure.notOVAOrOVF(volume.format)) }
         if let own = try? system.status(path, followSymlinks: false), own.kind == .symlink {
             let base = try basePath()
             let root = (try? system.realPath(base)) ?? base
             guard let target = try? system.realPath(path), target.hasPrefix(root == "/" ? "/" : root + "/") else {
-                throw StorageError("import source '\(volname)' is a symbolic link leading outside the storage")
+                throw StorageError(ImportSourceFailure.symlinkLeadsOutside(volname: volname))
             }
         }
         return ImportSource(path: path, isOVA: volume.format == .ova)

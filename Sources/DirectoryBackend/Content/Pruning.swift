@@ -28,7 +28,7 @@ public enum PrunePlan {
             }
             if let standard = archive?.standard {
                 if let vmid, String(standard.vmid) != vmid {
-                    throw StorageError("internal error - got wrong VMID '\(standard.vmid)' != '\(vmid)'")
+                    throw StorageError(PruneFailure.wrongVMID(found: standard.vmid, expected: vmid))
                 }
                 entry.ctime = standard.ctime
                 let group = "\(backupType)/\(standard.vmid)"
@@ -82,10 +82,10 @@ extension DirectoryStorage {
         let (path, _) = try filesystemPath(volname)
         let sidecars = BackupSidecars(system: system, archivePath: path)
         // Pruning removes what nobody named: a backup whose protection cannot be ruled out stays.
-        if sidecars.mayBeProtected { throw StorageError("cannot remove protected archive '\(path)'") }
+        if sidecars.mayBeProtected { throw StorageError(PruneFailure.protectedArchive(path: path)) }
         do { try system.removeFile(path) } catch {
             if error != .noSuchFileOrDirectory {
-                throw StorageError("removing archive \(path) failed: \(error)", errno: error)
+                throw StorageError(PruneFailure.archiveNotRemoved(path: path, error))
             }
         }
         guard let standard = (try? ArchiveInfo.parse(path, in: system))?.standard else { return }

@@ -17,10 +17,10 @@ public struct StorageLocation: Equatable, Sendable {
     /// The configured path; PVE's message when there is none. PVE only accepts
     /// absolute paths; anything else is refused before it can reach the file system.
     public func basePath() throws(StorageError) -> String {
-        guard let path else { throw StorageError("storage definition has no path") }
+        guard let path else { throw StorageError(StorageLocationFailure.noPath) }
         let hasNUL = path.utf8.withContiguousStorageIfAvailable { $0.contains(0) } ?? path.utf8.contains(0)
         guard path.utf8.first == UInt8(ascii: "/"), !hasNUL else {
-            throw StorageError("storage path '\(path)' is not an absolute path")
+            throw StorageError(StorageLocationFailure.notAbsolute(path: path))
         }
         return path
     }
@@ -55,6 +55,6 @@ public struct StorageLocation: Equatable, Sendable {
 
     /// dir's refusal of a content type name it has no directory for.
     public static func unknownContentType(_ name: String) -> StorageError {
-        StorageError("unknown vtype '\(name)'")
+        StorageError(StorageLocationFailure.unknownContentType(name: name))
     }
 }

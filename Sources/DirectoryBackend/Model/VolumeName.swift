@@ -33,8 +33,8 @@ public struct VolumeName: Equatable, Sendable {
     /// Parses a volume name by the rules of `host`'s directory storage, first match wins.
     public static func parse(_ volname: String, for host: HostRelease) throws(StorageError) -> VolumeName {
         let bytes = Array(volname.utf8)
-        // Built only on failure: messages cost more than parsing.
-        var unparsable: StorageError { StorageError("unable to parse directory volume name '\(volname)'") }
+        // Built only on failure: an error costs more than parsing.
+        var unparsable: StorageError { StorageError(VolumeNameFailure.unparsable(volname: volname)) }
         // A NUL would cut the path short at the C boundary; no file name contains one.
         guard !bytes.contains(0) else { throw unparsable }
         // Image names start with a VMID; others need not try that grammar.
@@ -110,7 +110,7 @@ public struct VolumeName: Equatable, Sendable {
         let bytes = Array(name.utf8)
         if host != .pve8, NameBytes.hasPrefix(bytes, "snap-"), NameBytes.hasExtension(bytes, [".qcow2"], caseInsensitive: false),
            !bytes.contains(NameBytes.newline) {
-            throw StorageError("'\(name)' is a snapshot filename, not a volume!")
+            throw StorageError(VolumeNameFailure.snapshotFileName(name))
         }
         let clean = !bytes.contains(NameBytes.slash) && !bytes.contains(where: PerlString.isWhitespace)
         if clean, let format = ImageExtensions.format(bytes) {
@@ -118,6 +118,6 @@ public struct VolumeName: Equatable, Sendable {
             let isBase = NameBytes.hasPrefix(bytes, "base-") && bytes.count > 5 + format.description.utf8.count + 1
             return (format, isBase)
         }
-        throw StorageError("unable to parse volume filename '\(name)'")
+        throw StorageError(VolumeNameFailure.unparsableFileName(name))
     }
 }

@@ -46,7 +46,7 @@ public struct DirectoryStorage: Sendable {
         var name = volume.name
         if snapshot.isRequested, volume.format != .image(.qcow2) {
             guard volume.format == .image(.raw), volume.vtype == .images, supportsReflinks() else {
-                throw StorageError("can't snapshot this image format")
+                throw StorageError(VolumePathFailure.cannotSnapshot(volume.format))
             }
             if let snap = snapshot.name { name = Self.reflinkSnapshotPath(name, try SnapshotNames.validated(snap)) }
         } else if config.snapshotAsVolumeChain, let snap = snapshot.name {
@@ -80,16 +80,16 @@ public struct DirectoryStorage: Sendable {
     /// directories as configured, and refuses content types sharing one directory.
     public func activate() throws(StorageError) {
         if let mountPoint = requiredMountPoint, !isMounted(mountPoint) {
-            throw StorageError("unable to activate storage '\(id)' - directory is expected to be a mount point but is not mounted: '\(mountPoint)'")
+            throw StorageError(ActivationFailure.notMounted(storage: id, mountPoint: mountPoint))
         }
         let path = try basePath()
         if config.createBasePath ?? config.makeDirectories ?? true {
             do { try system.makeDirectories(path) } catch {
-                throw StorageError("unable to create storage directory '\(path)' - \(error)", errno: error)
+                throw StorageError(ActivationFailure.baseDirectoryNotCreated(path: path, error))
             }
         }
         guard directoryIsReachable(path) else {
-            throw StorageError("unable to activate storage '\(id)' - directory '\(path)' does not exist or is unreachable")
+            throw StorageError(ActivationFailure.unreachable(storage: id, path: path))
         }
         defer { reclaimStaleTemporaries() }
         guard let content = config.content else { return }
@@ -108,7 +108,7 @@ public struct DirectoryStorage: Sendable {
             let directory = try subdirectory(for: type)
             guard let resolved = try? system.realPath(directory) else { continue }
             guard seen.insert(resolved).inserted else {
-                throw StorageError("storage '\(id)' uses directory \(resolved) for multiple content types")
+                throw StorageError(ActivationFailure.sharedDirectory(storage: id, directory: resolved))
             }
         }
         if let unknown = config.unrecognized.content { throw StorageLocation.unknownContentType(unknown) }
@@ -117,11 +117,7 @@ public struct DirectoryStorage: Sendable {
     private func createContentDirectory(for type: ContentType) throws(StorageError) {
         let directory = try subdirectory(for: type)
         do { try system.makeDirectories(directory) } catch {
-            var message = "failed to create content directory '\(directory)' for content '\(type)' - mkdir \(directory): \(error)"
-            if error == .permissionDenied || error == .readOnlyFileSystem {
-                message += " - ensure that you have read and write access to your storage!"
-            }
-            throw StorageError(message, errno: error)
+            throw StorageError(ActivationFailure.contentDirectoryNotCreated(directory: directory, content: type, error))
         }
     }
 
@@ -173,7 +169,7 @@ public struct DirectoryStorage: Sendable {
             }
         }
         guard path.hasPrefix("/"), path.utf8.count >= 2, allowed else {
-            throw StorageError("illegal path for directory storage: \(path)")
+            throw StorageError(StorageLocationFailure.illegalPath(path))
         }
         return FilePath.canonical(path)
     }

@@ -23,10 +23,10 @@ extension DirectoryStorage {
             case .publishing(.fileExists):
                 break  // Another node or process was first: its identity is the storage's.
             case .writing(let error), .publishing(let error):
-                throw StorageError("unable to create storage identity '\(file)' - \(error)", errno: error)
+                throw StorageError(StorageIdentityFailure.notCreated(file: file, error))
             }
         }
-        guard let stored = try readIdentity(file) else { throw StorageError("unable to read storage identity '\(file)'") }
+        guard let stored = try readIdentity(file) else { throw StorageError(StorageIdentityFailure.unreadable(file: file, nil)) }
         return stored
     }
 
@@ -34,11 +34,11 @@ extension DirectoryStorage {
         let contents: [UInt8]
         do { contents = try system.readFile(file) } catch {
             if error == .noSuchFileOrDirectory { return nil }
-            throw StorageError("unable to read storage identity '\(file)' - \(error)", errno: error)
+            throw StorageError(StorageIdentityFailure.unreadable(file: file, error))
         }
         let text = String(decoding: contents, as: UTF8.self)
         let identity = text.hasSuffix("\n") ? String(text.dropLast()) : text
-        guard Self.isUUID(identity) else { throw StorageError("invalid storage identity in '\(file)'") }
+        guard Self.isUUID(identity) else { throw StorageError(StorageIdentityFailure.invalid(file: file)) }
         return identity
     }
 
@@ -46,9 +46,9 @@ extension DirectoryStorage {
     static func newUUID(_ system: any SystemCalls) throws(StorageError) -> String {
         var bytes: [UInt8]
         do { bytes = try system.readBytes("/dev/urandom", offset: 0, count: 16) } catch {
-            throw StorageError("unable to read /dev/urandom - \(error)", errno: error)
+            throw StorageError(StorageIdentityFailure.randomUnreadable(error))
         }
-        guard bytes.count == 16 else { throw StorageError("unable to read /dev/urandom") }
+        guard bytes.count == 16 else { throw StorageError(StorageIdentityFailure.randomUnreadable(nil)) }
         bytes[6] = bytes[6] & 0x0F | 0x40
         bytes[8] = bytes[8] & 0x3F | 0x80
         let hex = bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }

@@ -4,7 +4,7 @@ import PVEStorage
 /// and Time::Local's `timelocal` see it. Backup names carry local time, and
 /// retention periods are local hours, days, weeks, months and years. The zone's
 /// rules are the system's (``SystemCalls/localTime(at:)``).
-public struct LocalTime: Equatable, Sendable {
+public struct LocalTime: Hashable, Sendable {
     public var year: Int
     /// 1...12
     public var month: Int
@@ -29,14 +29,14 @@ public struct LocalTime: Equatable, Sendable {
     /// then corrected where a daylight saving change lies between. A time that occurs
     /// twice is its first occurrence; one in a gap is moved past it.
     public func epoch(in system: any SystemCalls) throws(StorageError) -> Int64 {
-        guard (1...12).contains(month) else { throw StorageError("Month '\(month - 1)' out of range 0..11") }
+        guard (1...12).contains(month) else { throw StorageError(LocalTimeFailure.monthOutOfRange(month)) }
         let days = LocalTime.daysInMonth(month, year: year)
-        guard (1...days).contains(day) else { throw StorageError("Day '\(day)' out of range 1..\(days)") }
-        guard (0...23).contains(hour) else { throw StorageError("Hour '\(hour)' out of range 0..23") }
-        guard (0...59).contains(minute) else { throw StorageError("Minute '\(minute)' out of range 0..59") }
-        guard (0...59).contains(second) else { throw StorageError("Second '\(second)' out of range 0..59") }
+        guard (1...days).contains(day) else { throw StorageError(LocalTimeFailure.dayOutOfRange(day, days: days)) }
+        guard (0...23).contains(hour) else { throw StorageError(LocalTimeFailure.hourOutOfRange(hour)) }
+        guard (0...59).contains(minute) else { throw StorageError(LocalTimeFailure.minuteOutOfRange(minute)) }
+        guard (0...59).contains(second) else { throw StorageError(LocalTimeFailure.secondOutOfRange(second)) }
         var cannotHandle: StorageError {
-            StorageError("Cannot handle date (\(second), \(minute), \(hour), \(day), \(month - 1), \(year))")
+            StorageError(LocalTimeFailure.cannotHandle(self))
         }
         /// The local time at `epoch`, read as if it were UTC.
         func localAsUTC(_ epoch: Int64) throws(StorageError) -> Int64 {
