@@ -9,8 +9,6 @@ public enum DirectoryPluginFailure: StorageFailure {
     case attributeNotSupported(String, storageType: String)
     /// Notes of a volume that is no backup.
     case notesOnlyForBackups
-    /// `check_config` of a new storage whose path is no string (`shown` as Perl prints it).
-    case illegalPath(shown: String)
     /// A method whose storage logic has not landed yet.
     case notImplementedYet(method: String)
 
@@ -19,7 +17,6 @@ public enum DirectoryPluginFailure: StorageFailure {
         case .attributeOnlyForBackups(let attribute): "only backups support attribute '\(attribute)'"
         case .attributeNotSupported(let attribute, let type): "attribute '\(attribute)' is not supported for storage type '\(type)'"
         case .notesOnlyForBackups: "only backups can have notes"
-        case .illegalPath(let shown): "illegal path for directory storage: \(shown)"
         case .notImplementedYet(let method): "\(method) is not implemented yet by the swift storage plugin"
         }
     }

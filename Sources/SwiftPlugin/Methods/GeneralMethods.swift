@@ -80,7 +80,7 @@ extension DirectoryPlugin {
     public func checkConfig(_ arguments: CheckConfigArguments) throws(StorageError) -> Value {
         guard arguments.create else { return .undef }
         let path = arguments.config["path"]
-        guard let text = path.string else { throw StorageError(DirectoryPluginFailure.illegalPath(shown: path.printable)) }
+        guard let text = path.string else { throw StorageError(StorageLocationFailure.illegalPath(path.printable)) }
         return .string(try DirectoryStorage.validatedPath(text))
     }
 
