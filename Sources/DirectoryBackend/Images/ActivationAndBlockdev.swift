@@ -5,18 +5,18 @@ extension DirectoryStorage {
     /// `activate_volume`: the volume (or snapshot) must exist.
     public func activateVolume(_ volname: String, snapshot: SnapshotSelector) throws(StorageError) {
         let (path, _) = try filesystemPath(volname, snapshot: snapshot)
-        guard system.exists(path) else { throw StorageError("volume '\(id):\(volname)' does not exist") }
+        guard system.exists(path) else { throw StorageError(ImageFailure.volumeMissing(storage: id, volname: volname)) }
     }
 
     /// `qemu_blockdev_options`: QEMU's protocol node for the volume's file.
     public func blockdevOptions(_ volname: String, snapshot: SnapshotSelector) throws(StorageError) -> BlockdevOptions {
         let (path, volume) = try filesystemPath(volname, snapshot: snapshot)
         if snapshot.isTrue, volume.format == .image(.qcow2), !config.snapshotAsVolumeChain {
-            throw StorageError("cannot attach only the snapshot of a '\(volume.format)' image")
+            throw StorageError(ImageFailure.snapshotNotAttachable(format: volume.format))
         }
         let info: FileStatus
         do { info = try system.status(path, followSymlinks: true) } catch {
-            throw StorageError("stat for '\(path)' failed - \(error)", errno: error)
+            throw StorageError(ImageFailure.statForBlockdev(path: path, error))
         }
         let device = info.kind == .blockDevice || info.kind == .characterDevice
         return BlockdevOptions(driver: device ? .hostDevice : .file, filename: path)

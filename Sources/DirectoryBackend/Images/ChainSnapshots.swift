@@ -46,11 +46,11 @@ extension DirectoryStorage {
     private func qcow2Header(_ file: String) throws(StorageError) -> ImageHeader? {
         let info: FileStatus
         do { info = try system.status(file, followSymlinks: true) } catch {
-            throw StorageError("qemu-img: Could not open '\(file)': Could not open '\(file)': \(error)", errno: error)
+            throw StorageError(ImageFailure.cannotOpen(path: file, error))
         }
         do { return try QCOW2.readHeader(ImageFile(path: file, length: info.size, system: system)) } catch {
             if case .notInFormat = error { return nil }
-            throw ImageInspectionError(error, path: file).storageError
+            throw StorageError(ImageInspectionError(error, path: file))
         }
     }
 
@@ -88,23 +88,23 @@ extension DirectoryStorage {
         diagnostics.print("rename \(path) to \(snapshotPath)")
         let volumeStatus: FileStatus
         do { volumeStatus = try system.status(path, followSymlinks: false) } catch {
-            throw StorageError("rename '\(path)' to '\(snapshotPath)' failed - \(error)", errno: error)
+            throw StorageError(ImageFailure.rename(from: path, to: snapshotPath, error))
         }
         if let existing = try? system.status(snapshotPath, followSymlinks: false) {
             // A link left by a snapshot that was killed before its overlay was in place.
-            guard existing.isSameFile(as: volumeStatus) else { throw StorageError("target snapshot '\(name)' already exists") }
+            guard existing.isSameFile(as: volumeStatus) else { throw StorageError(SnapshotFailure.targetExists(name: name)) }
             try? system.removeFile(snapshotPath)
         }
         var linked = true
         do { try system.link(path, to: snapshotPath) } catch {
-            if error == .fileExists { throw StorageError("target snapshot '\(name)' already exists") }
+            if error == .fileExists { throw StorageError(SnapshotFailure.targetExists(name: name)) }
             guard [.operationNotPermitted, .notSupported, .notImplemented, .tooManyLinks].contains(error) else {
-                throw StorageError("rename '\(path)' to '\(snapshotPath)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.rename(from: path, to: snapshotPath, error))
             }
             // No hard links here: dir's order, renaming the file back on failure.
             do { try system.rename(path, to: snapshotPath, replacing: false) } catch {
-                if error == .fileExists { throw StorageError("target snapshot '\(name)' already exists") }
-                throw StorageError("rename '\(path)' to '\(snapshotPath)' failed - \(error)", errno: error)
+                if error == .fileExists { throw StorageError(SnapshotFailure.targetExists(name: name)) }
+                throw StorageError(ImageFailure.rename(from: path, to: snapshotPath, error))
             }
             linked = false
         }
@@ -117,7 +117,7 @@ extension DirectoryStorage {
             } else if (try? system.rename(snapshotPath, to: path, replacing: false)) == nil {
                 diagnostics.warn("rename '\(snapshotPath)' to '\(path)' failed")
             }
-            throw StorageError("can't allocate new volume \(volname) with \(name) backing image")
+            throw StorageError(SnapshotFailure.overlayNotAllocated(volname: volname, snapshot: name))
         }
     }
 
@@ -130,7 +130,7 @@ extension DirectoryStorage {
                                                preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in
                             do throws(Errno) { try system.rename(temporary, to: path, replacing: true) } catch {
-                                throw StorageError("cannot move the new overlay to '\(path)' - \(error)", errno: error)
+                                throw StorageError(SnapshotFailure.overlayNotMoved(path: path, error))
                             }
                         })
     }
@@ -156,7 +156,7 @@ extension DirectoryStorage {
     /// chains: like dir's chain of one layer, the current state only.
     func currentStateInfo(_ path: String, volname: String, volume: VolumeName) throws(StorageError) -> [SnapshotDetails] {
         let inspected: ImageMetadata?
-        do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
+        do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw StorageError(error) }
         guard let metadata = inspected else { throw qemuImgCannotOpen(path) }
         var current = SnapshotDetails(name: SnapshotNames.current)
         current.order = 0
@@ -176,7 +176,7 @@ extension DirectoryStorage {
         // Newest first: everything before it is more recent.
         let newer = snapshots[..<position].reversed().map(\.name)
         blockers += newer
-        if !newer.isEmpty { throw StorageError("can't rollback, '\(name)' is not most recent snapshot on '\(volname)'") }
+        if !newer.isEmpty { throw StorageError(SnapshotFailure.notMostRecent(name: name, volname: volname)) }
     }
 
     /// dir deletes the volume file, then creates the new one: here the new overlay
@@ -186,11 +186,11 @@ extension DirectoryStorage {
         let (snapshotPath, _) = try filesystemPath(volname, snapshot: .named(name))
         do throws(StorageError) {
             guard system.exists(snapshotPath) else {
-                throw StorageError("unable to create image: snapshot file '\(snapshotPath)' does not exist")
+                throw StorageError(SnapshotFailure.snapshotFileMissing(path: snapshotPath))
             }
             try replaceWithOverlay(path, backedBy: FilePath.name(of: snapshotPath))
         } catch {
-            throw StorageError("can't allocate new volume \(volname): \(error.message)")
+            throw StorageError(SnapshotFailure.rollbackNotAllocated(volname: volname, underlying: error))
         }
     }
 
@@ -203,17 +203,16 @@ extension DirectoryStorage {
         if running {
             // QEMU already merged it (block-commit or block-stream): only the file is left.
             do { try system.removeFile(snapshotPath) } catch {
-                throw StorageError("can't delete snapshot \(name) of volume \(volname): unlink '\(snapshotPath)' failed - \(error)",
-                                   errno: error)
+                throw StorageError(SnapshotFailure.notDeleted(name: name, volname: volname, path: snapshotPath, error))
             }
             return
         }
         let snapshots = try snapshotInfo(volname)
         guard let snapshot = snapshots.first(where: { $0.name == name }), let file = snapshot.file, system.exists(file) else {
-            throw StorageError("volume \(snapshotPath) is missing")
+            throw StorageError(SnapshotFailure.layerMissing(path: snapshotPath))
         }
         guard let childName = snapshot.child, let child = snapshots.first(where: { $0.name == childName }), let childFile = child.file else {
-            throw StorageError("volume \(snapshotPath) is missing")
+            throw StorageError(SnapshotFailure.layerMissing(path: snapshotPath))
         }
         if snapshot.parent == nil {
             // The oldest: merge its child into it, then it takes the child's place.
@@ -221,11 +220,11 @@ extension DirectoryStorage {
             diagnostics.print("running 'qemu-img commit \(childFile)'")
             do throws(StorageError) { try runQemuImg(QemuImg.commit(childFile), errorPrefix: nil) } catch {
                 diagnostics.warn("The state of \(name) is now invalid. Don't try to clone or rollback it. You can only try to delete it again later")
-                throw StorageError("error commiting \(childName) to \(name); \(error.message)")
+                throw StorageError(SnapshotFailure.commitFailed(child: childName, snapshot: name, underlying: error))
             }
             diagnostics.print("rename \(file) to \(childFile)")
             do { try system.rename(file, to: childFile, replacing: true) } catch {
-                throw StorageError("rename '\(file)' to '\(childFile)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.rename(from: file, to: childFile, error))
             }
         } else {
             let parentName = snapshot.parent ?? ""
@@ -233,11 +232,10 @@ extension DirectoryStorage {
             let rebase = QemuImg.rebase(childFile, onto: "snap-\(parentName)-\(volume.name)")
             diagnostics.print("running '\(([rebase.executable] + rebase.arguments).joined(separator: " "))'")
             do throws(StorageError) { try runQemuImg(rebase, errorPrefix: nil) } catch {
-                throw StorageError("error rebase \(childName) from \(parentName); \(error.message)")
+                throw StorageError(SnapshotFailure.rebaseFailed(child: childName, parent: parentName, underlying: error))
             }
             do { try system.removeFile(file) } catch {
-                throw StorageError("error delete old snapshot volume \(snapshot.volname ?? name): unlink '\(file)' failed - \(error)",
-                                   errno: error)
+                throw StorageError(SnapshotFailure.oldVolumeNotDeleted(volname: snapshot.volname ?? name, path: file, error))
             }
         }
     }

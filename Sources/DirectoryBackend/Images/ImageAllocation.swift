@@ -10,26 +10,26 @@ extension DirectoryStorage {
                               sizeKiB: Scalar) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
         do { try system.makeDirectories(directory) } catch {
-            throw StorageError("mkdir \(directory): \(error)", errno: error)
+            throw StorageError(ImageFailure.mkdir(path: directory, error))
         }
         var name = requestedName ?? ""
         if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: requested, addFormatSuffix: true) }
         let parsed = try VolumeName.parseImageFile(name, for: host)
         guard let format = requested.format, parsed.format == format else {
-            throw StorageError("illegal name '\(name)' - wrong extension for format ('\(parsed.format) != '\(requested)')")
+            throw StorageError(ImageFailure.wrongExtension(name: name, format: parsed.format, requested: requested.description))
         }
         let path = directory + "/" + name
-        let exists = StorageError("disk image '\(path)' already exists")
+        let exists = StorageError(ImageFailure.imageExists(path: path))
         guard (try? system.status(path, followSymlinks: false)) == nil else { throw exists }
         try refuseLeftoverSnapshots(at: path)
 
         if format == .subvol {
-            guard (sizeKiB.integer ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError("storage does not support subvol quotas") }
+            guard (sizeKiB.integer ?? (sizeKiB.isTrue ? 1 : 0)) == 0 else { throw StorageError(ImageFailure.subvolQuota) }
             do {
                 try system.makeDirectory(path, mode: 0o755)
                 try system.setMode(path, 0o755)
             } catch {
-                throw StorageError("unable to create subvol '\(path)' - \(error)", errno: error)
+                throw StorageError(ImageFailure.subvolNotCreated(path: path, error))
             }
             return "\(vmid)/\(name)"
         }
@@ -37,7 +37,7 @@ extension DirectoryStorage {
         let preallocation = try QemuImg.preallocation(config.preallocation, format: .image(format))
         let size = sizeKiB.text ?? ""
         // A C string would end at the NUL: "1024\0" must not allocate 1024 KiB.
-        guard !size.utf8.contains(0) else { throw StorageError("invalid size '\(Self.escapingControls(size))'") }
+        guard !size.utf8.contains(0) else { throw StorageError(ImageFailure.invalidSize(shown: Self.escapingControls(size))) }
         try createImage(at: path, removingEmptyDirectory: true,
                         { QemuImg.create(format: format, path: $0, sizeKiB: size, preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in try publish(temporary, as: path, exists: exists) })
@@ -72,7 +72,7 @@ extension DirectoryStorage {
         // qemu-img fills it as if it had created it: 0644 less the daemon's umask, as with dir.
         do { return try system.createTemporaryFile(in: directory, mode: 0o644, applyingUmask: true) } catch {
             if removingEmpty { try? system.removeDirectory(directory) }
-            throw StorageError("unable to create image: cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+            throw StorageError(ImageFailure.newImageTemporary(directory: directory, error))
         }
     }
 
@@ -80,7 +80,7 @@ extension DirectoryStorage {
     func publish(_ temporary: String, as path: String, exists: StorageError) throws(StorageError) {
         do { try system.rename(temporary, to: path, replacing: false) } catch {
             if error == .fileExists { throw exists }
-            throw StorageError("unable to create image: cannot move the new image to '\(path)' - \(error)", errno: error)
+            throw StorageError(ImageFailure.newImageNotMoved(path: path, error))
         }
     }
 }

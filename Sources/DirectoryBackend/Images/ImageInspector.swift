@@ -20,8 +20,8 @@ public struct ImageMetadata: Equatable, Sendable {
 }
 
 /// Why a file is not a readable image of the format it was inspected as.
-public struct ImageInspectionError: Error, Equatable, CustomStringConvertible {
-    public enum Kind: Equatable, Sendable {
+public struct ImageInspectionError: StorageFailure {
+    public enum Kind: Hashable, Sendable {
         /// The file is not in that format at all (qemu-img's "Image is not in <fmt> format").
         case wrongFormat
         /// It claims the format, but its header is damaged, hostile or uses unsupported features.
@@ -47,7 +47,6 @@ public struct ImageInspectionError: Error, Equatable, CustomStringConvertible {
 
     /// The message PVE shows (qemu-img's wording).
     public var description: String { "qemu-img: Could not open '\(path)': \(reason)" }
-    public var storageError: StorageError { StorageError(description) }
 }
 
 /// Reads image metadata natively from the headers (qcow2, vmdk, raw), where PVE's

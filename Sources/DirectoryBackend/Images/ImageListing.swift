@@ -30,7 +30,7 @@ extension DirectoryStorage {
             case .success(let entries): return entries.compactMap(\.name)
             case .failure(let error):
                 guard strict, error != .noSuchFileOrDirectory else { return [] }
-                throw StorageError("unable to list images in '\(directory)' - \(error)", errno: error)
+                throw StorageError(ImageFailure.imagesNotListed(directory: directory, error))
             }
         }
         // In the order of Perl's glob, which dir lists with.
@@ -89,7 +89,7 @@ extension DirectoryStorage {
                 reported = nil
             }
         } catch {
-            throw error.storageError
+            throw StorageError(error)
         }
         guard let metadata, let size = metadata.virtualSize else { return nil }
         var volid = "\(id):\(owner)/\(name)"

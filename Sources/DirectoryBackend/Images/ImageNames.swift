@@ -7,7 +7,7 @@ extension DirectoryStorage {
 
     /// `<images dir>/<vmid>`, refusing a VMID that is not a number (it becomes a path component).
     func imageDirectory(vmid: String) throws(StorageError) -> String {
-        guard PerlString.isDigits(vmid.utf8) else { throw StorageError("VMID '\(vmid)' contains illegal characters") }
+        guard PerlString.isDigits(vmid.utf8) else { throw StorageError(ImageFailure.illegalVMID(vmid)) }
         return try subdirectory(for: .images) + "/" + vmid
     }
 
@@ -28,7 +28,7 @@ extension DirectoryStorage {
         for number in 0..<Self.maximumDisksPerGuest where !used.contains(String(number)) {
             return "\(prefix)-\(vmid)-disk-\(number)\(suffix)"
         }
-        throw StorageError("unable to allocate an image name for VM \(vmid) in storage '\(id)'")
+        throw StorageError(ImageFailure.noFreeName(vmid: vmid, storage: id))
     }
 
     /// The digits after the first `(vm|base|subvol|basevol)-<vmid>-disk-` in `volid`, as written.

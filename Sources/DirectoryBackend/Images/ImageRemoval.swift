@@ -8,7 +8,7 @@ extension DirectoryStorage {
     public func freeVolume(_ volname: String, isBase: Bool, format: ImageFormat?) throws(StorageError) {
         let (path, volume) = try filesystemPath(volname)
         if volume.vtype == .backup, system.exists(path + ".protected") {
-            throw StorageError("cannot remove protected volume '\(volname)' on '\(id)'")
+            throw StorageError(ImageFailure.protectedVolume(volname: volname, storage: id))
         }
         if isBase {
             do { try system.setImmutable(path, false) } catch {
@@ -28,7 +28,7 @@ extension DirectoryStorage {
             // Only a file that is not there is "already gone": a failed stat is no proof.
             let own: FileStatus?
             do { own = try system.status(path, followSymlinks: false) } catch {
-                guard error == .noSuchFileOrDirectory else { throw StorageError("stat '\(path)' failed - \(error)", errno: error) }
+                guard error == .noSuchFileOrDirectory else { throw StorageError(ImageFailure.stat(path: path, error)) }
                 own = nil
             }
             guard let own, own.kind == .symlink || own.kind == .regular else {
@@ -45,12 +45,12 @@ extension DirectoryStorage {
             if volume.format == .image(.raw), volume.vtype == .images {
                 for snapshot in try reflinkSnapshotFiles(of: path) {
                     do { try system.removeFile(snapshot.path) } catch {
-                        throw StorageError("unlink '\(snapshot.path)' failed - \(error)", errno: error)
+                        throw StorageError(ImageFailure.unlink(path: snapshot.path, error))
                     }
                 }
             }
             do { try system.removeFile(path) } catch {
-                throw StorageError("unlink '\(path)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.unlink(path: path, error))
             }
             for snapshot in snapshots.reversed() {
                 do { try system.removeFile(snapshot) } catch {

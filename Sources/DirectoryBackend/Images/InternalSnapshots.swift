@@ -22,9 +22,9 @@ extension DirectoryStorage {
             let info = try system.status(path, followSymlinks: true)
             snapshots = try QCOW2.readSnapshots(ImageFile(path: path, length: info.size, system: system))
         } catch let error as ImageFormatError {
-            throw ImageInspectionError(error, path: path).storageError
+            throw StorageError(ImageInspectionError(error, path: path))
         } catch {
-            throw StorageError("failed to query file information with qemu-img")
+            throw StorageError(ImageFailure.informationUnavailable)
         }
         return snapshots.map { snapshot in
             var details = SnapshotDetails(name: snapshot.name)

@@ -75,14 +75,14 @@ public enum QemuImg {
             return nil
         }
         guard allowed.contains(mode) else {
-            throw StorageError("preallocation mode '\(mode.name)' not supported by format '\(format)'")
+            throw StorageError(ImageFailure.preallocationUnsupported(mode, format: format))
         }
         return mode
     }
 }
 
 /// qemu-img's preallocation modes: the storage's `preallocation` option.
-public enum Preallocation: Equatable, Sendable, ExpressibleByStringLiteral {
+public enum Preallocation: Hashable, Sendable, ExpressibleByStringLiteral {
     case off, metadata, falloc, full
     /// A mode qemu-img does not have (PVE's schema refuses it); kept to name it in the refusal.
     case other(String)
@@ -124,7 +124,8 @@ extension DirectoryStorage {
         func shown(_ text: String) -> String { naming?.shown(text) ?? text }
         let result: CommandResult
         do { result = try system.run(command) } catch {
-            throw StorageError("\(prefix ?? "command '\(shown(command.shellText))' failed"): unable to run \(command.executable) - \(error)", errno: error)
+            throw StorageError(QemuImgFailure.notStarted(command: shown(command.shellText), prefix: prefix,
+                                                         executable: command.executable, error))
         }
         if printing {
             for line in String(decoding: result.output, as: UTF8.self).split(separator: "\n") { diagnostics.print(shown(String(line))) }
@@ -132,24 +133,24 @@ extension DirectoryStorage {
         if result.succeeded { return }
         if let signal = result.interruption {
             // The task is being stopped: the program was killed; the caller removes what it made.
-            throw StorageError("\(prefix ?? "command '\(shown(command.shellText))' failed"): interrupted by signal \(signal)",
-                               errno: .interrupted)
+            throw StorageError(QemuImgFailure.interrupted(command: shown(command.shellText), prefix: prefix, signal: signal))
         }
         let lines = String(decoding: result.errorOutput, as: UTF8.self).split(separator: "\n").map { shown(String($0)) }
-        let reason: String
+        let ending: QemuImgFailure.Ending
         if result.timedOut {
-            throw StorageError("command '\(shown(command.shellText))' failed: got timeout")
+            throw StorageError(QemuImgFailure.timedOut(command: shown(command.shellText)))
         } else if let signal = result.signal {
-            reason = "got signal \(signal)"
+            ending = .signal(signal)
         } else {
-            reason = "exit code \(result.exitStatus ?? -1)"
+            ending = .exitCode(result.exitStatus ?? -1)
         }
         if let prefix {
             for line in lines.dropLast() { diagnostics.warn(line) }
-            throw StorageError("\(prefix): \(lines.last ?? reason)")
+            if let last = lines.last { throw StorageError(QemuImgFailure.reported(prefix: prefix, message: last)) }
+            throw StorageError(QemuImgFailure.failed(command: shown(command.shellText), prefix: prefix, ending))
         }
         for line in lines { diagnostics.warn(line) }
-        throw StorageError("command '\(shown(command.shellText))' failed: \(reason)")
+        throw StorageError(QemuImgFailure.failed(command: shown(command.shellText), prefix: nil, ending))
     }
 }
 

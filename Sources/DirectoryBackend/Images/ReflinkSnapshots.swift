@@ -57,8 +57,7 @@ extension DirectoryStorage {
         guard path.hasSuffix(".\(ImageFormat.raw)") else { return }
         let leftovers = try reflinkSnapshotFiles(of: path)
         guard leftovers.isEmpty else {
-            throw StorageError("disk image '\(path)' has snapshot files left from an earlier volume of that name ("
-                + leftovers.map { "'\(FilePath.name(of: $0.path))'" }.joined(separator: ", ") + "); remove them first")
+            throw StorageError(ImageFailure.leftoverSnapshots(path: path, files: leftovers.map(\.path)))
         }
     }
 
@@ -71,7 +70,7 @@ extension DirectoryStorage {
         let entries: [DirectoryEntry]
         do { entries = try system.listDirectory(directory) } catch {
             if error == .noSuchFileOrDirectory { return [] }
-            throw StorageError("unable to list the snapshots of '\(path)' - \(error)", errno: error)
+            throw StorageError(SnapshotFailure.notListed(path: path, error))
         }
         return entries.compactMap(\.name).filter { $0.hasPrefix(prefix) }.compactMap { entry in
             let name = String(entry.dropFirst(prefix.count))
@@ -82,7 +81,7 @@ extension DirectoryStorage {
     /// A reflink copy under `<volume>@<name>`, published by a rename once complete.
     func takeReflinkSnapshot(_ volname: String, _ name: String, path: String) throws(StorageError) {
         let snapshotPath = Self.reflinkSnapshotPath(path, name)
-        let exists = StorageError("snapshot '\(name)' already exists on '\(volname)'")
+        let exists = StorageError(SnapshotFailure.exists(name: name, volname: volname))
         guard system.isGone(snapshotPath) else { throw exists }
         let identity = SnapshotIdentity.new(at: system.currentTime())
         try reflinkCopy(of: path, to: snapshotPath, replacing: false, exists: exists) { temporary in
@@ -99,7 +98,7 @@ extension DirectoryStorage {
         let value: [UInt8]?
         do { value = try system.extendedAttribute(SnapshotIdentity.attribute, of: snapshotPath) } catch {
             guard error == .notSupported else {
-                throw StorageError("cannot read the id of snapshot file '\(snapshotPath)' - \(error)", errno: error)
+                throw StorageError(SnapshotFailure.identityUnreadable(path: snapshotPath, error))
             }
             value = nil
         }
@@ -113,22 +112,22 @@ extension DirectoryStorage {
         let directory = FilePath.parent(of: target)
         let info: FileStatus
         do { info = try system.status(source, followSymlinks: false) } catch {
-            throw StorageError("stat '\(source)' failed - \(error)", errno: error)
+            throw StorageError(ImageFailure.stat(path: source, error))
         }
-        guard info.kind == .regular else { throw StorageError("'\(source)' is not a regular file") }
+        guard info.kind == .regular else { throw StorageError(ImageFailure.notRegularFile(path: source)) }
         let temporary: String
         do { temporary = try system.createTemporaryFile(in: directory, mode: 0o600) } catch {
-            throw StorageError("cannot create a temporary file in '\(directory)' - \(error)", errno: error)
+            throw StorageError(ImageFailure.temporaryNotCreated(directory: directory, error))
         }
         do throws(StorageError) {
             do { try system.cloneFile(source, into: temporary) } catch {
-                throw StorageError("reflink copy of '\(source)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.reflinkCopy(source: source, error))
             }
             try? system.setMode(temporary, info.mode & 0o777)
             try prepare(temporary)
             do { try system.rename(temporary, to: target, replacing: replacing) } catch {
                 if error == .fileExists { throw exists }
-                throw StorageError("rename to '\(target)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.renameInto(path: target, error))
             }
         } catch {
             try? system.removeFile(temporary)
@@ -157,18 +156,17 @@ extension DirectoryStorage {
         let name = try SnapshotNames.validated(try SnapshotNames.requested(selector))
         let snapshotPath = Self.reflinkSnapshotPath(path, name)
         guard system.exists(snapshotPath) else {
-            throw StorageError("can't rollback, snapshot '\(name)' does not exist on '\(volname)'")
+            throw StorageError(SnapshotFailure.rollbackTargetMissing(name: name, volname: volname))
         }
-        try reflinkCopy(of: snapshotPath, to: path, replacing: true, exists: StorageError("volume '\(path)' exists"))
+        try reflinkCopy(of: snapshotPath, to: path, replacing: true, exists: StorageError(ImageFailure.volumeExists(path: path)))
     }
 
     func deleteReflinkSnapshot(_ volname: String, _ selector: SnapshotSelector, path: String) throws(StorageError) {
         let name = try SnapshotNames.validated(try SnapshotNames.requested(selector))
         let snapshotPath = Self.reflinkSnapshotPath(path, name)
         do { try system.removeFile(snapshotPath) } catch {
-            if error == .noSuchFileOrDirectory { throw StorageError("snapshot '\(name)' does not exist on '\(volname)'") }
-            throw StorageError("can't delete snapshot \(name) of volume \(volname): unlink '\(snapshotPath)' failed - \(error)",
-                               errno: error)
+            if error == .noSuchFileOrDirectory { throw StorageError(SnapshotFailure.missing(name: name, volname: volname)) }
+            throw StorageError(SnapshotFailure.notDeleted(name: name, volname: volname, path: snapshotPath, error))
         }
     }
 }

@@ -65,9 +65,7 @@ public enum SnapshotNames {
     /// `name` when valid; the error names it (shortened, control characters escaped).
     public static func validated(_ name: String) throws(StorageError) -> String {
         guard isValid(name) else {
-            let shown = name.count > 60 ? String(name.prefix(60)) + "..." : name
-            throw StorageError("invalid snapshot name '\(DirectoryStorage.escapingControls(shown))' - it must be 1 to "
-                + "\(maximumLength) bytes long, without '/', '..' or control characters")
+            throw StorageError(SnapshotFailure.invalidName(name))
         }
         return name
     }
@@ -75,8 +73,8 @@ public enum SnapshotNames {
     /// The name of a new snapshot: valid, and not the reserved `current`.
     static func forNewSnapshot(_ selector: SnapshotSelector) throws(StorageError) -> String {
         guard case .named(let name) = selector else {
-            if selector == .current { throw StorageError("snapshot name 'current' is reserved for the current state of a volume") }
-            throw StorageError("missing snapname")
+            if selector == .current { throw StorageError(SnapshotFailure.reservedName) }
+            throw StorageError(SnapshotFailure.missingName)
         }
         return try validated(name)
     }
@@ -85,7 +83,7 @@ public enum SnapshotNames {
     static func requested(_ selector: SnapshotSelector) throws(StorageError) -> String {
         guard let name = selector.name else {
             if selector == .current { return current }
-            throw StorageError("missing snapname")
+            throw StorageError(SnapshotFailure.missingName)
         }
         return name
     }
@@ -123,7 +121,7 @@ extension DirectoryStorage {
     /// The volume a snapshot method works on. A name that is no volume is refused as dir
     /// refuses it, by its extension before any parsing (`refusal`, the method's message),
     /// unless it names a qcow2 file, whose parse error is the answer.
-    private func snapshotVolume(_ volname: String, refusal: String) throws(StorageError) -> VolumeName {
+    private func snapshotVolume(_ volname: String, refusal: SnapshotFailure) throws(StorageError) -> VolumeName {
         do { return try VolumeName.parse(volname, for: host) } catch {
             guard volname.hasSuffix(".qcow2") || volname.hasSuffix(".qed") else { throw StorageError(refusal) }
             throw error
@@ -134,8 +132,8 @@ extension DirectoryStorage {
 
     /// `volume_snapshot`: takes snapshot `selector` of the volume.
     public func takeSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try snapshotVolume(volname, refusal: "can't snapshot this image format")
-        guard let kind = try snapshotKind(of: volume) else { throw StorageError("can't snapshot this image format") }
+        let volume = try snapshotVolume(volname, refusal: .cannotSnapshotFormat)
+        guard let kind = try snapshotKind(of: volume) else { throw StorageError(SnapshotFailure.cannotSnapshotFormat) }
         let name = try SnapshotNames.forNewSnapshot(selector)
         let (path, _) = try filesystemPath(volname)
         switch kind {
@@ -169,8 +167,7 @@ extension DirectoryStorage {
 
     /// qemu-img's message for a volume file that is not there.
     func qemuImgCannotOpen(_ path: String) -> StorageError {
-        StorageError("qemu-img: Could not open '\(path)': Could not open '\(path)': \(Errno.noSuchFileOrDirectory)",
-                     errno: .noSuchFileOrDirectory)
+        StorageError(ImageFailure.cannotOpen(path: path, .noSuchFileOrDirectory))
     }
 
     // MARK: - Rollback
@@ -186,7 +183,7 @@ extension DirectoryStorage {
             return
         }
         let name = selector.name ?? (selector == .current ? SnapshotNames.current : "")
-        let missing = StorageError("can't rollback, snapshot '\(name)' does not exist on '\(volname)'")
+        let missing = StorageError(SnapshotFailure.rollbackTargetMissing(name: name, volname: volname))
         let (path, _) = try filesystemPath(volname)
         switch try snapshotKind(of: volume, path: path, existing: selector) {
         case .volumeChain:
@@ -203,11 +200,11 @@ extension DirectoryStorage {
 
     /// `volume_snapshot_rollback`.
     public func rollbackSnapshot(_ volname: String, _ selector: SnapshotSelector) throws(StorageError) {
-        let volume = try snapshotVolume(volname, refusal: "can't rollback snapshot this image format")
+        let volume = try snapshotVolume(volname, refusal: .cannotRollbackFormat)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard let kind, kind == .reflink || volume.format == .image(.qcow2) else {
-            throw StorageError("can't rollback snapshot this image format")
+            throw StorageError(SnapshotFailure.cannotRollbackFormat)
         }
         switch kind {
         case .internalQCOW2:
@@ -224,11 +221,11 @@ extension DirectoryStorage {
     /// `volume_snapshot_delete`. Returns true when there was nothing to do because QEMU
     /// removed the internal snapshot of the running VM itself (dir returns 1 then).
     public func deleteSnapshot(_ volname: String, _ selector: SnapshotSelector, running: Bool) throws(StorageError) -> Bool {
-        let volume = try snapshotVolume(volname, refusal: "can't delete snapshot for this image format")
+        let volume = try snapshotVolume(volname, refusal: .cannotDeleteFormat)
         let (path, _) = try filesystemPath(volname)
         let kind = try snapshotKind(of: volume, path: path, existing: selector)
         guard volume.format == .image(.qcow2) || kind == .reflink else {
-            throw StorageError("can't delete snapshot for this image format")
+            throw StorageError(SnapshotFailure.cannotDeleteFormat)
         }
         if kind == .reflink {
             try deleteReflinkSnapshot(volname, selector, path: path)
@@ -251,17 +248,17 @@ extension DirectoryStorage {
     public func renameSnapshot(_ volname: String, from source: SnapshotSelector, to target: SnapshotSelector) throws(StorageError) {
         let volume = try VolumeName.parse(volname, for: host)
         if try snapshotKind(of: volume) == .reflink, source == .current || target == .current {
-            throw StorageError("the current state of a raw volume cannot be renamed")
+            throw StorageError(SnapshotFailure.currentOfRawVolume)
         }
         if case .named(let name) = target { _ = try SnapshotNames.validated(name) }
         let (sourcePath, _) = try filesystemPath(volname, snapshot: source)
         let (targetPath, _) = try filesystemPath(volname, snapshot: target)
         diagnostics.print("rename \(sourcePath) to \(targetPath)")
         let targetName = target.name ?? (target == .current ? SnapshotNames.current : "")
-        guard !system.exists(targetPath) else { throw StorageError("target snapshot '\(targetName)' already exists") }
+        guard !system.exists(targetPath) else { throw StorageError(SnapshotFailure.targetExists(name: targetName)) }
         do { try system.rename(sourcePath, to: targetPath, replacing: false) } catch {
-            if error == .fileExists { throw StorageError("target snapshot '\(targetName)' already exists") }
-            throw StorageError("rename '\(sourcePath)' to '\(targetPath)' failed - \(error)", errno: error)
+            if error == .fileExists { throw StorageError(SnapshotFailure.targetExists(name: targetName)) }
+            throw StorageError(ImageFailure.rename(from: sourcePath, to: targetPath, error))
         }
     }
 

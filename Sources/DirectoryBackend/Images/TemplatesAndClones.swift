@@ -8,36 +8,35 @@ extension DirectoryStorage {
     public func createBase(_ volname: String) throws(StorageError) -> String {
         _ = try basePath()
         let (path, volume) = try filesystemPath(volname)
-        guard volume.vtype == .images else { throw StorageError("create_base on wrong vtype '\(volume.vtype)'") }
-        guard !volume.isBase else { throw StorageError("create_base not possible with base image") }
+        guard volume.vtype == .images else { throw StorageError(TemplateFailure.baseOfWrongType(volume.vtype)) }
+        guard !volume.isBase else { throw StorageError(TemplateFailure.alreadyBase) }
         if volume.format == .image(.raw) {
             // A template has no snapshots: they would stay behind under the old name.
             let snapshots = try reflinkSnapshotFiles(of: path)
             guard snapshots.isEmpty else {
-                throw StorageError("create_base not possible while '\(volname)' has snapshots ("
-                    + snapshots.map { "'\($0.name)'" }.joined(separator: ", ") + "); delete them first")
+                throw StorageError(TemplateFailure.hasSnapshots(volname: volname, snapshots: snapshots.map(\.name)))
             }
         }
         let inspected: ImageMetadata?
-        do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw error.storageError }
+        do { inspected = try inspector.inspect(path, format: volume.format) } catch { throw StorageError(error) }
         guard let metadata = inspected, metadata.virtualSize != nil else {
-            throw StorageError("file_size_info on '\(volname)' failed")
+            throw StorageError(TemplateFailure.sizeUnknown(volname: volname))
         }
         if let baseName = volume.baseName, let baseVMID = volume.baseVMID, metadata.backingFile != "../\(baseVMID)/\(baseName)" {
-            throw StorageError("volname '\(volname)' contains wrong information about parent")
+            throw StorageError(TemplateFailure.wrongParent(volname: volname))
         }
         let newName = volume.name.hasPrefix("vm-") ? "base-" + volume.name.dropFirst(3) : volume.name
         let vmid = volume.vmid ?? ""
         let newVolname = volume.baseName.map { "\(volume.baseVMID ?? "")/\($0)/\(vmid)/\(newName)" } ?? "\(vmid)/\(newName)"
         let (newPath, _) = try filesystemPath(newVolname)
-        let exists = StorageError("file '\(newPath)' already exists")
+        let exists = StorageError(ImageFailure.fileExists(path: newPath))
         if (try? system.status(newPath, followSymlinks: true))?.kind == .regular { throw exists }
         // A subvol keeps its name (only vm- becomes base-): dir's rename onto itself
         // succeeds and the directory becomes the template as it is.
         if newPath != path {
             do { try system.rename(path, to: newPath, replacing: false) } catch {
                 if error == .fileExists { throw exists }
-                throw StorageError("rename '\(path)' to '\(newPath)' failed - \(error)", errno: error)
+                throw StorageError(ImageFailure.rename(from: path, to: newPath, error))
             }
         }
         try? system.setMode(newPath, 0o444)
@@ -52,17 +51,17 @@ extension DirectoryStorage {
     public func cloneImage(_ volname: String, vmid: String, snapshot: SnapshotSelector) throws(StorageError) -> String {
         _ = try basePath()
         let volume = try VolumeName.parse(volname, for: host)
-        guard volume.vtype == .images else { throw StorageError("clone_image on wrong vtype '\(volume.vtype)'") }
-        if snapshot.isTrue { throw StorageError("this storage type does not support clone_image on snapshot") }
+        guard volume.vtype == .images else { throw StorageError(TemplateFailure.cloneOfWrongType(volume.vtype)) }
+        if snapshot.isTrue { throw StorageError(TemplateFailure.cloneOfSnapshot) }
         if volume.format == .image(.subvol) {
-            throw StorageError("this storage type does not support clone_image on subvolumes")
+            throw StorageError(TemplateFailure.cloneOfSubvolume)
         }
-        guard volume.isBase else { throw StorageError("clone_image only works on base images") }
+        guard volume.isBase else { throw StorageError(TemplateFailure.cloneOfNonBase) }
         let baseName = volume.name
         let baseVMID = volume.vmid ?? ""
         let directory = try imageDirectory(vmid: vmid)
         do { try system.makeDirectories(directory) } catch {
-            throw StorageError("mkdir \(directory): \(error)", errno: error)
+            throw StorageError(ImageFailure.mkdir(path: directory, error))
         }
         let name = try findFreeDiskname(vmid: vmid, format: .known(.qcow2), addFormatSuffix: true)
         diagnostics.warn("clone \(volname): images, \(name), \(vmid) to \(name) (base=../\(baseVMID)/\(baseName))")
@@ -74,7 +73,7 @@ extension DirectoryStorage {
                                                layout: host.backedImageOptions,
                                                preallocation: preallocation) },
                         publish: { temporary throws(StorageError) in
-                            try publish(temporary, as: path, exists: StorageError("disk image '\(path)' already exists"))
+                            try publish(temporary, as: path, exists: StorageError(ImageFailure.imageExists(path: path)))
                         })
         return newVolname
     }
