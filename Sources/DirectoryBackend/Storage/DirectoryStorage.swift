@@ -46,7 +46,7 @@ public struct DirectoryStorage: Sendable {
         var name = volume.name
         if snapshot.isRequested, volume.format != .image(.qcow2) {
             guard volume.format == .image(.raw), volume.vtype == .images, supportsReflinks() else {
-                throw StorageError(VolumePathFailure.cannotSnapshot(volume.format))
+                throw StorageError(SnapshotFailure.cannotSnapshotFormat)
             }
             if let snap = snapshot.name { name = Self.reflinkSnapshotPath(name, try SnapshotNames.validated(snap)) }
         } else if config.snapshotAsVolumeChain, let snap = snapshot.name {

@@ -68,15 +68,3 @@ public enum StorageIdentityFailure: StorageFailure {
         }
     }
 }
-
-/// A failure of `filesystem_path` beyond the volume name's.
-public enum VolumePathFailure: StorageFailure {
-    /// A snapshot was asked of a volume whose format (or storage) has none.
-    case cannotSnapshot(VolumeFormat)
-
-    public var description: String {
-        switch self {
-        case .cannotSnapshot: "can't snapshot this image format"
-        }
-    }
-}
