@@ -285,10 +285,10 @@ extension DirectoryStorage {
         let temporary: String
         switch (baseSnapshot, header.baseID) {
         case (nil, nil):
-            guard system.isGone(path) else { throw StorageError(ImportFailure.fileExists(path: path)) }
+            guard system.isGone(path) else { throw StorageError(ImageFailure.fileExists(path: path)) }
             try refuseLeftoverSnapshots(at: path)
             do { try system.makeDirectories(directory) } catch {
-                throw StorageError(ImportFailure.makeDirectory(path: directory, error))
+                throw StorageError(ImageFailure.mkdir(path: directory, error))
             }
             system.reclaimStaleTemporaries(in: directory)
             temporary = try newTemporary(in: directory, removingEmpty: true)
@@ -325,7 +325,7 @@ extension DirectoryStorage {
             do { try system.rename(temporary, to: path, replacing: header.baseID != nil) } catch {
                 // The snapshot was published alone: without its volume it must not stay.
                 try? system.removeFile(snapshotPath)
-                if error == .fileExists { throw StorageError(ImportFailure.fileExists(path: path)) }
+                if error == .fileExists { throw StorageError(ImageFailure.fileExists(path: path)) }
                 throw StorageError(ImportFailure.publish(path: path, error))
             }
         } catch {

@@ -22,18 +22,12 @@ public enum ImportFailure: StorageFailure {
     case archiveMember(volname: String)
     /// The stream's data format is not the volume's file format.
     case formatMismatch(stream: StreamFormat, file: VolumeFormat)
-    case fileExists(path: String)
-    /// The image name (chosen or requested) was taken.
-    case diskImageExists(path: String)
     /// The stream ended before its 8-byte size header.
     case noSizeHeader
     /// A linked clone's name, which `dir` allocates as `<vmid>/<name>` and then refuses.
     case unexpectedAllocatedName(vmid: String, name: String, volname: String)
     /// Content of a type no stream is imported into.
     case unsupportedContent(ContentType)
-    /// A container directory with a size (`dir` makes no quotas).
-    case subvolQuota
-    case makeDirectory(path: String, Errno)
     case createSubvol(directory: String, Errno)
     case createTemporary(directory: String, Errno)
     case open(path: String, Errno)
@@ -68,7 +62,7 @@ public enum ImportFailure: StorageFailure {
 
     public var errno: Errno? {
         switch self {
-        case .makeDirectory(_, let errno), .createSubvol(_, let errno), .createTemporary(_, let errno),
+        case .createSubvol(_, let errno), .createTemporary(_, let errno),
              .open(_, let errno), .write(_, let errno), .stat(_, let errno), .publish(_, let errno),
              .readStream(let errno), .waitFailed(let errno), .runQemuImg(let errno):
             errno
@@ -85,14 +79,10 @@ public enum ImportFailure: StorageFailure {
         case .archiveMember(let volname):
             "import: '\(volname)' is a disk inside an OVA archive; only whole files can be imported"
         case .formatMismatch(let stream, let file): "cannot import format \(stream) into a file of format \(file)"
-        case .fileExists(let path): "file '\(path)' already exists"
-        case .diskImageExists(let path): "disk image '\(path)' already exists"
         case .noSizeHeader: "import: no size found in export header, aborting."
         case .unexpectedAllocatedName(let vmid, let name, let volname):
             "internal error: unexpected allocated name: '\(vmid)/\(name)' != '\(volname)'"
         case .unsupportedContent(let vtype): "importing volume of type '\(vtype)' not implemented"
-        case .subvolQuota: "storage does not support subvol quotas"
-        case .makeDirectory(let path, let errno): "mkdir \(path): \(errno)"
         case .createSubvol(let directory, let errno): "unable to create subvol in '\(directory)' - \(errno)"
         case .createTemporary(let directory, let errno): "import: cannot create a temporary file in '\(directory)' - \(errno)"
         case .open(let path, let errno): "import: cannot open '\(path)' - \(errno)"

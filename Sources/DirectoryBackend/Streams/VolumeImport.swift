@@ -38,7 +38,7 @@ extension DirectoryStorage {
         }
         var requested: String? = volume.name
         if system.exists(path) {
-            guard allowRename, isImage else { throw StorageError(ImportFailure.fileExists(path: path)) }
+            guard allowRename, isImage else { throw StorageError(ImageFailure.fileExists(path: path)) }
             diagnostics.warn("file '\(path)' already exists - importing with a different name")
             requested = nil
         }
@@ -74,10 +74,10 @@ extension DirectoryStorage {
                      _ channel: StreamChannel) throws(StorageError) -> String {
         let directory = try imageDirectory(vmid: vmid)
         let format = stream.dataFormat
-        if stream == .tar, sizeKiB != 0 { throw StorageError(ImportFailure.subvolQuota) }
+        if stream == .tar, sizeKiB != 0 { throw StorageError(ImageFailure.subvolQuota) }
         _ = try QemuImg.preallocation(config.preallocation, format: .image(format))
         do { try system.makeDirectories(directory) } catch {
-            throw StorageError(ImportFailure.makeDirectory(path: directory, error))
+            throw StorageError(ImageFailure.mkdir(path: directory, error))
         }
         system.reclaimStaleTemporaries(in: directory)
         if stream == .tar {
@@ -114,7 +114,7 @@ extension DirectoryStorage {
                     attempts += 1
                     continue
                 }
-                if error == .fileExists { throw StorageError(ImportFailure.diskImageExists(path: path)) }
+                if error == .fileExists { throw StorageError(ImageFailure.imageExists(path: path)) }
                 throw StorageError(ImportFailure.publish(path: path, error))
             }
         }
@@ -160,7 +160,7 @@ extension DirectoryStorage {
         do throws(StorageError) {
             try receive(into: temporary, expected: expected, channel)
             do { try system.rename(temporary, to: path, replacing: false) } catch {
-                if error == .fileExists { throw StorageError(ImportFailure.fileExists(path: path)) }
+                if error == .fileExists { throw StorageError(ImageFailure.fileExists(path: path)) }
                 throw StorageError(ImportFailure.publish(path: path, error))
             }
         } catch {
