@@ -49,6 +49,8 @@ extension StorageConfig: PluginConfiguration {
                 let (types, unknown) = contentTypes(of: member)
                 config.content = types
                 config.unrecognized.content = unknown
+            } else if option == .contentDirectories, member.isHash {
+                config.location.contentDirectories = try StorageLocation.contentDirectories(member)
             } else {
                 config.set(option, try member.value())
             }
@@ -126,8 +128,24 @@ extension StorageLocation: PluginConfiguration {
         let path = value.member("path")
         if path.isDefined { location.path = Self.path(try path.value()) }
         let directories = value.member("content-dirs")
-        if directories.isDefined { location.contentDirectories = Self.contentDirectories(try directories.value()) }
+        if directories.isHash {
+            location.contentDirectories = try Self.contentDirectories(directories)
+        } else if directories.isDefined {
+            location.contentDirectories = Self.contentDirectories(try directories.value())
+        }
         return location
+    }
+
+    /// `content-dirs` as a hash, read in place: only the members that name a content
+    /// type are read, and an empty hash (which `dir`'s own `get_subdir` autovivifies
+    /// into every `$scfg` it reads) costs no allocation.
+    static func contentDirectories(_ hash: PerlValue) throws(StorageError) -> [ContentType: String] {
+        var directories: [ContentType: String] = [:]
+        var members = hash.members
+        while let (key, member) = members.next() {
+            if let type = ContentType.named(key.bytes), let directory = try member.value().string { directories[type] = directory }
+        }
+        return directories
     }
 
     /// `path` as dir tests it: unset when false in Perl's sense.

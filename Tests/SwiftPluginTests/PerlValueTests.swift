@@ -71,6 +71,7 @@ struct PerlValueTests {
             ["path": "/p", "content-dirs": ["iso": "isos", "bogus": "x", "backup": ["not": "a string"]], "type": "swift"],
             ["path": "0"], ["path": ""], ["path": 0], ["path": .text("/é")], ["path": .bytes([0x2F, 0xFF])],
             ["path": ["a"]], ["content-dirs": "no hash"], [:],
+            ["path": "/p", "content-dirs": [:]], ["path": "/p", "content-dirs": ["images": 7, "iso": .bytes([0x69, 0xFF])]],
         ]
         for scfg in cases {
             let location = try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make(scfg), in: $0)) }
@@ -78,6 +79,14 @@ struct PerlValueTests {
         }
         #expect(try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make(["path": "/p"]), in: $0)) }
             == StorageLocation(path: "/p"))
+        // The members that name a content type, read in place; others are not read.
+        let directories = try perl.withTable {
+            try StorageLocation.decode(from: PerlValue(perl.make(["path": "/p", "content-dirs": ["iso": "isos", "images": 7, "bogus": "b",
+                                                                                                 "backup": ["no": "string"]]]), in: $0))
+        }
+        #expect(directories.contentDirectories == [.iso: "isos", .images: "7"])
+        #expect(try perl.withTable { try StorageConfig.decode(from: PerlValue(perl.make(["path": "/p", "content-dirs": ["iso": "isos"]]), in: $0)) }
+            .location.contentDirectories == [.iso: "isos"])
         #expect(throws: StorageError(ArgumentFailure.configurationNotAHash)) {
             try perl.withTable { try StorageLocation.decode(from: PerlValue(perl.make("x"), in: $0)) }
         }
