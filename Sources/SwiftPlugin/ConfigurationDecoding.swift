@@ -1,3 +1,4 @@
+import CPVEStorageSDK
 import DirectoryBackend
 import PVEStorage
 import PVEStoragePerl
@@ -128,10 +129,10 @@ extension StorageLocation: PluginConfiguration {
         let path = value.member("path")
         if path.isDefined { location.path = Self.path(try path.value()) }
         let directories = value.member("content-dirs")
-        if directories.isHash {
-            location.contentDirectories = try Self.contentDirectories(directories)
-        } else if directories.isDefined {
-            location.contentDirectories = Self.contentDirectories(try directories.value())
+        switch directories.kind {
+        case SPVE_KIND_UNDEF: break
+        case SPVE_KIND_HASH: location.contentDirectories = try Self.contentDirectories(directories)
+        default: location.contentDirectories = Self.contentDirectories(try directories.value())
         }
         return location
     }
