@@ -11,7 +11,9 @@ import Glibc
 /// Each method the plugin binds in its methods.txt is an instance method taking the
 /// method's generated argument struct and returning the Perl return value; the
 /// compiler checks that every bound method exists. Methods a plugin does not bind
-/// stay PVE::Storage::Plugin's, in Perl.
+/// stay PVE::Storage::Plugin's, in Perl; a `refuse` line binds one to ``refuse(_:package:method:)``
+/// instead, without a Swift method. A method fails by throwing a ``StorageError``
+/// around the plugin's own ``StorageFailure``.
 public protocol StoragePlugin {
     /// The plugin for one call: `call` collects what the method warns, prints, logs
     /// and pushes, and says what the glue passed besides the arguments.
