@@ -95,7 +95,7 @@ sub read_methods {
         die "$file:$.: duplicate method '$name'\n" if $seen{$name}++;
         die "$file:$.: unknown shape '" . ($shape // '') . "'\n" if !defined($shape) || !$SHAPES{$shape};
         my $native = @args && $args[-1] eq 'native' ? pop(@args) : undef;
-        die "$file:$.: a refused method takes no arguments\n" if $shape eq 'refuse' && @args;
+        die "$file:$.: a refused method takes no arguments\n" if $shape eq 'refuse' && (@args || $native);
         my @parsed;
         for my $arg (@args) {
             my ($arg_name, $type) = split(/:/, $arg, 2);

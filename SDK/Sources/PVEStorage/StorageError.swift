@@ -35,7 +35,8 @@ extension StorageFailure {
 }
 
 /// What a plugin method throws: a ``StorageFailure`` on its way to Perl, where it
-/// becomes `die "<message>\n"` with `$!` set from its errno.
+/// becomes `die "<message>\n"`, with `$!` set from its errno (a `failed` one; a
+/// `badRequest` reports the glue's own error code).
 ///
 /// Code that reacts to a failure asks for its type (``failure(as:)``), never for its
 /// words.
@@ -87,9 +88,10 @@ public struct StorageError: Error, Hashable, CustomStringConvertible {
     }
 }
 
-/// A failure that is only its words, for refusals PVE words once and nothing tells
-/// apart (`missing snapname`). A failure that carries names, paths or an errno, or one
-/// that code reacts to, deserves a type of its own.
+/// A failure that is only its words (and the errno, if a system call caused it), for
+/// refusals PVE words once and nothing tells apart (`missing snapname`). A failure
+/// with names or paths in its words, or one that code reacts to, deserves a type of
+/// its own.
 public struct Refusal: StorageFailure {
     public let message: String
     public let errno: Errno?
@@ -102,8 +104,9 @@ public struct Refusal: StorageFailure {
     public var description: String { message }
 }
 
-/// A failure reading a method's arguments, the SDK's own: a value of a type no caller
-/// passes, named after the argument.
+/// A failure reading a method's arguments or the storage configuration, the SDK's
+/// own: a Perl value of a kind the argument cannot be (a reference for a name, bytes
+/// that are not UTF-8), named after the argument.
 public enum ArgumentFailure: StorageFailure {
     /// A string argument whose bytes are not UTF-8 (`shown` escapes them).
     case notUTF8(argument: String, shown: String)
