@@ -49,7 +49,7 @@ import PVEStorage
 
     @Test func importOfAnUnknownFormat() throws {
         let error = try #require(Self.importing(StreamHeader.encode(0), as: .other("zfs")))
-        #expect(error.failure(as: ImportFailure.self) == .formatNotAvailable(format: "zfs", className: Self.className))
+        #expect(error.failure(as: ImportFailure.self) == .formatNotAvailable(format: .other("zfs"), className: Self.className))
         #expect(error.message == "volume import format 'zfs' not available for \(Self.className)")
     }
 
@@ -63,7 +63,7 @@ import PVEStorage
             try storage.exportVolume(Self.volume, format: .known(.tar), to: sink, snapshot: nil, baseSnapshot: nil,
                                      withSnapshots: false, className: Self.className)
         })
-        #expect(error.failure(as: ExportFailure.self) == .formatNotAvailable(format: "tar+size", className: Self.className))
+        #expect(error.failure(as: ExportFailure.self) == .formatNotAvailable(format: .known(.tar), className: Self.className))
         #expect(error.message == "volume export format tar+size not available for \(Self.className)")
         #expect(directory.system.written(to: sink).isEmpty, "nothing sent")
     }

@@ -16,7 +16,7 @@ extension DirectoryStorage {
         if name.isEmpty { name = try findFreeDiskname(vmid: vmid, format: requested, addFormatSuffix: true) }
         let parsed = try VolumeName.parseImageFile(name, for: host)
         guard let format = requested.format, parsed.format == format else {
-            throw StorageError(ImageFailure.wrongExtension(name: name, format: parsed.format, requested: requested.description))
+            throw StorageError(ImageFailure.wrongExtension(name: name, format: parsed.format, requested: requested))
         }
         let path = directory + "/" + name
         let exists = StorageError(ImageFailure.imageExists(path: path))

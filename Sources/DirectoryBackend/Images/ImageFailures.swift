@@ -35,7 +35,7 @@ public enum ImageFailure: StorageFailure {
 
     // MARK: Allocation
     /// The name's extension is not the requested format's (`requested` as the caller named it).
-    case wrongExtension(name: String, format: ImageFormat, requested: String)
+    case wrongExtension(name: String, format: ImageFormat, requested: FormatName<ImageFormat>)
     case subvolQuota
     case subvolNotCreated(path: String, Errno)
     /// `shown` is the size as given, escaped for the message.

@@ -4,7 +4,7 @@ import PVEStorage
 ///
 /// The messages are QEMU's own wording, because PVE's `dir` storage shows qemu-img's
 /// message for the same files.
-public enum ImageFormatError: Error, Equatable, CustomStringConvertible {
+public enum ImageFormatError: Error, Hashable, CustomStringConvertible {
     /// The file is not of the requested format (named here) at all; listing then reports it
     /// `invalid`.
     case notInFormat(String)

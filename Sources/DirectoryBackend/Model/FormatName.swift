@@ -48,3 +48,4 @@ extension FormatName where Format: RawRepresentable, Format.RawValue == String {
     }
 }
 
+extension FormatName: Hashable where Format: Hashable {}

@@ -13,7 +13,7 @@ public enum StreamDirection: String, Hashable, Sendable, CustomStringConvertible
 /// stream, the allocation's for names), the plugin's for the checks beyond `dir`.
 public enum ImportFailure: StorageFailure {
     /// A format the plugin does not know, named as the caller wrote it.
-    case formatNotAvailable(format: String, className: String)
+    case formatNotAvailable(format: FormatName<StreamFormat>, className: String)
     /// A format that carries snapshots (qcow2, vmdk) was asked for without them.
     case snapshotsRequired(StreamFormat)
     /// A format that carries no snapshots was asked for with them.
@@ -44,8 +44,8 @@ public enum ImportFailure: StorageFailure {
     case streamTooLong(announced: UInt64)
     /// A raw stream ended before the size its header announced.
     case streamTooShort(received: UInt64, announced: UInt64)
-    /// The payload is not an image of the format (the reader's reason).
-    case unusableImage(format: ImageFormat, reason: String)
+    /// The payload is not an image of the format (the reader's finding, in qemu-img's words).
+    case unusableImage(format: ImageFormat, ImageFormatError)
     /// The image names a backing file (shown with control characters escaped).
     case backingFile(format: ImageFormat, path: String)
     /// The image names an external data file (shown with control characters escaped).
@@ -139,7 +139,7 @@ public enum ExportFailure: StorageFailure {
     /// A storage with volume chains does not send snapshots.
     case snapshotsWithVolumeChain(className: String)
     /// A format the volume cannot be sent as, named as the caller wrote it.
-    case formatNotAvailable(format: String, className: String)
+    case formatNotAvailable(format: FormatName<StreamFormat>, className: String)
     /// The volume names a disk inside an OVA archive.
     case archiveMember(volname: String)
     case stat(path: String, Errno)
@@ -147,10 +147,10 @@ public enum ExportFailure: StorageFailure {
     case read(path: String, Errno)
     /// The file ended before the bytes to send.
     case endedEarly(path: String, at: Int64)
-    /// The image's header or tables cannot be read (the reader's reason, qemu-img's words).
-    case unreadableImage(path: String, reason: String)
-    /// The image's cluster tables cannot be read (the reader's reason, qemu-img's words).
-    case unreadableClusters(path: String, reason: String)
+    /// The image's header or tables cannot be read (the reader's finding, in qemu-img's words).
+    case unreadableImage(path: String, ImageFormatError)
+    /// The image's cluster tables cannot be read (the reader's finding, in qemu-img's words).
+    case unreadableClusters(path: String, ImageFormatError)
     case compressedClusters(path: String)
     case createTemporary(directory: String, Errno)
     case writeStream(Errno)

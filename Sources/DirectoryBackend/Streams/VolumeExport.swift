@@ -26,7 +26,7 @@ extension DirectoryStorage {
         if withSnapshots, config.snapshotAsVolumeChain {
             throw StorageError(ExportFailure.snapshotsWithVolumeChain(className: className))
         }
-        let refusal = StorageError(ExportFailure.formatNotAvailable(format: format.description, className: className))
+        let refusal = StorageError(ExportFailure.formatNotAvailable(format: format, className: className))
         if withSnapshots, let snapshot, format.format == .raw {
             return try exportReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, to: descriptor, refusal: refusal)
         }
@@ -160,7 +160,7 @@ extension DirectoryStorage {
             if map.layout.encrypted || map.layout.externalDataFile || map.layout.nonDefaultCompression { return nil }
             if try map.hasCompressedClusters() { return nil }
         } catch {
-            throw StorageError(ExportFailure.unreadableImage(path: path, reason: "\(error)"))
+            throw StorageError(ExportFailure.unreadableImage(path: path, error))
         }
         var backing: ExportLayer?
         if let name = map.layout.backingFile {
@@ -193,7 +193,7 @@ extension DirectoryStorage {
                 let length = min(window, end - position)
                 let runs: [ClusterRun]
                 do { runs = try map.runs(from: position, count: length) } catch {
-                    throw StorageError(ExportFailure.unreadableClusters(path: imagePath, reason: "\(error)"))
+                    throw StorageError(ExportFailure.unreadableClusters(path: imagePath, error))
                 }
                 var covered = position
                 for run in runs {

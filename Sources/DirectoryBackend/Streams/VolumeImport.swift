@@ -21,7 +21,7 @@ extension DirectoryStorage {
                              baseSnapshot: String? = nil, withSnapshots: Bool, allowRename: Bool, className: String,
                              print: (String) -> Void) throws(StorageError) -> String {
         guard let stream = format.format else {
-            throw StorageError(ImportFailure.formatNotAvailable(format: format.description, className: className))
+            throw StorageError(ImportFailure.formatNotAvailable(format: format, className: className))
         }
         if withSnapshots, stream == .raw, !replicationFormats(volname).isEmpty {
             return try importReplication(volname, snapshot: snapshot, baseSnapshot: baseSnapshot, from: descriptor)
@@ -262,7 +262,7 @@ extension DirectoryStorage {
                 header = try VMDK.readSelfContainedHeader(file)
             }
         } catch {
-            throw StorageError(ImportFailure.unusableImage(format: format, reason: error.description))
+            throw StorageError(ImportFailure.unusableImage(format: format, error))
         }
         if let backing = header.backingFile {
             throw StorageError(ImportFailure.backingFile(format: format, path: backing))
